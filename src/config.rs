@@ -1,0 +1,257 @@
+//! Configuration: an optional TOML file < `CTIBRIDGE_…` environment variables < command-line
+//! flags. With nothing given, the embedded defaults apply: SQLite file `ctibridge.db` in the
+//! working directory, the embedded telephony engine, bind `127.0.0.1:8080`, no Salesforce
+//! credentials.
+//!
+//! Environment variables name a key with its section, sections separated by a double
+//! underscore: `CTIBRIDGE_SERVER__BIND=0.0.0.0:8080`, `CTIBRIDGE_DATABASE__URL=postgres://…`.
+//! Errors name the key and where the bad value came from (file, variable or flag).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::callcenter::DeploymentConfig;
+use crate::salesforce::SalesforceConfig;
+use crate::telephony::DriverKind;
+
+/// Prefix of the environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "CTIBRIDGE_";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub telephony: TelephonyConfig,
+    pub salesforce: SalesforceConfig,
+    pub callcenter: DeploymentConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// The public https base URL agents' browsers reach the server at (behind a TLS proxy).
+    pub public_url: Option<Url>,
+    /// Seconds in-flight requests get to finish on SIGTERM / Ctrl-C.
+    pub shutdown_timeout_secs: u64,
+    /// Origins allowed to frame the adapter page (CSP `frame-ancestors`).
+    pub frame_ancestors: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            shutdown_timeout_secs: 30,
+            frame_ancestors: vec![
+                "https://*.lightning.force.com".to_owned(),
+                "https://*.my.salesforce.com".to_owned(),
+                "https://*.vf.force.com".to_owned(),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (created when missing) or `postgres://user@host/db`.
+    pub url: String,
+    /// Upper bound of the connection pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://ctibridge.db".to_owned(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    #[default]
+    Human,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `ctibridge=debug,actix_web=info`; `RUST_LOG` wins.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelephonyConfig {
+    pub driver: DriverKind,
+}
+
+/// Values given as command-line flags; `None` leaves the key to the file / environment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlagOverrides {
+    pub server: ServerFlags,
+    pub database: DatabaseFlags,
+    pub log: LogFlags,
+    pub telephony: TelephonyFlags,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DatabaseFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LogFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TelephonyFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<DriverKind>,
+}
+
+/// The flags as a figment provider named so that errors say "command-line flag".
+struct Flags<'a>(&'a FlagOverrides);
+
+impl Provider for Flags<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flag")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::defaults(self.0).data()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file `{path}` not found")]
+    FileNotFound { path: PathBuf },
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration: `file` (if any) < environment < `flags`.
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
+        Self::load_from(file, Env::prefixed(ENV_PREFIX), flags)
+    }
+
+    /// As [`Config::load`] with an explicit environment provider (tests pass a fixed one).
+    pub fn load_from(file: Option<&Path>, env: Env, flags: &FlagOverrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::FileNotFound {
+                    path: path.to_owned(),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only `SECTION__KEY` variables are keys; CTIBRIDGE_CONFIG (the file path) and others
+        // are not.
+        let env = env.filter(|k| k.as_str().contains("__")).split("__");
+        let figment = figment.merge(env).merge(Flags(flags));
+        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database.url must start with `sqlite:` or `postgres://`, got `{}`",
+                crate::store::redact_url(url)
+            )));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.server.public_url
+            && !matches!(url.scheme(), "https" | "http")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.public_url must be an http(s) URL, got `{url}`"
+            )));
+        }
+        self.salesforce.validate().map_err(ConfigError::Invalid)?;
+        Ok(())
+    }
+}
+
+/// Every figment error as "key `server.bind`, from environment variable
+/// CTIBRIDGE_SERVER__BIND: invalid socket address syntax".
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            // Figment paths start with the profile ("default") for extraction errors.
+            let path: Vec<String> = e
+                .path
+                .iter()
+                .skip_while(|p| p.as_str() == "default" && e.path.len() > 1)
+                .map(|p| p.to_lowercase())
+                .collect();
+            let key = path.join(".");
+            let source = match &e.metadata {
+                Some(m) if m.name.contains("environment") => {
+                    format!(
+                        "environment variable {ENV_PREFIX}{}",
+                        path.join("__").to_uppercase()
+                    )
+                }
+                Some(m) => match &m.source {
+                    Some(figment::Source::File(file)) => format!("file {}", file.display()),
+                    _ => m.name.to_string(),
+                },
+                None => "defaults".to_owned(),
+            };
+            if key.is_empty() {
+                format!("from {source}: {}", e.kind)
+            } else {
+                format!("key `{key}`, from {source}: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,23 @@
+//! ctibridge — a Salesforce Open CTI connector backend.
+//!
+//! The crate is organised along the seams of `DESIGN.md`:
+//! - [`callcenter`]: the call-center definition XML (parse, validate, render);
+//! - [`telephony`]: the NeoApi method set and the drivers behind it;
+//! - [`contacts`]: the telephony-side contact databases and `CONTACTO_INSERT_SALESFORCE`;
+//! - [`salesforce`]: OAuth2, the REST client and the durable outbox;
+//! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
+//! - [`store`]: the sqlx pool and migrations (SQLite by default, PostgreSQL by URL).
+//!
+//! [`config`], [`telemetry`] and [`startup`] wire them into one server; `main.rs` only parses
+//! the command line.
+
+pub mod callcenter;
+pub mod cli;
+pub mod config;
+pub mod contacts;
+pub mod http;
+pub mod salesforce;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod telephony;

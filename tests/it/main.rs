@@ -1,0 +1,7 @@
+//! The integration suite: one test binary (link time), one module per area.
+
+mod support;
+
+mod config;
+mod server;
+mod store;

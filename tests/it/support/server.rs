@@ -1,0 +1,44 @@
+//! A real server on port 0 with a fresh SQLite database, as a user would run it.
+
+use ctibridge::config::Config;
+use ctibridge::startup::Application;
+
+use super::db::TestDb;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub handle: actix_web::dev::ServerHandle,
+    /// Kept so the database file outlives the server.
+    pub _db: TestDb,
+}
+
+impl TestApp {
+    /// Starts the server on 127.0.0.1:0 with the embedded defaults and a fresh SQLite file;
+    /// `tweak` adjusts the configuration first.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::sqlite();
+        let mut config = Config::default();
+        config.server.bind = "127.0.0.1:0".parse().unwrap();
+        config.database.url = db.url.clone();
+        tweak(&mut config);
+        let app = Application::build(config).await.expect("server builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            handle,
+            _db: db,
+        }
+    }
+
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
