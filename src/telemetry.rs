@@ -1,6 +1,8 @@
 //! Logging: tracing with a human format by default or JSON lines by configuration. `RUST_LOG`,
 //! when set, overrides the configured filter.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -17,6 +19,8 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a terminal; pipes and files get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         // Request spans (tracing-actix-web) are reported once, when the request completes.
         .with_span_events(FmtSpan::CLOSE);
     let installed = match config.format {

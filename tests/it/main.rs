@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli;
 mod config;
 mod server;
 mod store;

@@ -1,0 +1,175 @@
+//! The binary as an operator runs it: `serve` on the embedded defaults, `migrate`, exit codes,
+//! graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn ctibridge() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ctibridge"));
+    // The test's own environment must not configure the server.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CTIBRIDGE_") || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+#[test]
+fn serve_on_the_embedded_defaults_answers_readyz_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = ctibridge()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // The log line "listening … port=N" tells where it bound.
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut log = String::new();
+    let port: u16 = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("listening") {
+            let port = line.split("port=").nth(1).expect("port in listening line");
+            break port
+                .trim()
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap();
+        }
+    };
+    assert!(log.contains("no Salesforce credentials configured"), "{log}");
+    assert!(
+        dir.path().join("ctibridge.db").exists(),
+        "SQLite file in the working directory"
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let body: serde_json::Value = runtime.block_on(async {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    });
+    assert_eq!(body["status"], "ready");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_with_timeout(&mut child, Duration::from_secs(20)).expect("server stops after SIGTERM");
+    assert!(exit.success(), "graceful stop exits 0, got {exit:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = ctibridge()
+        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&first).expect("a JSON log line");
+    assert!(parsed.get("level").is_some(), "{first}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let output = ctibridge()
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("SQLite"), "{stdout}");
+    assert!(stdout.contains("migrations applied"), "{stdout}");
+}
+
+#[test]
+fn a_bad_configuration_exits_2_naming_the_key_and_source() {
+    let output = ctibridge()
+        .args(["serve"])
+        .env("CTIBRIDGE_SERVER__BIND", "everywhere")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.bind"), "{stderr}");
+    assert!(stderr.contains("CTIBRIDGE_SERVER__BIND"), "{stderr}");
+}
+
+#[test]
+fn a_missing_configuration_file_exits_2() {
+    let output = ctibridge()
+        .args(["--config", "/nonexistent.toml", "serve"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent.toml"));
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = ctibridge()
+        .args(["serve", "--bind", &address])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_command_explains_itself() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["callcenter", "--help"],
+        vec!["callcenter", "validate", "--help"],
+        vec!["callcenter", "render", "--help"],
+    ] {
+        let output = ctibridge().args(&args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+    }
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().ok();
+    None
+}
