@@ -23,9 +23,9 @@ pub fn validate(file: &Path) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         eprintln!(
-            "error: {} is not a valid call-center definition ({} errors)",
+            "error: {} is not a valid call-center definition ({})",
             file.display(),
-            report.errors().count()
+            count(report.errors().count(), "error")
         );
         ExitCode::from(EXIT_BAD_INPUT)
     }
@@ -71,12 +71,21 @@ pub fn describe(file: &Path, report: &Report) -> String {
         }
     }
     let (errors, warnings) = (report.errors().count(), report.warnings().count());
+    let warnings = count(warnings, "warning");
     if report.is_valid() {
-        out.push_str(&format!("valid ({warnings} warnings)\n"));
+        out.push_str(&format!("valid ({warnings})\n"));
     } else {
-        out.push_str(&format!("invalid: {errors} errors, {warnings} warnings\n"));
+        out.push_str(&format!("invalid: {}, {warnings}\n", count(errors, "error")));
     }
     out
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn describe_document(out: &mut String, document: &Document) {

@@ -626,7 +626,8 @@ mod tests {
         let err = "http://x".parse::<HttpsUrl>().unwrap_err();
         assert_eq!(err.to_string(), r#"must be an https URL, got "http://x""#);
         assert!("softphone/".parse::<HttpsUrl>().is_err());
-        assert!("https:///nohost".parse::<HttpsUrl>().is_err());
+        assert!("https://".parse::<HttpsUrl>().is_err());
+        assert!("ftp://x.example.com/".parse::<HttpsUrl>().is_err());
     }
 
     #[test]

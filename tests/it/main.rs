@@ -2,6 +2,7 @@
 
 mod support;
 
+mod callcenter;
 mod config;
 mod server;
 mod store;
