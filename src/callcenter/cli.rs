@@ -91,7 +91,7 @@ fn count(n: usize, noun: &str) -> String {
 fn describe_document(out: &mut String, document: &Document) {
     for section in &document.sections {
         out.push_str(&format!(
-            "  section {} \"{}\" (sortOrder {}, line {})\n",
+            "  section {} {:?} (sortOrder {}, line {})\n",
             section.name,
             section.label,
             sort_order(section.sort_order),
@@ -99,7 +99,7 @@ fn describe_document(out: &mut String, document: &Document) {
         ));
         for item in &section.items {
             out.push_str(&format!(
-                "    {} = {:?}  (\"{}\", sortOrder {}, line {})\n",
+                "    {} = {:?}  (label {:?}, sortOrder {}, line {})\n",
                 item.name,
                 item.value,
                 item.label,

@@ -60,14 +60,14 @@ pub struct DeploymentConfig {
 
 impl Default for DeploymentConfig {
     fn default() -> Self {
-        // The manual's values; the literals are checked by the unit test below.
-        let parse_mappings = |s: &str| s.parse::<FieldMappings>().unwrap_or_default();
+        // Literals, checked by the unit test below.
+        let parse_mappings = |s: &str| s.parse::<FieldMappings>().expect("valid literal");
         Self {
-            internal_name: "ctibridge".parse().unwrap_or_else(|_| unreachable!()),
-            display_name: "ctibridge CTI".parse().unwrap_or_else(|_| unreachable!()),
+            internal_name: "ctibridge".parse().expect("valid literal"),
+            display_name: "ctibridge CTI".parse().expect("valid literal"),
             adapter_url: None,
-            softphone_height: NonZeroU32::new(420).unwrap_or(NonZeroU32::MIN),
-            softphone_width: NonZeroU32::new(620).unwrap_or(NonZeroU32::MIN),
+            softphone_height: NonZeroU32::new(420).expect("non-zero literal"),
+            softphone_width: NonZeroU32::new(620).expect("non-zero literal"),
             compatibility_mode: CompatibilityMode::Lightning,
             standby_url: None,
             standby_timeout_ms: None,

@@ -113,8 +113,12 @@ impl<'a> DocumentReader<'a, '_> {
                     self.error(position, Problem::AfterRoot { found });
                     return;
                 }
-                Ok(_) => {
-                    self.error(position, Problem::UnexpectedText(String::from("content")));
+                Ok(Event::DocType(_)) => {
+                    self.error(position, Problem::Doctype);
+                    return;
+                }
+                Ok(other) => {
+                    self.text_outside_item(&other, position);
                     return;
                 }
                 Err(e) => {

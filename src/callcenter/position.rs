@@ -1,5 +1,6 @@
 //! Line and column of a byte offset in the call-center file, for error messages.
 
+use std::cell::Cell;
 use std::fmt;
 
 /// A 1-based line and column; the column counts characters, not bytes, so it matches what an
@@ -16,11 +17,14 @@ impl fmt::Display for Position {
     }
 }
 
-/// Offsets of line starts, so each position costs a binary search instead of a rescan.
+/// Offsets of line starts, so each position costs a binary search instead of a rescan. The
+/// last answer is kept: positions are asked in increasing order, and counting columns from it
+/// keeps a long single-line file linear instead of quadratic.
 #[derive(Debug, Clone)]
 pub(crate) struct LineIndex<'a> {
     text: &'a str,
     line_starts: Vec<usize>,
+    last: Cell<(usize, Position)>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -28,7 +32,11 @@ impl<'a> LineIndex<'a> {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Self { text, line_starts }
+        Self {
+            text,
+            line_starts,
+            last: Cell::new((0, Position { line: 1, column: 1 })),
+        }
     }
 
     /// The position of byte `offset`; offsets past the end or inside a character are clamped.
@@ -39,8 +47,15 @@ impl<'a> LineIndex<'a> {
         }
         let line = self.line_starts.partition_point(|&start| start <= offset);
         let line_start = self.line_starts[line - 1];
-        let column = self.text[line_start..offset].chars().count() + 1;
-        Position { line, column }
+        let (last_offset, last) = self.last.get();
+        let column = if last.line == line && last_offset <= offset {
+            last.column + self.text[last_offset..offset].chars().count()
+        } else {
+            self.text[line_start..offset].chars().count() + 1
+        };
+        let position = Position { line, column };
+        self.last.set((offset, position));
+        position
     }
 }
 
@@ -59,5 +74,9 @@ mod tests {
         assert_eq!(index.position(7), Position { line: 3, column: 1 });
         assert_eq!(index.position(8), Position { line: 4, column: 1 });
         assert_eq!(index.position(100), Position { line: 4, column: 2 });
+        // Asked out of order, the answers are the same.
+        assert_eq!(index.position(5), Position { line: 2, column: 2 });
+        assert_eq!(index.position(4), Position { line: 2, column: 1 });
+        assert_eq!(index.position(6), Position { line: 2, column: 3 });
     }
 }
