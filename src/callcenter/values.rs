@@ -463,7 +463,7 @@ impl FromStr for FieldMappings {
                     .unwrap_or_default();
                 return Err(ValueError::new(
                     format!(
-                        "has unknown Neotel data {data:?}{hint}; known: {}",
+                        "has unknown Neotel data {data:?}{hint} (known: {})",
                         names.join(", ")
                     ),
                     s,
