@@ -2,6 +2,7 @@
 
 mod support;
 
+mod callcenter;
 mod cli;
 mod config;
 mod server;
