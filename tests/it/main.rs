@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apex;
 mod config;
 mod server;
 mod store;
