@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apex;
 mod callcenter;
 mod cli;
 mod config;
