@@ -848,14 +848,10 @@ impl CallCenterModel {
     }
 }
 
-/// `callcenter-xml/ctibridge.xml` when it is in the repository, else the test fixture copy.
+/// The call-center definition admins import (`ctibridge callcenter render` produces the same
+/// bytes; `tests/it/callcenter.rs` checks that).
 fn call_center_definition() -> PathBuf {
-    let real = repo().join("callcenter-xml/ctibridge.xml");
-    if real.is_file() {
-        real
-    } else {
-        repo().join("tests/fixtures/apex/callcenter-ctibridge.xml")
-    }
+    repo().join("callcenter-xml/ctibridge.xml")
 }
 
 #[test]
