@@ -4,5 +4,6 @@ mod support;
 
 mod cli;
 mod config;
+mod salesforce;
 mod server;
 mod store;
