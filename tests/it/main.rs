@@ -6,5 +6,6 @@ mod apex;
 mod callcenter;
 mod cli;
 mod config;
+mod salesforce;
 mod server;
 mod store;

@@ -1,4 +1,5 @@
 //! Test support: fresh databases on both backends and a real server on port 0.
 
 pub mod db;
+pub mod fake_salesforce;
 pub mod server;

@@ -1,0 +1,378 @@
+//! The durable outbox. Every Salesforce write is a row of `salesforce_outbox`, inserted with
+//! [`enqueue`] in the same database transaction as the state change that causes it (call
+//! connected, ended, released, record created). A [`Worker`](super::worker::Worker) claims due
+//! rows and delivers them at least once; delivery is idempotent (Task upserts by the call's
+//! external id, record updates by Id), so a redelivery after a crash updates instead of
+//! inserting twice.
+//!
+//! Ordering: rows with the same `record_key` are delivered one at a time in id order — a row
+//! is claimable only when no earlier row of its key is still pending. Claims are leases: a
+//! worker that dies leaves its rows to be claimed again when the lease expires. On PostgreSQL
+//! several workers claim with `FOR UPDATE SKIP LOCKED` and never hold the same row at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sqlx::{AnyConnection, Row};
+use tokio::sync::Notify;
+
+use crate::store::{Backend, Store, StoreError};
+
+/// One write to Salesforce.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Create or update the record whose `external_field` equals `external_value`.
+    Upsert {
+        sobject: String,
+        external_field: String,
+        external_value: String,
+        fields: Map<String, Value>,
+        /// Sent only if the record does not exist yet (e.g. `TaskSubtype`).
+        create_only: Map<String, Value>,
+    },
+    /// Update the record `id`.
+    Update {
+        sobject: String,
+        id: String,
+        fields: Map<String, Value>,
+    },
+}
+
+impl Write {
+    /// The ordering unit: writes to one record are delivered in order.
+    pub fn record_key(&self) -> String {
+        match self {
+            Write::Upsert {
+                sobject,
+                external_field,
+                external_value,
+                ..
+            } => {
+                format!("{sobject}/{external_field}/{external_value}")
+            }
+            Write::Update { sobject, id, .. } => format!("{sobject}/Id/{id}"),
+        }
+    }
+}
+
+/// A claimed row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub record_key: String,
+    pub write: Write,
+    /// Deliveries tried before this one.
+    pub attempts: i64,
+}
+
+/// A row as an operator sees it (`/admin/salesforce`, tests).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub record_key: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub salesforce_id: Option<String>,
+    pub created_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub parked: i64,
+    pub delivered: i64,
+    /// Creation time of the oldest pending row.
+    pub oldest_pending_created_at_ms: Option<i64>,
+}
+
+/// Inserts `write` on `conn` — pass the transaction of the state change that causes it. Call
+/// [`Outbox::notify`] after committing to wake the worker.
+pub async fn enqueue(conn: &mut AnyConnection, write: &Write, now_ms: i64) -> Result<i64, StoreError> {
+    let (operation, sobject, ext_field, ext_value, record_id, fields, create_only) = match write {
+        Write::Upsert {
+            sobject,
+            external_field,
+            external_value,
+            fields,
+            create_only,
+        } => (
+            "upsert",
+            sobject,
+            Some(external_field.as_str()),
+            Some(external_value.as_str()),
+            None,
+            fields,
+            create_only.clone(),
+        ),
+        Write::Update { sobject, id, fields } => (
+            "update",
+            sobject,
+            None,
+            None,
+            Some(id.as_str()),
+            fields,
+            Map::new(),
+        ),
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO salesforce_outbox (record_key, operation, sobject, ext_id_field, ext_id_value, record_id, \
+         fields, create_only_fields, next_attempt_at_ms, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(write.record_key())
+    .bind(operation)
+    .bind(sobject.as_str())
+    .bind(ext_field)
+    .bind(ext_value)
+    .bind(record_id)
+    .bind(Value::Object(fields.clone()).to_string())
+    .bind(Value::Object(create_only).to_string())
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// The outbox table plus the in-process wake-up of the worker.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    store: Store,
+    notify: Arc<Notify>,
+}
+
+const CLAIM_CANDIDATES: &str = "SELECT o.id FROM salesforce_outbox o \
+     WHERE o.state = 'pending' AND o.next_attempt_at_ms <= $3 \
+       AND (o.claim_expires_at_ms IS NULL OR o.claim_expires_at_ms <= $3) \
+       AND NOT EXISTS (SELECT 1 FROM salesforce_outbox p \
+                       WHERE p.record_key = o.record_key AND p.state = 'pending' AND p.id < o.id) \
+     ORDER BY o.id LIMIT $4";
+
+const ROW_COLUMNS: &str = "id, record_key, operation, sobject, ext_id_field, ext_id_value, record_id, fields, create_only_fields, attempts";
+
+impl Outbox {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Enqueues `write` in a transaction of its own and wakes the worker.
+    pub async fn enqueue(&self, write: &Write, now_ms: i64) -> Result<i64, StoreError> {
+        let mut tx = self.store.pool().begin().await?;
+        let id = enqueue(&mut tx, write, now_ms).await?;
+        tx.commit().await?;
+        self.notify();
+        Ok(id)
+    }
+
+    /// Wakes the worker (after a transaction that enqueued has committed).
+    pub fn notify(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Resolves when [`Outbox::notify`] is called.
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
+    /// Claims up to `limit` due rows — at most one per record key, the oldest — for `worker`
+    /// until `now_ms + lease`.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+        now_ms: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let candidates = match self.store.backend() {
+            Backend::Sqlite => CLAIM_CANDIDATES.to_owned(),
+            // Concurrent workers skip each other's locked rows instead of waiting or
+            // claiming them twice.
+            Backend::Postgres => format!("{CLAIM_CANDIDATES} FOR UPDATE SKIP LOCKED"),
+        };
+        let sql = format!(
+            "UPDATE salesforce_outbox SET claimed_by = $1, claim_expires_at_ms = $2 \
+             WHERE id IN ({candidates}) AND (claim_expires_at_ms IS NULL OR claim_expires_at_ms <= $3) \
+             RETURNING {ROW_COLUMNS}"
+        );
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(now_ms + lease_ms)
+            .bind(now_ms)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.store.pool())
+            .await?;
+        let mut claimed = rows.iter().map(row_from).collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|r| r.id);
+        Ok(claimed)
+    }
+
+    /// Marks rows delivered (only those `worker` still holds).
+    pub async fn mark_delivered(
+        &self,
+        worker: &str,
+        delivered: &[(i64, Option<String>)],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.pool().begin().await?;
+        for (id, salesforce_id) in delivered {
+            sqlx::query(
+                "UPDATE salesforce_outbox SET state = 'delivered', delivered_at_ms = $1, salesforce_id = $2, \
+                 attempts = attempts + 1, claimed_by = NULL, claim_expires_at_ms = NULL, last_error = NULL \
+                 WHERE id = $3 AND claimed_by = $4 AND state = 'pending'",
+            )
+            .bind(now_ms)
+            .bind(salesforce_id.as_deref())
+            .bind(id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Releases a row for another attempt at `next_attempt_at_ms`.
+    pub async fn retry_later(
+        &self,
+        worker: &str,
+        id: i64,
+        error: &str,
+        next_attempt_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE salesforce_outbox SET attempts = attempts + 1, next_attempt_at_ms = $1, last_error = $2, \
+             claimed_by = NULL, claim_expires_at_ms = NULL WHERE id = $3 AND claimed_by = $4 AND state = 'pending'",
+        )
+        .bind(next_attempt_at_ms)
+        .bind(error)
+        .bind(id)
+        .bind(worker)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Parks a row after a permanent error: it waits for an operator and blocks nothing.
+    pub async fn park(&self, worker: &str, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE salesforce_outbox SET state = 'parked', attempts = attempts + 1, last_error = $1, \
+             claimed_by = NULL, claim_expires_at_ms = NULL WHERE id = $2 AND claimed_by = $3 AND state = 'pending'",
+        )
+        .bind(error)
+        .bind(id)
+        .bind(worker)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a parked row back in the queue (after an operator fixed the cause).
+    pub async fn requeue(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE salesforce_outbox SET state = 'pending', next_attempt_at_ms = $1 WHERE id = $2 AND state = 'parked'",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(self.store.pool())
+        .await?;
+        if done.rows_affected() == 1 {
+            self.notify();
+        }
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn stats(&self) -> Result<OutboxStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN state = 'parked' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0), \
+               MIN(CASE WHEN state = 'pending' THEN created_at_ms END) \
+             FROM salesforce_outbox",
+        )
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(OutboxStats {
+            pending: row.try_get::<i64, _>(0)?,
+            parked: row.try_get::<i64, _>(1)?,
+            delivered: row.try_get::<i64, _>(2)?,
+            oldest_pending_created_at_ms: row.try_get::<Option<i64>, _>(3)?,
+        })
+    }
+
+    /// Rows in `state` ('pending', 'parked', 'delivered'), oldest first.
+    pub async fn entries(&self, state: &str, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, record_key, state, attempts, last_error, salesforce_id, created_at_ms, delivered_at_ms \
+             FROM salesforce_outbox WHERE state = $1 ORDER BY id LIMIT $2",
+        )
+        .bind(state)
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    id: r.try_get(0)?,
+                    record_key: r.try_get(1)?,
+                    state: r.try_get(2)?,
+                    attempts: r.try_get(3)?,
+                    last_error: r.try_get(4)?,
+                    salesforce_id: r.try_get(5)?,
+                    created_at_ms: r.try_get(6)?,
+                    delivered_at_ms: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}
+
+fn row_from(row: &sqlx::any::AnyRow) -> Result<OutboxRow, StoreError> {
+    let json = |column: &str| -> Result<Map<String, Value>, StoreError> {
+        let text: String = row.try_get(column)?;
+        match serde_json::from_str(&text) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(StoreError::Sqlx(sqlx::Error::Decode(
+                format!("outbox column {column} is not a JSON object").into(),
+            ))),
+        }
+    };
+    let operation: String = row.try_get("operation")?;
+    let sobject: String = row.try_get("sobject")?;
+    let write = if operation == "upsert" {
+        Write::Upsert {
+            sobject,
+            external_field: row
+                .try_get::<Option<String>, _>("ext_id_field")?
+                .unwrap_or_default(),
+            external_value: row
+                .try_get::<Option<String>, _>("ext_id_value")?
+                .unwrap_or_default(),
+            fields: json("fields")?,
+            create_only: json("create_only_fields")?,
+        }
+    } else {
+        Write::Update {
+            sobject,
+            id: row.try_get::<Option<String>, _>("record_id")?.unwrap_or_default(),
+            fields: json("fields")?,
+        }
+    };
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        record_key: row.try_get("record_key")?,
+        write,
+        attempts: row.try_get("attempts")?,
+    })
+}

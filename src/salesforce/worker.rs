@@ -1,0 +1,368 @@
+//! The outbox worker: claims due rows, batches them into sObject Collections requests (200
+//! records, one API call each), records each row's fate — delivered, retried later with backoff
+//! (transient errors: outages, UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED), or parked with the
+//! error for an operator (permanent errors) — and slows down as the org's daily API allocation
+//! runs low.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::{Map, Value};
+
+use super::client::{COLLECTION_LIMIT, CollectionResult, SalesforceClient};
+use super::error::{ApiErrorItem, SalesforceError, is_transient_item};
+use super::outbox::{Outbox, OutboxRow, Write};
+use crate::store::StoreError;
+
+/// When the worker looks at the clock. Tests drive it by hand.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        crate::store::now_millis()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Rows claimed per round.
+    pub batch_size: usize,
+    /// How long a claim lasts before another worker may take the rows again.
+    pub lease: Duration,
+    /// After a wake-up, wait this long so more rows join the batch.
+    pub batch_window: Duration,
+    /// Look for due rows at least this often (retries; other instances' rows).
+    pub poll_interval: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 4 * COLLECTION_LIMIT,
+            lease: Duration::from_secs(120),
+            batch_window: Duration::from_millis(250),
+            poll_interval: Duration::from_secs(1),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RoundReport {
+    pub claimed: usize,
+    pub delivered: usize,
+    pub retried: usize,
+    pub parked: usize,
+    /// HTTP requests sent to Salesforce.
+    pub requests: usize,
+}
+
+/// A row's fate within a round.
+enum Fate {
+    Delivered(Option<String>),
+    Retry(String),
+    Park(String),
+}
+
+pub struct Worker {
+    id: String,
+    outbox: Outbox,
+    client: Arc<SalesforceClient>,
+    config: WorkerConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl Worker {
+    pub fn new(
+        id: impl Into<String>,
+        outbox: Outbox,
+        client: Arc<SalesforceClient>,
+        config: WorkerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            outbox,
+            client,
+            config,
+            clock,
+        }
+    }
+
+    /// Runs rounds until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let report = match self.run_once().await {
+                Ok(report) => report,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox round failed; retrying");
+                    RoundReport::default()
+                }
+            };
+            // A full batch means more may be due: go again at once.
+            if report.claimed >= self.config.batch_size {
+                continue;
+            }
+            let idle = tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.outbox.notified() => false,
+                _ = tokio::time::sleep(self.config.poll_interval) => true,
+            };
+            if !idle {
+                let window = self.batch_window();
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(window) => {}
+                }
+            }
+        }
+    }
+
+    /// The batching window, longer as the daily API allocation runs low, so each request
+    /// carries more records.
+    fn batch_window(&self) -> Duration {
+        match self.client.usage().fraction_used() {
+            Some(f) if f >= 0.98 => Duration::from_secs(30),
+            Some(f) if f >= 0.90 => Duration::from_secs(5),
+            _ => self.config.batch_window,
+        }
+    }
+
+    /// One round: claim, deliver, record.
+    pub async fn run_once(&self) -> Result<RoundReport, StoreError> {
+        let now = self.clock.now_ms();
+        let rows = self
+            .outbox
+            .claim(&self.id, self.config.batch_size, self.config.lease, now)
+            .await?;
+        let mut report = RoundReport {
+            claimed: rows.len(),
+            ..RoundReport::default()
+        };
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        let mut fates: Vec<(i64, i64, Fate)> = Vec::with_capacity(rows.len());
+        for group in group_rows(&rows) {
+            for chunk in group.chunks(COLLECTION_LIMIT) {
+                let results = self.deliver_chunk(chunk, &mut report).await;
+                fates.extend(
+                    chunk
+                        .iter()
+                        .map(|r| (r.id, r.attempts))
+                        .zip(results)
+                        .map(|((id, attempts), fate)| (id, attempts, fate)),
+                );
+            }
+        }
+        self.record(fates, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Sends one chunk (same operation, sObject and external-id field) as one collection
+    /// request; falls back to one request per row when the whole request is refused, so a bad
+    /// row parks alone.
+    async fn deliver_chunk(&self, chunk: &[&OutboxRow], report: &mut RoundReport) -> Vec<Fate> {
+        match self.send(chunk, true, report).await {
+            Ok(results) => {
+                let mut fates = Vec::with_capacity(chunk.len());
+                let mut without_create_only = Vec::new();
+                for (i, (row, result)) in chunk.iter().zip(results).enumerate() {
+                    let fate = fate_of(&result);
+                    // The record exists already (a redelivery): send again without the
+                    // create-only fields, which Salesforce refuses to update.
+                    if matches!(fate, Fate::Park(_)) && refuses_create_only(row, &result.errors) {
+                        without_create_only.push(i);
+                    }
+                    fates.push(fate);
+                }
+                if !without_create_only.is_empty() {
+                    let retry: Vec<&OutboxRow> = without_create_only.iter().map(|&i| chunk[i]).collect();
+                    match self.send(&retry, false, report).await {
+                        Ok(results) => {
+                            for (&i, result) in without_create_only.iter().zip(results) {
+                                fates[i] = fate_of(&result);
+                            }
+                        }
+                        Err(e) => {
+                            for &i in &without_create_only {
+                                fates[i] = fate_of_error(&e);
+                            }
+                        }
+                    }
+                }
+                fates
+            }
+            Err(e) if e.is_transient() || chunk.len() == 1 => {
+                chunk.iter().map(|_| fate_of_error(&e)).collect()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, rows = chunk.len(), "Salesforce refused a whole batch; sending its rows one by one");
+                let mut fates = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    fates.push(match self.send(&[row], true, report).await {
+                        Ok(mut results) => fate_of(&results.remove(0)),
+                        Err(e) => fate_of_error(&e),
+                    });
+                }
+                fates
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        rows: &[&OutboxRow],
+        with_create_only: bool,
+        report: &mut RoundReport,
+    ) -> Result<Vec<CollectionResult>, SalesforceError> {
+        report.requests += 1;
+        match &rows[0].write {
+            Write::Upsert {
+                sobject,
+                external_field,
+                ..
+            } => {
+                let records: Vec<Map<String, Value>> = rows
+                    .iter()
+                    .map(|row| match &row.write {
+                        Write::Upsert {
+                            external_field,
+                            external_value,
+                            fields,
+                            create_only,
+                            ..
+                        } => {
+                            let mut record = Map::new();
+                            if with_create_only {
+                                record.extend(create_only.clone());
+                            }
+                            record.extend(fields.clone());
+                            record.insert(external_field.clone(), Value::String(external_value.clone()));
+                            record
+                        }
+                        Write::Update { .. } => unreachable!("grouped by operation"),
+                    })
+                    .collect();
+                self.client
+                    .upsert_collection(sobject, external_field, &records)
+                    .await
+            }
+            Write::Update { sobject, .. } => {
+                let records: Vec<Map<String, Value>> = rows
+                    .iter()
+                    .map(|row| match &row.write {
+                        Write::Update { id, fields, .. } => {
+                            let mut record = fields.clone();
+                            record.insert("Id".to_owned(), Value::String(id.clone()));
+                            record
+                        }
+                        Write::Upsert { .. } => unreachable!("grouped by operation"),
+                    })
+                    .collect();
+                self.client.update_collection(sobject, &records).await
+            }
+        }
+    }
+
+    async fn record(&self, fates: Vec<(i64, i64, Fate)>, report: &mut RoundReport) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        let mut delivered = Vec::new();
+        for (id, attempts, fate) in fates {
+            match fate {
+                Fate::Delivered(salesforce_id) => delivered.push((id, salesforce_id)),
+                Fate::Retry(error) => {
+                    report.retried += 1;
+                    let next = now + self.backoff(attempts);
+                    self.outbox.retry_later(&self.id, id, &error, next).await?;
+                }
+                Fate::Park(error) => {
+                    report.parked += 1;
+                    tracing::warn!(outbox_id = id, error = %error, "Salesforce write parked for an operator");
+                    self.outbox.park(&self.id, id, &error).await?;
+                }
+            }
+        }
+        report.delivered = delivered.len();
+        self.outbox.mark_delivered(&self.id, &delivered, now).await
+    }
+
+    /// Exponential backoff with jitter, capped.
+    fn backoff(&self, attempts: i64) -> i64 {
+        let base = self.config.backoff_base.as_millis() as f64;
+        let max = self.config.backoff_max.as_millis() as f64;
+        let exp = base * 2f64.powi(attempts.clamp(0, 30) as i32);
+        let jitter = rand::rng().random_range(0.8..1.2);
+        (exp.min(max) * jitter) as i64
+    }
+}
+
+/// Rows grouped by (operation, sObject, external-id field), each group in id order.
+fn group_rows(rows: &[OutboxRow]) -> Vec<Vec<&OutboxRow>> {
+    let mut groups: Vec<(String, Vec<&OutboxRow>)> = Vec::new();
+    for row in rows {
+        let key = match &row.write {
+            Write::Upsert {
+                sobject,
+                external_field,
+                ..
+            } => format!("upsert/{sobject}/{external_field}"),
+            Write::Update { sobject, .. } => format!("update/{sobject}"),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.push(row),
+            None => groups.push((key, vec![row])),
+        }
+    }
+    groups.into_iter().map(|(_, group)| group).collect()
+}
+
+fn describe(errors: &[ApiErrorItem]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.error_code, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn fate_of(result: &CollectionResult) -> Fate {
+    if result.success {
+        Fate::Delivered(result.id.clone())
+    } else if result.errors.iter().any(is_transient_item) {
+        Fate::Retry(describe(&result.errors))
+    } else {
+        Fate::Park(describe(&result.errors))
+    }
+}
+
+fn fate_of_error(error: &SalesforceError) -> Fate {
+    if error.is_transient() {
+        Fate::Retry(error.to_string())
+    } else {
+        Fate::Park(error.to_string())
+    }
+}
+
+fn refuses_create_only(row: &OutboxRow, errors: &[ApiErrorItem]) -> bool {
+    let Write::Upsert { create_only, .. } = &row.write else {
+        return false;
+    };
+    !create_only.is_empty()
+        && errors.iter().any(|e| {
+            e.error_code == "INVALID_FIELD_FOR_INSERT_UPDATE"
+                && (e.fields.iter().any(|f| create_only.contains_key(f))
+                    || create_only.keys().any(|k| e.message.contains(k.as_str())))
+        })
+}

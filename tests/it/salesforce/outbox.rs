@@ -1,0 +1,407 @@
+//! The durable outbox on both databases: same-transaction enqueue, batching, order per record,
+//! redelivery after a crash without duplicates, outages, parking, concurrent workers.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ctibridge::salesforce::outbox::{Outbox, Write, enqueue};
+use ctibridge::salesforce::worker::{Worker, WorkerConfig};
+use serde_json::{Map, Value, json};
+
+use super::{ManualClock, jwt_client};
+use crate::dual_db_test;
+use crate::support::db::TestDb;
+use crate::support::fake_salesforce::FakeSalesforce;
+
+const T0: i64 = 1_800_000_000_000;
+
+fn task(call: &str, fields: Value) -> Write {
+    let mut create_only = Map::new();
+    create_only.insert("TaskSubtype".into(), json!("Call"));
+    Write::Upsert {
+        sobject: "Task".into(),
+        external_field: "ctiCallId__c".into(),
+        external_value: call.into(),
+        fields: fields.as_object().cloned().unwrap(),
+        create_only,
+    }
+}
+
+struct Rig {
+    fake: FakeSalesforce,
+    outbox: Outbox,
+    clock: Arc<ManualClock>,
+    worker: Worker,
+}
+
+async fn rig(db: &TestDb) -> Rig {
+    let fake = FakeSalesforce::start().await;
+    let store = db.store().await;
+    let client = Arc::new(jwt_client(&fake, &store).await);
+    let outbox = Outbox::new(store);
+    let clock = ManualClock::at(T0);
+    let worker = Worker::new(
+        "worker-1",
+        outbox.clone(),
+        client,
+        WorkerConfig::default(),
+        clock.clone(),
+    );
+    Rig {
+        fake,
+        outbox,
+        clock,
+        worker,
+    }
+}
+
+impl Rig {
+    /// Runs rounds until nothing is claimable now.
+    async fn drain(&self) -> usize {
+        let mut rounds = 0;
+        loop {
+            let report = self.worker.run_once().await.unwrap();
+            if report.claimed == 0 {
+                return rounds;
+            }
+            rounds += 1;
+            assert!(rounds < 100, "outbox does not drain");
+        }
+    }
+
+    fn task_by_call(&self, call: &str) -> Vec<Map<String, Value>> {
+        self.fake
+            .records("Task")
+            .into_iter()
+            .filter(|t| t["ctiCallId__c"] == call)
+            .collect()
+    }
+}
+
+dual_db_test!(
+    a_rolled_back_transaction_writes_nothing,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        let mut tx = rig.outbox.store().pool().begin().await.unwrap();
+        enqueue(&mut tx, &task("rolled-back", json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        let mut tx = rig.outbox.store().pool().begin().await.unwrap();
+        enqueue(&mut tx, &task("committed", json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        rig.drain().await;
+        assert_eq!(rig.fake.records("Task").len(), 1);
+        assert_eq!(rig.task_by_call("committed").len(), 1);
+    }
+);
+
+dual_db_test!(rows_of_many_calls_share_one_request, |db: TestDb| async move {
+    let rig = rig(&db).await;
+    for i in 0..150 {
+        rig.outbox
+            .enqueue(
+                &task(
+                    &format!("call-{i}"),
+                    json!({"Subject": "Inbound call", "CallType": "Inbound"}),
+                ),
+                T0,
+            )
+            .await
+            .unwrap();
+    }
+    let contact = rig.fake.insert("Contact", json!({"LastName": "Díaz"}));
+    rig.outbox
+        .enqueue(
+            &Write::Update {
+                sobject: "Contact".into(),
+                id: contact.clone(),
+                fields: json!({"neoContactId__c": "9"}).as_object().cloned().unwrap(),
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let report = rig.worker.run_once().await.unwrap();
+    assert_eq!(report.delivered, 151);
+    assert_eq!(report.requests, 2, "one collection per sObject kind");
+    assert_eq!(rig.fake.requests("collections"), 2);
+    let tasks = rig.fake.records("Task");
+    assert_eq!(tasks.len(), 150);
+    assert!(
+        tasks.iter().all(|t| t["TaskSubtype"] == "Call"),
+        "created as calls"
+    );
+    assert_eq!(
+        rig.fake.record("Contact", &contact).unwrap()["neoContactId__c"],
+        "9"
+    );
+    let stats = rig.outbox.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.delivered, stats.parked), (0, 151, 0));
+});
+
+dual_db_test!(writes_to_one_record_arrive_in_order, |db: TestDb| async move {
+    let rig = rig(&db).await;
+    rig.outbox
+        .enqueue(
+            &task("c1", json!({"Subject": "Call", "Status": "In Progress"})),
+            T0,
+        )
+        .await
+        .unwrap();
+    rig.outbox
+        .enqueue(
+            &task("c1", json!({"Status": "Completed", "CallDurationInSeconds": 42})),
+            T0,
+        )
+        .await
+        .unwrap();
+    rig.outbox
+        .enqueue(&task("c1", json!({"CallDisposition": "Venta / Contado"})), T0)
+        .await
+        .unwrap();
+    // Only the oldest row of a record is claimable: three rounds for three writes.
+    let first = rig.worker.run_once().await.unwrap();
+    assert_eq!(first.claimed, 1);
+    assert_eq!(rig.drain().await, 2);
+    let tasks = rig.task_by_call("c1");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["Status"], "Completed");
+    assert_eq!(tasks[0]["CallDurationInSeconds"], 42);
+    assert_eq!(tasks[0]["CallDisposition"], "Venta / Contado");
+    assert_eq!(
+        tasks[0]["TaskSubtype"], "Call",
+        "set at creation, then left alone"
+    );
+});
+
+dual_db_test!(
+    a_crash_after_sending_redelivers_without_a_second_task,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        rig.outbox
+            .enqueue(
+                &task("crash", json!({"Subject": "Call", "CallType": "Outbound"})),
+                T0,
+            )
+            .await
+            .unwrap();
+
+        // A worker claims the row, Salesforce receives the write, and the process dies before it
+        // records the success.
+        let claimed = rig
+            .outbox
+            .claim("doomed-worker", 10, Duration::from_secs(120), T0)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let client = jwt_client(&rig.fake, rig.outbox.store()).await;
+        let mut record = Map::new();
+        record.insert("TaskSubtype".into(), json!("Call"));
+        record.insert("Subject".into(), json!("Call"));
+        record.insert("CallType".into(), json!("Outbound"));
+        record.insert("ctiCallId__c".into(), json!("crash"));
+        let sent = client
+            .upsert_collection("Task", "ctiCallId__c", &[record])
+            .await
+            .unwrap();
+        assert!(sent[0].success);
+
+        // While the lease holds, nobody else takes the row.
+        assert_eq!(rig.worker.run_once().await.unwrap().claimed, 0);
+        rig.clock.advance_ms(121_000);
+        let report = rig.worker.run_once().await.unwrap();
+        assert_eq!(report.delivered, 1, "{report:?}");
+        assert_eq!(
+            rig.task_by_call("crash").len(),
+            1,
+            "the redelivery updated the Task, it did not insert another"
+        );
+        assert_eq!(rig.outbox.stats().await.unwrap().delivered, 1);
+    }
+);
+
+dual_db_test!(
+    an_outage_delays_every_write_and_loses_none,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        rig.fake.set_unavailable(true);
+        for i in 0..25 {
+            rig.outbox
+                .enqueue(
+                    &task(
+                        &format!("o{i}"),
+                        json!({"Subject": "Call", "Status": "In Progress"}),
+                    ),
+                    T0,
+                )
+                .await
+                .unwrap();
+            rig.outbox
+                .enqueue(&task(&format!("o{i}"), json!({"Status": "Completed"})), T0)
+                .await
+                .unwrap();
+        }
+        for _ in 0..3 {
+            let report = rig.worker.run_once().await.unwrap();
+            assert_eq!(report.delivered, 0);
+            rig.clock.advance_ms(5_000);
+        }
+        assert_eq!(rig.outbox.stats().await.unwrap().pending, 50);
+        rig.fake.set_unavailable(false);
+        rig.clock.advance_ms(120_000);
+        rig.drain().await;
+        let tasks = rig.fake.records("Task");
+        assert_eq!(tasks.len(), 25, "each call's Task exactly once");
+        assert!(
+            tasks.iter().all(|t| t["Status"] == "Completed"),
+            "in order: the last write wins"
+        );
+        let stats = rig.outbox.stats().await.unwrap();
+        assert_eq!((stats.pending, stats.parked, stats.delivered), (0, 0, 50));
+    }
+);
+
+dual_db_test!(lock_contention_is_retried, |db: TestDb| async move {
+    let rig = rig(&db).await;
+    rig.fake.lock_rows(2);
+    for i in 0..3 {
+        rig.outbox
+            .enqueue(&task(&format!("l{i}"), json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+    }
+    let report = rig.worker.run_once().await.unwrap();
+    assert_eq!((report.delivered, report.retried), (1, 2));
+    rig.clock.advance_ms(60_000);
+    rig.drain().await;
+    assert_eq!(rig.fake.records("Task").len(), 3);
+    let delivered = rig.outbox.entries("delivered", 10).await.unwrap();
+    assert!(delivered.iter().any(|e| e.attempts == 2), "{delivered:?}");
+});
+
+dual_db_test!(
+    a_permanent_error_parks_one_row_and_blocks_nothing,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        rig.fake
+            .reject_writes_where("CallDisposition", json!("forbidden"));
+        rig.outbox
+            .enqueue(
+                &task("p1", json!({"Subject": "Call", "CallDisposition": "forbidden"})),
+                T0,
+            )
+            .await
+            .unwrap();
+        rig.outbox
+            .enqueue(
+                &task("p1", json!({"Subject": "Call", "CallDisposition": "Venta"})),
+                T0,
+            )
+            .await
+            .unwrap();
+        rig.outbox
+            .enqueue(&task("p2", json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+        rig.outbox
+            .enqueue(
+                &task("p3", json!({"Subject": "Call", "CallType": "Sideways"})),
+                T0,
+            )
+            .await
+            .unwrap();
+        rig.drain().await;
+        let parked = rig.outbox.entries("parked", 10).await.unwrap();
+        assert_eq!(parked.len(), 2, "{parked:?}");
+        assert!(
+            parked[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("FIELD_CUSTOM_VALIDATION_EXCEPTION")
+        );
+        assert!(
+            parked[1]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")
+        );
+        assert_eq!(
+            rig.task_by_call("p1")[0]["CallDisposition"],
+            "Venta",
+            "the next write of the record went through"
+        );
+        assert_eq!(rig.task_by_call("p2").len(), 1);
+
+        // An operator fixes the cause and requeues.
+        rig.fake
+            .reject_writes_where("CallDisposition", json!("nothing-matches-this"));
+        assert!(rig.outbox.requeue(parked[0].id, T0).await.unwrap());
+        rig.drain().await;
+        assert_eq!(rig.outbox.stats().await.unwrap().parked, 1);
+    }
+);
+
+dual_db_test!(
+    a_malformed_answer_parks_and_the_worker_goes_on,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        rig.outbox
+            .enqueue(&task("g1", json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+        rig.fake.answer_garbage_once();
+        let report = rig.worker.run_once().await.unwrap();
+        assert_eq!(report.parked, 1);
+        rig.outbox
+            .enqueue(&task("g2", json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+        rig.drain().await;
+        assert_eq!(rig.task_by_call("g2").len(), 1);
+    }
+);
+
+dual_db_test!(
+    concurrent_workers_never_hold_the_same_row,
+    |db: TestDb| async move {
+        let store = db.store().await;
+        let outbox = Outbox::new(store);
+        for i in 0..300 {
+            outbox
+                .enqueue(&task(&format!("w{i}"), json!({"Subject": "Call"})), T0)
+                .await
+                .unwrap();
+        }
+        let claims = (0..6).map(|w| {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = outbox
+                        .claim(&format!("w{w}"), 20, Duration::from_secs(60), T0)
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|r| r.id));
+                }
+            })
+        });
+        let mut seen = HashSet::new();
+        let mut total = 0;
+        for claim in claims {
+            for id in claim.await.unwrap() {
+                total += 1;
+                assert!(seen.insert(id), "row {id} claimed twice");
+            }
+        }
+        assert_eq!(total, 300);
+    }
+);
