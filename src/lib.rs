@@ -21,3 +21,9 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod telephony;
+
+/// Installs the process-wide TLS crypto provider (ring, the one compiled in) that every HTTPS
+/// client needs. Safe to call any number of times.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

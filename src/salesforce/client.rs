@@ -156,8 +156,7 @@ impl SalesforceClient {
 
     /// The HTTP client every Salesforce request uses: timeouts, TLS with the system roots.
     pub fn http_client() -> reqwest::Client {
-        // Ring is the one crypto provider compiled in; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))

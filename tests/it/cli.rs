@@ -52,9 +52,7 @@ fn serve_on_the_embedded_defaults_answers_readyz_and_stops_on_sigterm() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let body: serde_json::Value = runtime.block_on(async {
-        let response = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-            .await
-            .unwrap();
+        let response = crate::support::get(&format!("http://127.0.0.1:{port}/readyz")).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     });

@@ -33,9 +33,7 @@ async fn readyz_is_503_with_the_error_shape_when_the_database_is_gone() {
     // The pool closes under the running server: the database no longer answers.
     server.store().close().await;
     tokio::spawn(server.run_until_stopped());
-    let response = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-        .await
-        .unwrap();
+    let response = crate::support::get(&format!("http://127.0.0.1:{port}/readyz")).await;
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "database_unavailable");

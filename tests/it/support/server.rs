@@ -28,7 +28,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
-            client: reqwest::Client::new(),
+            client: crate::support::http_client(),
             handle,
             _db: db,
         }
