@@ -5,3 +5,4 @@ mod support;
 mod config;
 mod server;
 mod store;
+mod telephony;
