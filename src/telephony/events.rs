@@ -71,7 +71,7 @@ pub enum EndReason {
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Event {
     /// The agent's full situation after a change (same shape as the Position method).
-    Position(Position),
+    Position(Box<Position>),
     /// A call entered a queue (engine-wide).
     CallQueued {
         call: CallView,

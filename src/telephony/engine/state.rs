@@ -264,7 +264,7 @@ impl Inner {
     /// Publishes the agent's Position after a change.
     pub fn emit_position(&mut self, agent: &AgentId) {
         if let Ok(position) = self.position(agent) {
-            self.emit(Some(agent), Event::Position(position));
+            self.emit(Some(agent), Event::Position(Box::new(position)));
         }
     }
 

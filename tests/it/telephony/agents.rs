@@ -300,7 +300,7 @@ async fn events_serialize_with_a_type_tag_and_the_neotel_names() {
     let parsed: ctibridge::telephony::EventEnvelope = serde_json::from_value(json).unwrap();
     assert_eq!(parsed, offered);
 
-    let position = serde_json::to_value(Event::Position(h.pos(&agent).await)).unwrap();
+    let position = serde_json::to_value(Event::Position(Box::new(h.pos(&agent).await))).unwrap();
     assert_eq!(position["type"], "position");
     assert_eq!(position["state"], "ringing");
     assert_eq!(position["crm"], "Available");

@@ -255,20 +255,22 @@ async fn digits_travel_both_ways_on_a_connected_call() {
 
 #[tokio::test(start_paused = true)]
 async fn a_campaign_with_automatic_release_frees_the_agent_after_the_wrap_up_time() {
-    let mut config = TelephonyConfig::default();
-    config.campaigns = vec![CampaignConfig {
-        id: 5,
-        name: "Support".into(),
-        kind: CampaignKind::Inbound,
-        dialer: None,
-        queue: Some(QUEUE.into()),
-        database_id: 1,
-        crm_id: 1,
-        transfer_phones: vec![],
-        categories: vec![],
-        auto_release_secs: Some(30),
-        callback_campaign: None,
-    }];
+    let config = TelephonyConfig {
+        campaigns: vec![CampaignConfig {
+            id: 5,
+            name: "Support".into(),
+            kind: CampaignKind::Inbound,
+            dialer: None,
+            queue: Some(QUEUE.into()),
+            database_id: 1,
+            crm_id: 1,
+            transfer_phones: vec![],
+            categories: vec![],
+            auto_release_secs: Some(30),
+            callback_campaign: None,
+        }],
+        ..TelephonyConfig::default()
+    };
     let mut h = Harness::with_config(config).await;
     let agent = h.agent_in("agent1", CampaignId(5)).await;
     let call = h.connected_inbound(&agent, "111").await;
