@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use super::error::Result;
 use super::events::EventEnvelope;
 use super::types::{
-    AgentId, CallId, Callback, CampaignId, DialRequest, Disposition, LoginRequest, MonitorRequest,
+    AgentId, CallId, Callback, CampaignId, DialRequest, Directory, Disposition, LoginRequest, MonitorRequest,
     Participant, PauseReason, Position, ScheduleCallbackRequest, Task, TaskParams, TransferRequest,
 };
 
@@ -53,10 +53,11 @@ pub enum Method {
     Monitor,
     EndMonitor,
     ScheduleCallback,
+    Directory,
 }
 
 impl Method {
-    pub const ALL: [Method; 28] = [
+    pub const ALL: [Method; 29] = [
         Method::Login,
         Method::Logout,
         Method::LoginCampaign,
@@ -85,6 +86,7 @@ impl Method {
         Method::Monitor,
         Method::EndMonitor,
         Method::ScheduleCallback,
+        Method::Directory,
     ];
 
     /// The NeoApi name (`Login_Campaign`, `CRM_ShowingContact`, …).
@@ -118,6 +120,7 @@ impl Method {
             Method::Monitor => "Monitor",
             Method::EndMonitor => "EndMonitor",
             Method::ScheduleCallback => "ScheduleCallback",
+            Method::Directory => "Directory",
         }
     }
 
@@ -203,4 +206,6 @@ pub trait Telephony: Send + Sync + 'static {
     /// Schedule a callback for the contact on screen: categorizes it as schedule and releases
     /// it when the call is over (no CRM_Available needed).
     async fn schedule_callback(&self, agent: &AgentId, request: ScheduleCallbackRequest) -> Result<Callback>;
+    /// The softphone's lists: campaigns (transfer phones, dispositions), rest states, users.
+    async fn directory(&self, agent: &AgentId) -> Result<Directory>;
 }

@@ -71,7 +71,7 @@ pub enum TelephonyError {
     SelfTarget(Method),
     #[error("campaign {0} has no callback campaign to dial its callbacks")]
     NoCallbackCampaign(CampaignId),
-    #[error("the contact belongs to no campaign: log in to a campaign to schedule callbacks")]
+    #[error("no campaign: log in to a campaign to schedule callbacks or click-to-dial a record")]
     NoCampaign,
     #[error("contact lookup failed: {0}")]
     Contacts(String),

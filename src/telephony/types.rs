@@ -438,3 +438,36 @@ pub struct Position {
     pub contact: Option<ContactView>,
     pub monitoring: Option<MonitorView>,
 }
+
+/// A campaign as the softphone lists it (campaign login, transfer phones, categorization).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignInfo {
+    pub id: CampaignId,
+    pub name: String,
+    pub kind: crate::telephony::config::CampaignKind,
+    pub dialer: Option<DialerKind>,
+    pub queue: String,
+    pub transfer_phones: Vec<String>,
+    pub categories: Vec<crate::telephony::config::CategoryConfig>,
+    pub auto_release_secs: Option<u64>,
+}
+
+/// A platform user as the softphone lists it (transfer, conference and monitoring targets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub user: AgentId,
+    pub role: Role,
+    pub state: AgentState,
+}
+
+/// The lists behind the softphone's screens: campaigns, rest states and users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Directory {
+    pub campaigns: Vec<CampaignInfo>,
+    /// The rest states an agent may pick: the system ones, then the custom ones.
+    pub rest_states: Vec<RestState>,
+    pub users: Vec<UserInfo>,
+}

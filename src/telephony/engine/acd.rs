@@ -79,9 +79,11 @@ impl Inner {
             call.agent = Some(user.clone());
         }
         let view = call.view();
+        let offer = self.next_id();
         if let Ok(session) = self.session_mut(user) {
             session.state = AgentState::Ringing;
             session.call = Some((id, link));
+            session.offer = offer;
         }
         self.emit(Some(user), Event::CallOffered { call: view });
         self.emit_position(user);
@@ -90,6 +92,7 @@ impl Inner {
             Timer::RingTimeout {
                 call: id,
                 agent: user.clone(),
+                offer,
             },
         );
     }
@@ -136,11 +139,14 @@ impl Inner {
     }
 
     /// The offered call rang out on the agent.
-    pub fn ring_timeout(&mut self, id: CallId, user: &AgentId) {
+    pub fn ring_timeout(&mut self, id: CallId, user: &AgentId, offer: u64) {
         let Ok(session) = self.session(user) else {
             return;
         };
-        if session.state != AgentState::Ringing || session.call.is_none_or(|(c, _)| c != id) {
+        if session.state != AgentState::Ringing
+            || session.offer != offer
+            || session.call.is_none_or(|(c, _)| c != id)
+        {
             return;
         }
         if session.call.is_some_and(|(_, link)| link == Link::ConsultTarget) {

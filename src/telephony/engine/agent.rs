@@ -41,6 +41,7 @@ impl Inner {
                 contact: None,
                 monitoring: None,
                 resume: None,
+                offer: 0,
             });
         }
         self.emit_position(user);

@@ -55,7 +55,7 @@ const DIAL_STATES: [AgentState; 5] = [LoggedIn, Available, Paused, Previewing, W
 
 impl Inner {
     /// Checks a Dial before the click-to-dial lookup runs; returns the contact database to
-    /// look the record up in.
+    /// look the record up in (0 when there is no campaign: only manual dial then).
     pub fn check_dial(&self, user: &AgentId, request: &DialRequest) -> Result<i64> {
         let session = self.require(user, Method::Dial, &DIAL_STATES)?;
         if request.click_to_dial.is_some() && session.contact.is_some() {
@@ -69,10 +69,16 @@ impl Inner {
         } else if session.contact.is_none() {
             return Err(TelephonyError::EmptyNumber);
         }
-        Ok(session
+        let database = session
             .campaign
             .and_then(|id| self.campaigns.get(&id))
-            .map_or(0, |c| c.database_id))
+            .map(|c| c.database_id);
+        match database {
+            Some(database) => Ok(database),
+            // Click-to-dial looks the record up in the campaign's contact database.
+            None if request.click_to_dial.is_some() => Err(TelephonyError::NoCampaign),
+            None => Ok(0),
+        }
     }
 
     /// Dial: a manual or click-to-dial call, or the contact on screen (preview, re-dial).

@@ -47,7 +47,7 @@ use crate::telephony::api::Telephony;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{EndReason, EventEnvelope};
 use crate::telephony::types::{
-    AgentId, CallId, Callback, CampaignId, DialRequest, Disposition, LoginRequest, MonitorRequest,
+    AgentId, CallId, Callback, CampaignId, DialRequest, Directory, Disposition, LoginRequest, MonitorRequest,
     Participant, PauseReason, Position, ScheduleCallbackRequest, Task, TaskParams, TransferRequest,
 };
 
@@ -218,7 +218,7 @@ impl Inner {
                     let _ = self.customer_hangs_up(call);
                 }
             }
-            Timer::RingTimeout { call, agent } => self.ring_timeout(call, &agent),
+            Timer::RingTimeout { call, agent, offer } => self.ring_timeout(call, &agent, offer),
             Timer::AutoRelease { agent, call } => self.auto_release(&agent, call),
             Timer::CallbackDue(id) => self.callback_due(id),
         }
@@ -358,5 +358,9 @@ impl Telephony for EmbeddedEngine {
 
     async fn schedule_callback(&self, agent: &AgentId, request: ScheduleCallbackRequest) -> Result<Callback> {
         self.with(|inner| inner.schedule_callback(agent, request))
+    }
+
+    async fn directory(&self, agent: &AgentId) -> Result<Directory> {
+        self.with(|inner| inner.directory(agent))
     }
 }

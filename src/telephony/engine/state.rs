@@ -17,9 +17,9 @@ use crate::telephony::api::Method;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{Event, EventEnvelope, NeotelData};
 use crate::telephony::types::{
-    AgentId, AgentState, CallId, CallState, CallView, Callback, CallbackId, CampaignId, CampaignRef,
-    ContactView, CrmState, Direction, Disposition, MonitorView, Participant, PauseReason, Position,
-    RestState, TransferMode, TransferTarget, TransferView,
+    AgentId, AgentState, CallId, CallState, CallView, Callback, CallbackId, CampaignId, CampaignInfo,
+    CampaignRef, ContactView, CrmState, Direction, Directory, Disposition, MonitorView, Participant,
+    PauseReason, Position, RestState, SystemRest, TransferMode, TransferTarget, TransferView, UserInfo,
 };
 
 /// How a logged-in agent is attached to a call.
@@ -76,6 +76,8 @@ pub struct Session {
     pub contact: Option<Contact>,
     pub monitoring: Option<MonitorView>,
     pub resume: Option<Resume>,
+    /// Which offer rings now: a ring timeout of an earlier offer of the same call is stale.
+    pub offer: u64,
 }
 
 impl Session {
@@ -162,8 +164,15 @@ pub enum Timer {
     CustomerBusy(CallId),
     CustomerNoAnswer(CallId),
     CustomerHangsUp(CallId),
-    RingTimeout { call: CallId, agent: AgentId },
-    AutoRelease { agent: AgentId, call: CallId },
+    RingTimeout {
+        call: CallId,
+        agent: AgentId,
+        offer: u64,
+    },
+    AutoRelease {
+        agent: AgentId,
+        call: CallId,
+    },
     CallbackDue(CallbackId),
 }
 
@@ -373,6 +382,46 @@ impl Inner {
                 .map(Call::view),
             contact: session.contact.as_ref().map(Contact::view),
             monitoring: session.monitoring.clone(),
+        })
+    }
+
+    /// The softphone's lists (needs a session).
+    pub fn directory(&self, user: &AgentId) -> Result<Directory> {
+        self.session(user)?;
+        let campaigns = self
+            .campaigns
+            .values()
+            .map(|c| CampaignInfo {
+                id: c.id,
+                name: c.name.clone(),
+                kind: c.kind,
+                dialer: c.dialer,
+                queue: c.queue.clone(),
+                transfer_phones: c.transfer_phones.clone(),
+                categories: c.categories.clone(),
+                auto_release_secs: c.auto_release.map(|d| d.as_secs()),
+            })
+            .collect();
+        let rest_states = SystemRest::ALL
+            .into_iter()
+            .filter(|r| *r != SystemRest::NoAnswer)
+            .map(PauseReason::System)
+            .chain(self.rest_states.keys().map(|id| PauseReason::Custom(*id)))
+            .filter_map(|reason| self.rest_state(reason))
+            .collect();
+        let users = self
+            .agents
+            .iter()
+            .map(|(id, a)| UserInfo {
+                user: id.clone(),
+                role: a.entry.role,
+                state: a.session.as_ref().map_or(AgentState::LoggedOut, |s| s.state),
+            })
+            .collect();
+        Ok(Directory {
+            campaigns,
+            rest_states,
+            users,
         })
     }
 

@@ -306,6 +306,53 @@ async fn events_serialize_with_a_type_tag_and_the_neotel_names() {
     assert_eq!(position["crm"], "Available");
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_directory_lists_campaigns_rest_states_and_users() {
+    let config = TelephonyConfig {
+        rest_states: vec![RestStateConfig {
+            id: 100,
+            name: "Coaching".into(),
+        }],
+        ..TelephonyConfig::default()
+    };
+    let h = Harness::with_config(config).await;
+    let agent = h.agent_in("agent1", INBOUND).await;
+    let directory = h.tel.directory(&agent).await.unwrap();
+
+    let inbound = directory.campaigns.iter().find(|c| c.id == INBOUND).unwrap();
+    assert_eq!(inbound.name, "SALESFORCE");
+    assert_eq!(inbound.queue, QUEUE);
+    assert_eq!(inbound.transfer_phones, vec!["1155550100", "1155550101"]);
+    assert!(
+        inbound
+            .categories
+            .iter()
+            .any(|c| c.subcategories.iter().any(|s| s.schedule))
+    );
+    let dialers: Vec<_> = directory.campaigns.iter().filter_map(|c| c.dialer).collect();
+    assert_eq!(
+        dialers,
+        vec![
+            DialerKind::Predictive,
+            DialerKind::Preview,
+            DialerKind::Progressive
+        ]
+    );
+
+    let rests: Vec<&str> = directory.rest_states.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(rests.first(), Some(&"Break"));
+    assert_eq!(rests.last(), Some(&"Coaching"));
+    assert!(!rests.contains(&"No answer"), "set by the engine only");
+
+    let states: Vec<(String, AgentState)> = directory
+        .users
+        .iter()
+        .map(|u| (u.user.to_string(), u.state))
+        .collect();
+    assert!(states.contains(&("agent1".into(), AgentState::Available)));
+    assert!(states.contains(&("super1".into(), AgentState::LoggedOut)));
+}
+
 #[test]
 fn method_names_are_the_neoapi_ones() {
     assert_eq!(Method::LoginCampaign.as_str(), "Login_Campaign");

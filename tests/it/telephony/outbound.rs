@@ -291,6 +291,25 @@ async fn click_to_dial_looks_the_record_up_by_its_key() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn click_to_dial_needs_a_campaign_to_look_the_record_up_in() {
+    let h = Harness::demo().await;
+    let agent = h.login("agent1").await;
+    let request = DialRequest {
+        phone: Some("1155550042".into()),
+        click_to_dial: Some(ClickToDial {
+            crm_id: 1,
+            crm_key: "003SF0000042".into(),
+        }),
+    };
+    assert_eq!(
+        h.tel.dial(&agent, request).await.unwrap_err(),
+        TelephonyError::NoCampaign
+    );
+    assert_eq!(h.contacts.count(), 0, "refused before the lookup");
+    assert_eq!(h.state(&agent).await, AgentState::LoggedIn);
+}
+
+#[tokio::test(start_paused = true)]
 async fn dial_refuses_bad_numbers_and_busy_agents() {
     let mut h = Harness::demo().await;
     let agent = h.login("agent1").await;

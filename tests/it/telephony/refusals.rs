@@ -90,6 +90,7 @@ async fn invoke(h: &Harness, agent: &AgentId, method: Method) -> Result<(), Tele
             .await
         }
         Method::EndMonitor => tel.end_monitor(agent).await,
+        Method::Directory => tel.directory(agent).await.map(drop),
         Method::ScheduleCallback => tel
             .schedule_callback(
                 agent,
