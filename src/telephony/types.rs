@@ -437,6 +437,8 @@ pub struct Position {
     pub call: Option<CallView>,
     pub contact: Option<ContactView>,
     pub monitoring: Option<MonitorView>,
+    /// The Salesforce user the telephony user is bound to, when configured.
+    pub salesforce_user_id: Option<String>,
 }
 
 /// A campaign as the softphone lists it (campaign login, transfer phones, categorization).

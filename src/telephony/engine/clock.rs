@@ -38,6 +38,9 @@ impl TokioClock {
 impl Clock for TokioClock {
     fn now(&self) -> DateTime<Utc> {
         let elapsed = Instant::now().saturating_duration_since(self.start);
-        self.wall + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
+        chrono::Duration::from_std(elapsed)
+            .ok()
+            .and_then(|d| self.wall.checked_add_signed(d))
+            .unwrap_or(self.wall)
     }
 }

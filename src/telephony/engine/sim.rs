@@ -53,6 +53,21 @@ pub struct InboundCall {
     pub data: Option<String>,
     /// The queue the call is routed to.
     pub queue: String,
+    /// Scripted: the customer hangs up this long after calling, whatever the call's stage
+    /// (waiting in the queue: abandoned).
+    pub hang_up_after: Option<Duration>,
+}
+
+impl InboundCall {
+    /// A call from `ani` with no DATA to `queue`.
+    pub fn from(ani: &str, queue: &str) -> Self {
+        InboundCall {
+            ani: Some(ani.to_owned()),
+            data: None,
+            queue: queue.to_owned(),
+            hang_up_after: None,
+        }
+    }
 }
 
 /// A contact for an outbound campaign to dial.
@@ -133,6 +148,9 @@ impl Simulation {
                 hang_up_after: None,
             },
         );
+        if let Some(after) = call.hang_up_after {
+            inner.schedule(after, super::state::Timer::CustomerHangsUp(id));
+        }
         inner.enqueue(id, false);
         inner.run();
         Ok(id)

@@ -279,7 +279,12 @@ impl Inner {
 
     pub fn schedule(&mut self, after: Duration, timer: Timer) {
         let id = self.next_id();
-        self.timers.insert((Instant::now() + after, id), timer);
+        // A time beyond what the clock can represent is as good as never; keep a year.
+        let now = Instant::now();
+        let at = now
+            .checked_add(after)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
+        self.timers.insert((at, id), timer);
         self.wake.notify_one();
     }
 
@@ -361,6 +366,7 @@ impl Inner {
                 call: None,
                 contact: None,
                 monitoring: None,
+                salesforce_user_id: agent.entry.salesforce_user_id.clone(),
             });
         };
         Ok(Position {
@@ -382,6 +388,7 @@ impl Inner {
                 .map(Call::view),
             contact: session.contact.as_ref().map(Contact::view),
             monitoring: session.monitoring.clone(),
+            salesforce_user_id: agent.entry.salesforce_user_id.clone(),
         })
     }
 

@@ -43,10 +43,12 @@ async fn a_configured_roster_replaces_the_demo_one() {
     };
     let h = Harness::with_config(config).await;
     assert!(!h.engine.is_demo());
-    h.tel
+    let position = h
+        .tel
         .login(LoginRequest::new("2001", "ana", "correct horse"))
         .await
         .unwrap();
+    assert_eq!(position.salesforce_user_id.as_deref(), Some("005xx000001Sv6AAAS"));
     assert_eq!(
         h.tel
             .login(LoginRequest::new("1001", "agent1", "demo"))

@@ -120,6 +120,7 @@ async fn a_private_caller_without_data_gets_a_new_contact_and_no_search() {
             ani: None,
             data: None,
             queue: QUEUE.into(),
+            hang_up_after: None,
         })
         .await
         .unwrap();
@@ -217,6 +218,7 @@ async fn a_call_to_an_unknown_queue_is_refused_before_the_lookup() {
             ani: Some("111".into()),
             data: None,
             queue: "nowhere".into(),
+            hang_up_after: None,
         })
         .await
         .unwrap_err();
@@ -289,4 +291,30 @@ async fn a_campaign_with_automatic_release_frees_the_agent_after_the_wrap_up_tim
         Event::ContactReleased { automatic: true, .. }
     ));
     assert_eq!(h.state(&agent).await, AgentState::Available);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scripted_caller_gives_up_after_waiting() {
+    let mut h = Harness::demo().await;
+    let call = h
+        .sim
+        .inbound_call(InboundCall {
+            hang_up_after: Some(Duration::from_secs(45)),
+            ..InboundCall::from("111", QUEUE)
+        })
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(44)).await;
+    assert_eq!(h.sim.queued(INBOUND), vec![call]);
+    let ended = h
+        .wait("abandoned", |e| matches!(e.event, Event::CallEnded { .. }))
+        .await;
+    assert_eq!(
+        ended.event,
+        Event::CallEnded {
+            call_id: call,
+            reason: EndReason::Abandoned
+        }
+    );
+    assert_eq!(ended.at, start_time() + chrono::Duration::seconds(45));
 }

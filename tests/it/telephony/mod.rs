@@ -239,6 +239,7 @@ impl Harness {
                 ani: Some(ani.to_owned()),
                 data: data.map(str::to_owned),
                 queue: QUEUE.to_owned(),
+                hang_up_after: None,
             })
             .await
             .expect("inbound call")
