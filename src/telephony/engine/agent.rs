@@ -79,33 +79,37 @@ impl Inner {
     }
 
     pub fn logout_campaign(&mut self, user: &AgentId) -> Result<()> {
-        let session = self.require(user, Method::LogoutCampaign, &[Available, Paused])?;
+        let session = self.require(user, Method::LogoutCampaign, &[Available, Paused, Previewing])?;
         if session.campaign.is_none() {
             return Err(TelephonyError::InvalidTransition {
                 from: session.state,
                 action: Method::LogoutCampaign,
             });
         }
+        self.return_preview(user);
         let session = self.session_mut(user)?;
         session.campaign = None;
         if session.state == Available {
             session.state = LoggedIn;
         }
         self.emit_position(user);
+        self.run();
         Ok(())
     }
 
     pub fn pause(&mut self, user: &AgentId, reason: PauseReason) -> Result<()> {
-        self.require(user, Method::Pause, &[LoggedIn, Available, Paused])?;
+        self.require(user, Method::Pause, &[LoggedIn, Available, Paused, Previewing])?;
         if let PauseReason::Custom(id) = reason
             && !self.rest_states.contains_key(&id)
         {
             return Err(TelephonyError::UnknownRestState(id));
         }
+        self.return_preview(user);
         let session = self.session_mut(user)?;
         session.state = Paused;
         session.pause = Some(reason);
         self.emit_position(user);
+        self.run();
         Ok(())
     }
 

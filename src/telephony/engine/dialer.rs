@@ -112,6 +112,33 @@ impl Inner {
         self.emit_position(user);
     }
 
+    /// A previewing agent pauses or leaves the campaign: the contact goes back to the head of
+    /// the campaign's leads, undialed.
+    pub fn return_preview(&mut self, user: &AgentId) {
+        let Ok(session) = self.session_mut(user) else {
+            return;
+        };
+        if session.state != AgentState::Previewing || session.call.is_some() {
+            return;
+        }
+        let Some(contact) = session.contact.take() else {
+            return;
+        };
+        session.crm = CrmState::Available;
+        session.state = session.idle_state();
+        if let Some(campaign) = contact.campaign {
+            let mut data = contact.data;
+            data.user_out_campaign = None;
+            data.campaign_crm_id = None;
+            data.campaign_base_id = None;
+            self.leads.entry(campaign).or_default().push_front(Lead {
+                phone: contact.phone,
+                data,
+                clavesf: contact.clavesf,
+            });
+        }
+    }
+
     /// Schedules a callback for the contact on the agent's screen; categorizes it as
     /// schedule; releases it now in wrap-up or preview, or when the call ends.
     pub fn schedule_callback(

@@ -186,6 +186,38 @@ async fn a_previewed_contact_can_be_released_without_dialing() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_previewing_agent_who_pauses_or_leaves_gives_the_contact_back() {
+    let mut h = Harness::demo().await;
+    let agent1 = h.agent_in("agent1", PREVIEW).await;
+    h.leads(PREVIEW, &[("1160000003", None)]).await;
+    h.wait_for(&agent1, "handed", |e| matches!(e, Event::ContactHanded { .. }))
+        .await;
+    assert_eq!(h.sim.pending_leads(PREVIEW), 0);
+
+    h.tel
+        .pause(
+            &agent1,
+            ctibridge::telephony::PauseReason::System(ctibridge::telephony::SystemRest::Break),
+        )
+        .await
+        .unwrap();
+    let position = h.pos(&agent1).await;
+    assert_eq!(position.state, AgentState::Paused);
+    assert!(position.contact.is_none());
+    assert_eq!(h.sim.pending_leads(PREVIEW), 1, "back at the head of the leads");
+
+    // The next ready agent gets it; leaving the campaign gives it back again.
+    let agent2 = h.agent_in("agent2", PREVIEW).await;
+    h.wait_for(&agent2, "handed again", |e| {
+        matches!(e, Event::ContactHanded { .. })
+    })
+    .await;
+    h.tel.logout_campaign(&agent2).await.unwrap();
+    assert_eq!(h.state(&agent2).await, AgentState::LoggedIn);
+    assert_eq!(h.sim.pending_leads(PREVIEW), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn progressive_hands_the_contact_and_dials_at_once() {
     let mut h = Harness::demo().await;
     let agent = h.agent_in("agent1", PROGRESSIVE).await;
