@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `callcenter validate FILE`, `callcenter render`.
+//! The command line: `serve`, `migrate`, `callcenter validate FILE`, `callcenter render`,
+//! `hash-password`.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (configuration, arguments, an invalid
 //! call-center file).
@@ -36,6 +37,9 @@ pub enum Command {
     /// Work with the Salesforce call-center definition XML.
     #[command(subcommand)]
     Callcenter(CallcenterCommand),
+    /// Print the argon2 hash of a password read from standard input, for
+    /// `[[telephony.agents]] password_hash`.
+    HashPassword,
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +121,7 @@ pub fn main() -> ExitCode {
             };
             run_async(migrate(config))
         }
+        Command::HashPassword => hash_password(),
         Command::Callcenter(CallcenterCommand::Validate { ref file }) => {
             crate::callcenter::cli::validate(file)
         }
@@ -125,6 +130,29 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(EXIT_BAD_INPUT);
             };
             crate::callcenter::cli::render(&config, output.as_deref())
+        }
+    }
+}
+
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("error: cannot read the password from standard input: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("error: the password is empty");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    match crate::telephony::engine::roster::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

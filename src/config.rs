@@ -107,10 +107,41 @@ impl Default for LogConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelephonyConfig {
     pub driver: DriverKind,
+    /// The embedded engine's roster. Empty: the demo roster (agent1–agent3, super1, password
+    /// `demo`), which only listens on loopback addresses.
+    pub agents: Vec<crate::telephony::config::AgentConfig>,
+    /// The embedded engine's campaigns. Empty: the demo campaigns.
+    pub campaigns: Vec<crate::telephony::config::CampaignConfig>,
+    /// Custom rest states, offered next to the system ones.
+    pub rest_states: Vec<crate::telephony::config::RestStateConfig>,
+    /// Seconds an offered call rings on an agent before it goes back to the queue.
+    pub ring_timeout_secs: u64,
+    /// Seconds an outbound call rings on the customer before it counts as not answered.
+    pub dial_timeout_secs: u64,
+}
+
+impl Default for TelephonyConfig {
+    fn default() -> Self {
+        Self {
+            driver: DriverKind::default(),
+            agents: Vec::new(),
+            campaigns: Vec::new(),
+            rest_states: Vec::new(),
+            ring_timeout_secs: 20,
+            dial_timeout_secs: 30,
+        }
+    }
+}
+
+impl TelephonyConfig {
+    /// True when no agent is configured: the embedded engine runs the public demo roster.
+    pub fn uses_demo_roster(&self) -> bool {
+        self.driver == DriverKind::Embedded && self.agents.is_empty()
+    }
 }
 
 /// Values given as command-line flags; `None` leaves the key to the file / environment.

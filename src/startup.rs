@@ -33,6 +33,7 @@ impl Application {
             );
         }
 
+        refuse_public_demo(&config)?;
         let listener = TcpListener::bind(config.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -73,4 +74,17 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The demo roster's password is public: with it, the server only listens on loopback.
+fn refuse_public_demo(config: &Config) -> anyhow::Result<()> {
+    if config.telephony.uses_demo_roster() && !config.server.bind.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to listen on {}: no telephony agents are configured, so the demo roster \
+             (password `demo`) is active; configure [[telephony.agents]] (hashes from \
+             `ctibridge hash-password`) or bind a loopback address such as 127.0.0.1",
+            config.server.bind
+        );
+    }
+    Ok(())
 }

@@ -1,10 +1,28 @@
 //! Telephony: one trait for the NeoApi method set (Login, Dial, Hangup, Position, …) and one
-//! event stream, with the drivers behind it (the embedded contact-center engine by default).
+//! event stream, with the drivers behind it.
 //!
-//! The trait and the embedded engine arrive with the telephony issue; the configuration already
-//! names the driver so deployments can pin it.
+//! - [`api`]: the [`Telephony`] trait and the [`Method`] names;
+//! - [`types`]: identifiers, states, requests and the [`Position`] snapshot;
+//! - [`events`]: the [`Event`] stream and the [`NeotelData`] vocabulary;
+//! - [`error`]: [`TelephonyError`], typed refusals;
+//! - [`config`]: the roster and campaigns of the configuration file;
+//! - [`engine`]: the embedded contact-center engine, the default driver, with its simulation
+//!   API for demos and tests.
+
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod types;
 
 use serde::{Deserialize, Serialize};
+
+pub use api::{Method, Telephony};
+pub use engine::{EmbeddedEngine, Simulation};
+pub use error::{ErrorClass, TelephonyError};
+pub use events::{EndReason, Event, EventEnvelope, NeotelData};
+pub use types::*;
 
 /// Which telephony driver the server talks to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

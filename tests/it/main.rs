@@ -9,3 +9,4 @@ mod config;
 mod salesforce;
 mod server;
 mod store;
+mod telephony;

@@ -1,0 +1,189 @@
+//! ACD: calls wait in their campaign's queue and go, first come first served, to the agent of
+//! the campaign who has been available the longest. An offered call rings on the agent's
+//! device until the agent answers (through the softphone, here the simulation) or the ring
+//! timeout sends it back to the head of the queue and the agent to the "No answer" rest state.
+
+use super::state::{Contact, Inner, Link, Timer};
+use crate::telephony::error::{Result, TelephonyError};
+use crate::telephony::events::{EndReason, Event};
+use crate::telephony::types::{
+    AgentId, AgentState, CallId, CallState, CampaignId, CrmState, PauseReason, SystemRest,
+};
+
+impl Inner {
+    /// Puts a call in its campaign's queue (at the head when it comes back from an agent).
+    pub fn enqueue(&mut self, id: CallId, front: bool) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(campaign) = call.campaign else {
+            self.end_call(id, EndReason::NoAnswer);
+            return;
+        };
+        call.state = CallState::Queued;
+        call.agent = None;
+        let view = call.view();
+        let queue = self.queues.entry(campaign).or_default();
+        if front {
+            queue.push_front(id);
+        } else {
+            queue.push_back(id);
+        }
+        self.emit(None, Event::CallQueued { call: view });
+    }
+
+    /// The agent of `campaign` ready the longest, if any.
+    pub fn longest_available(&self, campaign: CampaignId) -> Option<AgentId> {
+        self.agents
+            .iter()
+            .filter_map(|(user, a)| a.session.as_ref().map(|s| (user, s)))
+            .filter(|(_, s)| s.ready_for(campaign))
+            .min_by_key(|(_, s)| s.available_since)
+            .map(|(user, _)| user.clone())
+    }
+
+    /// Hands queued calls to ready agents.
+    pub fn dispatch(&mut self) {
+        let campaigns: Vec<CampaignId> = self.queues.keys().copied().collect();
+        for campaign in campaigns {
+            loop {
+                if self.queues.get(&campaign).is_none_or(|q| q.is_empty()) {
+                    break;
+                }
+                let Some(agent) = self.longest_available(campaign) else {
+                    break;
+                };
+                let Some(call) = self.queues.get_mut(&campaign).and_then(|q| q.pop_front()) else {
+                    break;
+                };
+                self.offer(call, &agent, Link::Owner);
+            }
+        }
+    }
+
+    /// Rings `user`'s device with the call.
+    pub fn offer(&mut self, id: CallId, user: &AgentId, link: Link) {
+        let mut data = match self.calls.get(&id) {
+            Some(call) => call.data.clone(),
+            None => return,
+        };
+        if link == Link::Owner {
+            self.agent_fields(user, &mut data);
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if link == Link::Owner {
+            call.data = data;
+            call.state = CallState::Ringing;
+            call.agent = Some(user.clone());
+        }
+        let view = call.view();
+        let offer = self.next_id();
+        if let Ok(session) = self.session_mut(user) {
+            session.state = AgentState::Ringing;
+            session.call = Some((id, link));
+            session.offer = offer;
+        }
+        self.emit(Some(user), Event::CallOffered { call: view });
+        self.emit_position(user);
+        self.schedule(
+            self.ring_timeout,
+            Timer::RingTimeout {
+                call: id,
+                agent: user.clone(),
+                offer,
+            },
+        );
+    }
+
+    /// The agent picked up the ringing call on the device.
+    pub fn agent_answers(&mut self, user: &AgentId) -> Result<()> {
+        let session = self.session(user)?;
+        let (id, link) = match (session.state, session.call) {
+            (AgentState::Ringing, Some(call)) => call,
+            _ => return Err(TelephonyError::NoActiveCall),
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Err(TelephonyError::NoActiveCall);
+        };
+        if link == Link::ConsultTarget {
+            if let Some(transfer) = call.transfer.as_mut() {
+                transfer.answered = true;
+            }
+            let owner = call.agent.clone();
+            self.session_mut(user)?.state = AgentState::InCall;
+            for agent in [Some(user.clone()), owner].into_iter().flatten() {
+                self.emit(Some(&agent), Event::TransferAnswered { call_id: id });
+                self.emit_position(&agent);
+            }
+            return Ok(());
+        }
+        call.state = CallState::Connected;
+        let view = call.view();
+        let contact = Contact {
+            data: call.data.clone(),
+            clavesf: call.clavesf.clone(),
+            campaign: call.campaign,
+            phone: call.phone.clone(),
+            disposition: None,
+            scheduled: false,
+        };
+        let session = self.session_mut(user)?;
+        session.state = AgentState::InCall;
+        session.contact = Some(contact);
+        session.crm = CrmState::GetContact;
+        self.emit(Some(user), Event::CallConnected { call: view });
+        self.emit_position(user);
+        Ok(())
+    }
+
+    /// The offered call rang out on the agent.
+    pub fn ring_timeout(&mut self, id: CallId, user: &AgentId, offer: u64) {
+        let Ok(session) = self.session(user) else {
+            return;
+        };
+        if session.state != AgentState::Ringing
+            || session.offer != offer
+            || session.call.is_none_or(|(c, _)| c != id)
+        {
+            return;
+        }
+        if session.call.is_some_and(|(_, link)| link == Link::ConsultTarget) {
+            self.cancel_consultation(id);
+            return;
+        }
+        if let Ok(session) = self.session_mut(user) {
+            session.call = None;
+            session.state = AgentState::Paused;
+            session.pause = Some(PauseReason::System(SystemRest::NoAnswer));
+            session.resume = None;
+        }
+        self.emit(
+            Some(user),
+            Event::CallEnded {
+                call_id: id,
+                reason: EndReason::NoAnswer,
+            },
+        );
+        self.emit_position(user);
+        self.enqueue(id, true);
+        self.run();
+    }
+
+    /// Everything that may move after a change: queued calls to agents, dialers to dial.
+    pub fn run(&mut self) {
+        self.dispatch();
+        let outbound: Vec<CampaignId> = self
+            .campaigns
+            .values()
+            .filter(|c| c.is_outbound())
+            .map(|c| c.id)
+            .collect();
+        for campaign in outbound {
+            self.dialer_pass(campaign);
+        }
+        // A predictive call answered during the pass waits for the next change: dispatching
+        // again here would recurse through the dialers.
+    }
+}

@@ -1,0 +1,366 @@
+//! The embedded contact-center engine, the default telephony driver: a roster of agents and
+//! supervisors, campaigns (inbound queues, outbound dialers), agent states, an ACD, calls with
+//! transfers, conferences and monitoring, scheduled callbacks — all in-process, with a
+//! [`Simulation`] API standing in for customers and devices.
+//!
+//! Concurrency: the whole state sits behind one `std::sync::Mutex`, held only for synchronous
+//! work (never across an await); password verification (argon2) and the contact lookup run
+//! outside it. Events go out through one `tokio::sync::broadcast` channel per engine; each
+//! carries the agent it concerns and a per-agent sequence number (one channel keeps a single
+//! order across agents, which conferences and transfers need; the websocket layer filters by
+//! agent). A slow subscriber that lags gets `RecvError::Lagged` and re-reads `Position`.
+//!
+//! Time: timers (dialer calls ringing, ring timeouts, automatic release, callbacks) run on
+//! tokio's clock in a background task, so a paused test runtime drives them with `advance()`;
+//! wall-clock times (callbacks, event stamps) come from a [`Clock`].
+//!
+//! With no agents configured the demo roster is used ([`EmbeddedEngine::is_demo`]): `agent1`,
+//! `agent2`, `agent3` (devices 1001–1003) and supervisor `super1` (device 1100), password
+//! `demo`; the server then refuses non-loopback addresses. With no campaigns configured: 97
+//! SALESFORCE (inbound, queue `salesforce`), 98 predictive, 99 preview, 100 progressive.
+
+mod acd;
+mod agent;
+mod call;
+pub mod campaign;
+pub mod clock;
+mod conference;
+mod dialer;
+mod monitor;
+pub mod roster;
+pub mod sim;
+mod state;
+mod transfer;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use tokio::sync::{Notify, broadcast};
+use tokio::time::Instant;
+
+use crate::config::TelephonyConfig;
+use crate::contacts::{ContactResolver, InboundLookup};
+use crate::telephony::api::Telephony;
+use crate::telephony::error::{Result, TelephonyError};
+use crate::telephony::events::{EndReason, EventEnvelope};
+use crate::telephony::types::{
+    AgentId, CallId, Callback, CampaignId, DialRequest, Directory, Disposition, LoginRequest, MonitorRequest,
+    Participant, PauseReason, Position, ScheduleCallbackRequest, Task, TaskParams, TransferRequest,
+};
+
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use sim::{CustomerBehaviour, InboundCall, LeadInput, Simulation};
+
+use state::{Inner, Timer};
+
+/// Events buffered per subscriber before it lags.
+const EVENT_BUFFER: usize = 1024;
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<EventEnvelope>,
+    wake: Arc<Notify>,
+    stopped: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent-enough state for a simulation;
+        // keep serving rather than poisoning every later call.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The embedded engine. Build it with [`EmbeddedEngine::from_config`]; hold it as
+/// `Arc<dyn Telephony>`; drive customers with [`EmbeddedEngine::simulation`].
+pub struct EmbeddedEngine {
+    shared: Arc<Shared>,
+    resolver: Arc<dyn ContactResolver>,
+    demo: bool,
+}
+
+impl EmbeddedEngine {
+    /// Builds the engine from `[telephony]` with the system clock. Must run inside a tokio
+    /// runtime (it starts the timer task).
+    pub async fn from_config(
+        config: &TelephonyConfig,
+        contacts: Arc<dyn ContactResolver>,
+    ) -> Result<Arc<EmbeddedEngine>> {
+        Self::with_clock(config, contacts, Arc::new(SystemClock)).await
+    }
+
+    /// As [`EmbeddedEngine::from_config`] with a given wall clock (tests: [`TokioClock`]).
+    pub async fn with_clock(
+        config: &TelephonyConfig,
+        contacts: Arc<dyn ContactResolver>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<EmbeddedEngine>> {
+        let agents = config.agents.clone();
+        let (roster, demo) = tokio::task::spawn_blocking(move || roster::build(&agents))
+            .await
+            .map_err(|e| TelephonyError::Internal(format!("roster hashing task failed: {e}")))??;
+        let campaigns = campaign::build(&config.campaigns)?;
+        let mut rest_states = std::collections::BTreeMap::new();
+        for rest in &config.rest_states {
+            if rest_states.insert(rest.id, rest.name.clone()).is_some() {
+                return Err(TelephonyError::Config(format!(
+                    "rest state {} appears twice",
+                    rest.id
+                )));
+            }
+        }
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let wake = Arc::new(Notify::new());
+        let inner = Inner::new(
+            roster,
+            campaigns,
+            rest_states,
+            Duration::from_secs(config.ring_timeout_secs.max(1)),
+            Duration::from_secs(config.dial_timeout_secs.max(1)),
+            clock,
+            events.clone(),
+            wake.clone(),
+        );
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(inner),
+            events,
+            wake: wake.clone(),
+            stopped: AtomicBool::new(false),
+        });
+        tokio::spawn(run_timers(Arc::downgrade(&shared), wake));
+        if demo {
+            tracing::warn!(
+                "telephony: no agents configured, running the demo roster (agent1-agent3, super1, \
+                 password `demo`); the server only listens on loopback addresses"
+            );
+        }
+        Ok(Arc::new(EmbeddedEngine {
+            shared,
+            resolver: contacts,
+            demo,
+        }))
+    }
+
+    /// True when running the public demo roster.
+    pub fn is_demo(&self) -> bool {
+        self.demo
+    }
+
+    /// The customers' and devices' side, for demos and tests.
+    pub fn simulation(&self) -> Simulation {
+        Simulation {
+            shared: self.shared.clone(),
+            resolver: self.resolver.clone(),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        f(&mut self.shared.lock())
+    }
+}
+
+impl Drop for EmbeddedEngine {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Fires due timers; sleeps until the next one or until a new one is scheduled.
+async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if shared.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            let mut inner = shared.lock();
+            loop {
+                let Some((&key, _)) = inner.timers.first_key_value() else {
+                    break None;
+                };
+                if key.0 > Instant::now() {
+                    break Some(key.0);
+                }
+                if let Some(timer) = inner.timers.remove(&key) {
+                    inner.fire(timer);
+                }
+            }
+        };
+        match next {
+            Some(deadline) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+impl Inner {
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::CustomerAnswers(call) => {
+                // The call may have been hung up meanwhile: nothing to answer then.
+                let _ = self.customer_answers(call);
+            }
+            Timer::CustomerBusy(call) => self.customer_unreached(call, EndReason::Busy),
+            Timer::CustomerNoAnswer(call) => self.customer_unreached(call, EndReason::NoAnswer),
+            Timer::CustomerHangsUp(call) => {
+                if self.calls.contains_key(&call) {
+                    let _ = self.customer_hangs_up(call);
+                }
+            }
+            Timer::RingTimeout { call, agent, offer } => self.ring_timeout(call, &agent, offer),
+            Timer::AutoRelease { agent, call } => self.auto_release(&agent, call),
+            Timer::CallbackDue(id) => self.callback_due(id),
+        }
+    }
+}
+
+#[async_trait]
+impl Telephony for EmbeddedEngine {
+    fn subscribe(&self) -> broadcast::Receiver<EventEnvelope> {
+        self.shared.events.subscribe()
+    }
+
+    async fn login(&self, request: LoginRequest) -> Result<Position> {
+        let device = request.device.trim().to_owned();
+        if device.is_empty() {
+            return Err(TelephonyError::EmptyDevice);
+        }
+        let hash = self.with(|inner| Ok(inner.agent(&request.user)?.entry.password_hash.clone()))?;
+        let password = request.password.expose_secret().to_owned();
+        let verified = tokio::task::spawn_blocking(move || roster::verify_password(&password, &hash))
+            .await
+            .map_err(|e| TelephonyError::Internal(format!("password check failed: {e}")))?;
+        if !verified {
+            return Err(TelephonyError::WrongPassword(request.user));
+        }
+        self.with(|inner| inner.login(&request.user, &device))
+    }
+
+    async fn logout(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.logout(agent))
+    }
+
+    async fn login_campaign(&self, agent: &AgentId, campaign: CampaignId) -> Result<()> {
+        self.with(|inner| inner.login_campaign(agent, campaign))
+    }
+
+    async fn logout_campaign(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.logout_campaign(agent))
+    }
+
+    async fn pause(&self, agent: &AgentId, reason: PauseReason) -> Result<()> {
+        self.with(|inner| inner.pause(agent, reason))
+    }
+
+    async fn unpause(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.unpause(agent))
+    }
+
+    async fn dial(&self, agent: &AgentId, request: DialRequest) -> Result<CallId> {
+        let database_id = self.with(|inner| inner.check_dial(agent, &request))?;
+        let found = match &request.click_to_dial {
+            Some(record) => {
+                let lookup = InboundLookup {
+                    data: Some(record.crm_key.clone()),
+                    ani: request.phone.as_ref().map(|p| p.trim().to_owned()),
+                    database_id,
+                };
+                let found = self
+                    .resolver
+                    .contacto_insert_salesforce(&lookup)
+                    .await
+                    .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
+                Some(found)
+            }
+            None => None,
+        };
+        self.with(|inner| inner.dial(agent, request, found))
+    }
+
+    async fn hangup(&self, agent: &AgentId, call: Option<CallId>) -> Result<()> {
+        self.with(|inner| inner.hangup(agent, call))
+    }
+
+    async fn position(&self, agent: &AgentId) -> Result<Position> {
+        self.with(|inner| inner.position(agent))
+    }
+
+    async fn update_contact(&self, agent: &AgentId, disposition: Disposition) -> Result<()> {
+        self.with(|inner| inner.update_contact(agent, disposition))
+    }
+
+    async fn crm_unavailable(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.crm_unavailable(agent))
+    }
+
+    async fn crm_available(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.crm_available(agent))
+    }
+
+    async fn crm_showing_contact(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.crm_showing_contact(agent))
+    }
+
+    async fn join_conference(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.join_conference(agent))
+    }
+
+    async fn invite_participant(&self, agent: &AgentId, participant: Participant) -> Result<()> {
+        self.with(|inner| inner.invite_participant(agent, participant))
+    }
+
+    async fn kick_all(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.kick_all(agent))
+    }
+
+    async fn end_conference(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.end_conference(agent))
+    }
+
+    async fn execute_task(&self, agent: &AgentId, task: Task, params: TaskParams) -> Result<()> {
+        self.with(|inner| inner.execute_task(agent, task, params))
+    }
+
+    async fn send_dtmf(&self, agent: &AgentId, call: Option<CallId>, digits: &str) -> Result<()> {
+        self.with(|inner| inner.send_dtmf(agent, call, digits))
+    }
+
+    async fn transfer(&self, agent: &AgentId, call: Option<CallId>, request: TransferRequest) -> Result<()> {
+        self.with(|inner| inner.transfer(agent, call, request))
+    }
+
+    async fn complete_transfer(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.complete_transfer(agent))
+    }
+
+    async fn cancel_transfer(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.cancel_transfer(agent))
+    }
+
+    async fn monitor(&self, agent: &AgentId, request: MonitorRequest) -> Result<()> {
+        self.with(|inner| inner.monitor(agent, request))
+    }
+
+    async fn end_monitor(&self, agent: &AgentId) -> Result<()> {
+        self.with(|inner| inner.end_monitor(agent))
+    }
+
+    async fn schedule_callback(&self, agent: &AgentId, request: ScheduleCallbackRequest) -> Result<Callback> {
+        self.with(|inner| inner.schedule_callback(agent, request))
+    }
+
+    async fn directory(&self, agent: &AgentId) -> Result<Directory> {
+        self.with(|inner| inner.directory(agent))
+    }
+}
