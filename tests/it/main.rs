@@ -3,5 +3,6 @@
 mod support;
 
 mod config;
+mod contacts;
 mod server;
 mod store;
