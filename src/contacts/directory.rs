@@ -4,17 +4,19 @@
 //! Concurrency: a unique index on `(database_id, clave_1)` makes the key the arbiter. A lookup
 //! selects; when nothing is there it inserts with `ON CONFLICT DO NOTHING RETURNING id`; when
 //! that returns nothing another call won the race and a second select finds its contact. No
-//! transaction spans the select and the insert, so SQLite's write lock is held for one
-//! statement only.
+//! transaction spans the select and the insert. On SQLite the inserts of concurrent calls are
+//! committed in groups (see `group_commit`), since its single writer makes a commit per call
+//! the bottleneck.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use sqlx::Row;
 
+use super::group_commit::GroupInserter;
 use super::phone::{Caller, Region};
 use super::{Clavesf, ContactMatch, ContactResolver, ContactsError, InboundLookup};
-use crate::store::{Store, now_millis};
+use crate::store::{Backend, Store, now_millis};
 
 /// How a database finds its contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -107,20 +109,42 @@ pub struct ContactDirectory {
     /// Databases are immutable once created, so a found one stays valid; a missing one is
     /// looked up again next time (another process may create it).
     databases: Arc<RwLock<HashMap<i64, Arc<ContactDatabase>>>>,
+    /// SQLite: new contacts are inserted in groups, one commit per group.
+    group_inserter: Option<GroupInserter>,
 }
 
 /// How many times a lookup re-runs select/insert when it loses a race and then cannot see the
 /// winner's row (only if the row is deleted in between).
 const RACE_RETRIES: usize = 3;
 
+/// The id of the contact keyed `$2` in database `$1`.
+pub(super) const SELECT_ID: &str = "SELECT id FROM contacts WHERE database_id = $1 AND clave_1 = $2";
+/// Inserts a contact keyed `$2` unless the key is taken; returns its id only when inserted.
+pub(super) const INSERT_KEYED: &str = "INSERT INTO contacts (database_id, clave_1, phone, created_at_ms, updated_at_ms) \
+     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (database_id, clave_1) DO NOTHING RETURNING id";
+/// Inserts a contact with no key yet (see [`SET_OWN_KEY`]); returns its id.
+pub(super) const INSERT_UNKEYED: &str = "INSERT INTO contacts (database_id, clave_1, phone, created_at_ms, updated_at_ms) \
+     VALUES ($1, NULL, $2, $3, $3) RETURNING id";
+/// Makes contact `$2`'s id (`$1`, as text) its Clave_1. An imported contact may already use
+/// that number as its Clave_1; then this contact keeps none rather than take the other's key,
+/// and CLAVESF carries its id anyway.
+pub(super) const SET_OWN_KEY: &str = "UPDATE contacts SET clave_1 = $1 WHERE id = $2 AND NOT EXISTS \
+     (SELECT 1 FROM contacts WHERE database_id = $3 AND clave_1 = $1)";
+
 const CONTACT_COLUMNS: &str = "id, database_id, clave_1, phone, name, extra, created_at_ms, updated_at_ms";
 
 impl ContactDirectory {
     pub fn new(store: Store, default_country: Region) -> ContactDirectory {
+        let group_inserter = match store.backend() {
+            Backend::Sqlite => GroupInserter::start(store.pool().clone()),
+            // PostgreSQL commits concurrent transactions in parallel.
+            Backend::Postgres => None,
+        };
         ContactDirectory {
             store,
             default_country,
             databases: Arc::default(),
+            group_inserter,
         }
     }
 
@@ -273,12 +297,11 @@ impl ContactDirectory {
         let pool = self.store.pool();
         let mut phone: Option<Option<String>> = None;
         for _ in 0..RACE_RETRIES {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM contacts WHERE database_id = $1 AND clave_1 = $2")
-                    .bind(database.id)
-                    .bind(key.as_str())
-                    .fetch_optional(pool)
-                    .await?;
+            let found: Option<i64> = sqlx::query_scalar(SELECT_ID)
+                .bind(database.id)
+                .bind(key.as_str())
+                .fetch_optional(pool)
+                .await?;
             if let Some(id) = found {
                 return Ok(matched(database, id, key, false));
             }
@@ -289,17 +312,20 @@ impl ContactDirectory {
                     .map(str::to_owned),
             });
             let now = now_millis();
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO contacts (database_id, clave_1, phone, created_at_ms, updated_at_ms) \
-                 VALUES ($1, $2, $3, $4, $4) \
-                 ON CONFLICT (database_id, clave_1) DO NOTHING RETURNING id",
-            )
-            .bind(database.id)
-            .bind(key.as_str())
-            .bind(phone.as_deref())
-            .bind(now)
-            .fetch_optional(pool)
-            .await?;
+            if let Some(inserter) = &self.group_inserter
+                && let Some((id, created)) = inserter
+                    .insert_keyed(database.id, &key, phone.as_deref(), now)
+                    .await
+            {
+                return Ok(matched(database, id, key, created));
+            }
+            let inserted: Option<i64> = sqlx::query_scalar(INSERT_KEYED)
+                .bind(database.id)
+                .bind(key.as_str())
+                .bind(phone.as_deref())
+                .bind(now)
+                .fetch_optional(pool)
+                .await?;
             if let Some(id) = inserted {
                 return Ok(matched(database, id, key, true));
             }
@@ -320,29 +346,15 @@ impl ContactDirectory {
         phone: Option<&str>,
     ) -> Result<ContactMatch, ContactsError> {
         let now = now_millis();
-        let mut tx = self.store.pool().begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO contacts (database_id, clave_1, phone, created_at_ms, updated_at_ms) \
-             VALUES ($1, NULL, $2, $3, $3) RETURNING id",
-        )
-        .bind(database.id)
-        .bind(phone)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let grouped = match &self.group_inserter {
+            Some(inserter) => inserter.insert_unkeyed(database.id, phone, now).await,
+            None => None,
+        };
+        let id = match grouped {
+            Some(id) => id,
+            None => self.insert_unkeyed_alone(database.id, phone, now).await?,
+        };
         let own_key = id.to_string();
-        // An imported contact may already use this number as its Clave_1; then this contact
-        // keeps no Clave_1 rather than stealing the other's key. CLAVESF carries the id anyway.
-        sqlx::query(
-            "UPDATE contacts SET clave_1 = $1 WHERE id = $2 AND NOT EXISTS \
-             (SELECT 1 FROM contacts WHERE database_id = $3 AND clave_1 = $1)",
-        )
-        .bind(own_key.as_str())
-        .bind(id)
-        .bind(database.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(ContactMatch {
             contact_id: id,
             database_id: database.id,
@@ -354,6 +366,30 @@ impl ContactDirectory {
             },
             created: true,
         })
+    }
+
+    /// [`INSERT_UNKEYED`] and [`SET_OWN_KEY`] in a transaction of their own.
+    async fn insert_unkeyed_alone(
+        &self,
+        database_id: i64,
+        phone: Option<&str>,
+        now: i64,
+    ) -> Result<i64, ContactsError> {
+        let mut tx = self.store.pool().begin().await?;
+        let id: i64 = sqlx::query_scalar(INSERT_UNKEYED)
+            .bind(database_id)
+            .bind(phone)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(SET_OWN_KEY)
+            .bind(id.to_string())
+            .bind(id)
+            .bind(database_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 }
 

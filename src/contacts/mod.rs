@@ -23,6 +23,7 @@ use std::fmt;
 
 pub mod cli;
 pub mod directory;
+mod group_commit;
 pub mod import;
 pub mod phone;
 
