@@ -395,6 +395,51 @@ dual_db_test!(
     }
 );
 
+dual_db_test!(
+    a_failing_insert_does_not_fail_the_other_calls,
+    |db: TestDb| async move {
+        // On SQLite concurrent inserts share a transaction; one that cannot be written (its
+        // database vanished behind the directory's cache) must not take the others down.
+        let dir = Arc::new(directory_with(&db, KeyKind::Clave1).await);
+        dir.create_database(&NewContactDatabase {
+            id: 20,
+            name: "Temporal".into(),
+            key_kind: KeyKind::Clave1,
+            crm_id: 1,
+        })
+        .await
+        .unwrap();
+        dir.require_database(20).await.unwrap();
+        sqlx::query("DELETE FROM contact_databases WHERE id = 20")
+            .execute(dir.store().pool())
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let dir = Arc::clone(&dir);
+                let database_id = if i % 4 == 0 { 20 } else { SALES };
+                tokio::spawn(async move {
+                    let lookup = InboundLookup {
+                        data: Some(format!("K{i}")),
+                        ani: None,
+                        database_id,
+                    };
+                    dir.contacto_insert_salesforce(&lookup).await
+                })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let result = task.await.unwrap();
+            if i % 4 == 0 {
+                assert!(matches!(result, Err(ContactsError::Store(_))), "{i}: {result:?}");
+            } else {
+                assert!(result.unwrap().created, "{i}");
+            }
+        }
+        assert_eq!(dir.count_contacts(SALES).await.unwrap(), 24);
+    }
+);
+
 // --- phone numbers -----------------------------------------------------------------------------
 
 #[test]
