@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `callcenter validate FILE`, `callcenter render`,
-//! `hash-password`.
+//! `hash-password`, `contacts databases create|list`, `contacts import --database N FILE`.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (configuration, arguments, an invalid
 //! call-center file).
@@ -40,6 +40,10 @@ pub enum Command {
     /// Print the argon2 hash of a password read from standard input, for
     /// `[[telephony.agents]] password_hash`.
     HashPassword,
+    /// Manage the telephony-side contact databases (CONTACTO_INSERT_SALESFORCE). Applies
+    /// pending database migrations first.
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +84,55 @@ pub enum CallcenterCommand {
         /// Where to write the XML; standard output when absent.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactsCommand {
+    /// Create or list contact databases.
+    #[command(subcommand)]
+    Databases(DatabasesCommand),
+    /// Load contacts from a CSV file with a header row (clave_1,phone,name,… ; other columns
+    /// are kept as extra data). Phones are stored in E.164, national numbers read in
+    /// contacts.default_country. A key already in the database updates its contact. Rejected
+    /// rows are listed with their line numbers; the other rows are imported unless
+    /// --all-or-nothing. Exits 2 when the file is unusable or any row was rejected.
+    Import {
+        /// The contact database (IDDATABASE) to load into.
+        #[arg(long, value_name = "N")]
+        database: i64,
+        /// Import nothing if any row is rejected.
+        #[arg(long)]
+        all_or_nothing: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatabasesCommand {
+    /// Create a contact database.
+    Create {
+        /// Its IDDATABASE, as the telephony configuration names it.
+        #[arg(long, value_name = "N")]
+        id: i64,
+        #[arg(long)]
+        name: String,
+        /// How inbound calls find contacts: by Clave_1 (DATA) or by the caller's phone.
+        #[arg(long, value_enum)]
+        key: crate::contacts::KeyKind,
+        /// The contact-center CRM the database belongs to (crmId).
+        #[arg(long, value_name = "N")]
+        crm: i64,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List the contact databases with their number of contacts.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
 }
 
@@ -130,6 +183,23 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(EXIT_BAD_INPUT);
             };
             crate::callcenter::cli::render(&config, output.as_deref())
+        }
+        Command::Contacts(ref command) => {
+            let db = match command {
+                ContactsCommand::Import { db, .. } => db,
+                ContactsCommand::Databases(DatabasesCommand::Create { db, .. })
+                | ContactsCommand::Databases(DatabasesCommand::List { db }) => db,
+            };
+            let flags = FlagOverrides {
+                database: crate::config::DatabaseFlags {
+                    url: db.database_url.clone(),
+                },
+                ..FlagOverrides::default()
+            };
+            let Some(config) = load_config(&cli, &flags) else {
+                return ExitCode::from(EXIT_BAD_INPUT);
+            };
+            crate::contacts::cli::run(&config, command)
         }
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::callcenter::DeploymentConfig;
+use crate::contacts::Region;
 use crate::salesforce::SalesforceConfig;
 use crate::telephony::DriverKind;
 
@@ -32,6 +33,7 @@ pub struct Config {
     pub telephony: TelephonyConfig,
     pub salesforce: SalesforceConfig,
     pub callcenter: DeploymentConfig,
+    pub contacts: ContactsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +144,14 @@ impl TelephonyConfig {
     pub fn uses_demo_roster(&self) -> bool {
         self.driver == DriverKind::Embedded && self.agents.is_empty()
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactsConfig {
+    /// Region national phone numbers (ANIs, imported contacts) are read in: an ISO 3166
+    /// alpha-2 code such as `AR`; numbers with `+` keep their own country.
+    pub default_country: Region,
 }
 
 /// Values given as command-line flags; `None` leaves the key to the file / environment.

@@ -2,10 +2,35 @@
 //! equivalent (find the contact by key or ANI, insert it into IDDATABASE when missing, return
 //! CLAVESF = `idContacto-Data`).
 //!
-//! The telephony engine depends only on [`ContactResolver`]; the database-backed directory
-//! implements it.
+//! The telephony engine depends only on [`ContactResolver`]; [`ContactDirectory`] implements
+//! it on the store. Its rules, for a call with DATA, ANI and IDDATABASE:
+//!
+//! - IDDATABASE must name an existing database, else [`ContactsError::UnknownDatabase`].
+//! - A database keyed by **Clave_1** searches DATA (trimmed, compared exactly). Found: that
+//!   contact, CLAVESF `id-DATA`. Missing: a contact with Clave_1 = DATA and phone = the ANI in
+//!   E.164 is inserted, CLAVESF `id-DATA`.
+//! - A database keyed by **phone** searches the ANI in E.164 (its Clave_1 is that number); when
+//!   the caller is private it reads DATA as a number instead. Found / missing as above.
+//! - With no key (empty DATA on a Clave_1 database; a private caller and no usable DATA on a
+//!   phone database) every call inserts a new contact whose Clave_1 is its own id, and CLAVESF
+//!   is `id-`: the adapter does not search, and the call can still be categorized and
+//!   scheduled (the manual's private-number case).
+//! - Concurrent calls for the same new key create one contact (unique index + re-select).
+//!
+//! [`import`] loads contact databases from CSV files; [`phone`] normalises numbers.
 
 use std::fmt;
+
+pub mod cli;
+pub mod directory;
+mod group_commit;
+pub mod import;
+pub mod phone;
+
+pub use directory::{
+    Contact, ContactDatabase, ContactDirectory, DatabaseListing, KeyKind, NewContactDatabase,
+};
+pub use phone::Region;
 
 /// CLAVESF: `idContacto-Data`, how the contact-center contact id travels to Salesforce.
 /// An empty DATA part (`idContacto-`) tells the adapter not to search: the softphone layout
@@ -60,6 +85,18 @@ pub enum ContactsError {
     UnknownDatabase(i64),
     #[error("invalid phone number `{input}`: {reason}")]
     InvalidPhone { input: String, reason: String },
+    #[error("contact database {0} already exists")]
+    DatabaseExists(i64),
+    #[error("invalid contact database: {0}")]
+    InvalidDatabase(String),
+    /// The select/insert race was lost repeatedly (the winner's row vanished each time).
+    #[error(
+        "could not find or insert the contact keyed `{key}` in database {database_id}: the row kept changing"
+    )]
+    Contended { database_id: i64, key: String },
+    /// A stored value this version cannot read.
+    #[error("unexpected stored value: {0}")]
+    Corrupt(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
