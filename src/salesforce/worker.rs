@@ -246,7 +246,7 @@ impl Worker {
                             ..
                         } => {
                             let mut record = Map::new();
-                            if with_create_only {
+                            if with_create_only && !row.delivered_before {
                                 record.extend(create_only.clone());
                             }
                             record.extend(fields.clone());

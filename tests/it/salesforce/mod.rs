@@ -3,6 +3,7 @@
 
 mod auth;
 mod client;
+mod flows;
 mod outbox;
 
 use std::sync::Arc;
