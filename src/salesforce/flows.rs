@@ -256,7 +256,7 @@ impl CallLogger {
         } else {
             String::new()
         };
-        let mut tx = self.outbox.store().pool().begin().await?;
+        let mut tx = self.outbox.store().begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO call_log (external_id, agent, direction, phone, data, clavesf, connected_at_ms, notes, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) ON CONFLICT (external_id) DO NOTHING",
@@ -300,7 +300,7 @@ impl CallLogger {
 
     async fn ended(&self, call_id: u64, reason: EndReason, at_ms: i64) -> Result<(), FlowError> {
         let external_id = self.external_id(call_id);
-        let mut tx = self.outbox.store().pool().begin().await?;
+        let mut tx = self.outbox.store().begin_write().await?;
         let row = sqlx::query("SELECT connected_at_ms, ended_at_ms FROM call_log WHERE external_id = $1")
             .bind(&external_id)
             .fetch_optional(&mut *tx)
@@ -362,7 +362,7 @@ impl CallLogger {
         call_id: u64,
         disposition: &Disposition,
     ) -> Result<(), FlowError> {
-        let mut tx = self.outbox.store().pool().begin().await?;
+        let mut tx = self.outbox.store().begin_write().await?;
         let Some((external_id, notes)) = self.resolve(&mut tx, agent, call_id).await? else {
             return Ok(());
         };
@@ -410,7 +410,7 @@ impl CallLogger {
     }
 
     async fn note(&self, agent: Option<&str>, call_id: u64, line: &str) -> Result<(), FlowError> {
-        let mut tx = self.outbox.store().pool().begin().await?;
+        let mut tx = self.outbox.store().begin_write().await?;
         let Some((external_id, notes)) = self.resolve(&mut tx, agent, call_id).await? else {
             return Ok(());
         };
@@ -548,7 +548,7 @@ impl SalesforceFlows {
     pub async fn new_sync_id(&self, agent: &str, call_id: Option<u64>) -> Result<i64, FlowError> {
         for _ in 0..8 {
             let candidate: i64 = rand::random_range(100_000_000_000_000..999_999_999_999_999_999);
-            let mut tx = self.outbox.store().pool().begin().await?;
+            let mut tx = self.outbox.store().begin_write().await?;
             let (external_id, _, _) = self.call_of(&mut tx, agent, call_id).await?;
             let updated = sqlx::query("UPDATE call_log SET neo_sync_id = $1 WHERE external_id = $2")
                 .bind(candidate)
@@ -587,7 +587,7 @@ impl SalesforceFlows {
             )));
         }
         let now = now_millis();
-        let mut tx = self.outbox.store().pool().begin().await?;
+        let mut tx = self.outbox.store().begin_write().await?;
         let (external_id, data, _) = self.call_of(&mut tx, agent, call_id).await?;
         sqlx::query("UPDATE call_log SET record_type = $1, record_id = $2 WHERE external_id = $3")
             .bind(object_type)

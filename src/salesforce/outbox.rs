@@ -169,7 +169,7 @@ impl Outbox {
 
     /// Enqueues `write` in a transaction of its own and wakes the worker.
     pub async fn enqueue(&self, write: &Write, now_ms: i64) -> Result<i64, StoreError> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let id = enqueue(&mut tx, write, now_ms).await?;
         tx.commit().await?;
         self.notify();
@@ -258,7 +258,7 @@ impl Outbox {
         delivered: &[(i64, Option<String>)],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         for (id, salesforce_id) in delivered {
             sqlx::query(
                 "UPDATE salesforce_outbox SET state = 'delivered', delivered_at_ms = $1, salesforce_id = $2, \

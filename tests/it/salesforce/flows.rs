@@ -326,3 +326,81 @@ async fn without_credentials_the_search_says_so_and_writes_wait() {
     let err = flows.search(None, Some("1155550000")).await.unwrap_err();
     assert!(err.to_string().contains("not configured"), "{err}");
 }
+
+/// Many calls logged at once: every transaction that reads before it writes must still commit
+/// (on SQLite a deferred transaction would fail with SQLITE_BUSY_SNAPSHOT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_are_all_logged() {
+    use ctibridge::telephony::events::{EndReason, EventEnvelope, NeotelData};
+    use ctibridge::telephony::types::{CallId, CallState, CallView, Direction};
+    let (_db, store) = scratch_store().await;
+    let outbox = Outbox::new(store);
+    let settings = Arc::new(FlowSettings::new(
+        &DeploymentConfig::default(),
+        &TelephonyConfig::default(),
+    ));
+    let logger = Arc::new(CallLogger::new(outbox.clone(), settings, "run"));
+    let envelope = |agent: &str, event: Event| EventEnvelope {
+        agent: Some(AgentId::new(agent)),
+        seq: 0,
+        at: chrono::Utc::now(),
+        event,
+    };
+    let tasks = (1..=40u64).map(|i| {
+        let logger = logger.clone();
+        let agent = format!("agent{i}");
+        let call = CallView {
+            data: NeotelData {
+                call_id: i,
+                phone_number: Some(format!("11{i:08}")),
+                ..NeotelData::default()
+            },
+            clavesf: None,
+            state: CallState::Connected,
+            direction: Direction::Inbound,
+            agent: Some(AgentId::new(&agent)),
+            transfer: None,
+            conference: None,
+        };
+        tokio::spawn(async move {
+            logger
+                .handle(&envelope(&agent, Event::CallConnected { call }))
+                .await
+                .unwrap();
+            logger
+                .handle(&envelope(
+                    &agent,
+                    Event::CallEnded {
+                        call_id: CallId(i),
+                        reason: EndReason::AgentHangup,
+                    },
+                ))
+                .await
+                .unwrap();
+            let disposition = Disposition {
+                category: 1,
+                subcategory: 12,
+                comment: None,
+            };
+            logger
+                .handle(&envelope(
+                    &agent,
+                    Event::ContactUpdated {
+                        contact_id: None,
+                        call_id: CallId(0),
+                        disposition,
+                    },
+                ))
+                .await
+                .unwrap();
+        })
+    });
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        outbox.stats().await.unwrap().pending,
+        120,
+        "three Task writes per call"
+    );
+}

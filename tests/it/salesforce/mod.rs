@@ -3,6 +3,7 @@
 
 mod auth;
 mod client;
+mod fake_soql;
 mod flows;
 mod outbox;
 
