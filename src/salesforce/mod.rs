@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod flows;
 pub mod outbox;
 pub mod worker;
 

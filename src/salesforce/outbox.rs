@@ -64,6 +64,9 @@ pub struct OutboxRow {
     pub write: Write,
     /// Deliveries tried before this one.
     pub attempts: i64,
+    /// An earlier write to the same record was delivered: the record exists, so create-only
+    /// fields are left out.
+    pub delivered_before: bool,
 }
 
 /// A row as an operator sees it (`/admin/salesforce`, tests).
@@ -166,7 +169,7 @@ impl Outbox {
 
     /// Enqueues `write` in a transaction of its own and wakes the worker.
     pub async fn enqueue(&self, write: &Write, now_ms: i64) -> Result<i64, StoreError> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let id = enqueue(&mut tx, write, now_ms).await?;
         tx.commit().await?;
         self.notify();
@@ -213,7 +216,39 @@ impl Outbox {
             .await?;
         let mut claimed = rows.iter().map(row_from).collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|r| r.id);
+        self.mark_known_records(&mut claimed).await?;
         Ok(claimed)
+    }
+
+    /// Sets `delivered_before` on rows whose record already received a write.
+    async fn mark_known_records(&self, rows: &mut [OutboxRow]) -> Result<(), StoreError> {
+        let keys: Vec<&str> = rows
+            .iter()
+            .filter(|r| matches!(&r.write, Write::Upsert { create_only, .. } if !create_only.is_empty()))
+            .map(|r| r.record_key.as_str())
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut known = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let placeholders = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT DISTINCT record_key FROM salesforce_outbox WHERE state = 'delivered' AND record_key IN ({placeholders})"
+            );
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            known.extend(query.fetch_all(self.store.pool()).await?);
+        }
+        for row in rows {
+            row.delivered_before = known.contains(&row.record_key);
+        }
+        Ok(())
     }
 
     /// Marks rows delivered (only those `worker` still holds).
@@ -223,7 +258,7 @@ impl Outbox {
         delivered: &[(i64, Option<String>)],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         for (id, salesforce_id) in delivered {
             sqlx::query(
                 "UPDATE salesforce_outbox SET state = 'delivered', delivered_at_ms = $1, salesforce_id = $2, \
@@ -374,5 +409,6 @@ fn row_from(row: &sqlx::any::AnyRow) -> Result<OutboxRow, StoreError> {
         record_key: row.try_get("record_key")?,
         write,
         attempts: row.try_get("attempts")?,
+        delivered_before: false,
     })
 }

@@ -154,18 +154,26 @@ impl Worker {
         if rows.is_empty() {
             return Ok(report);
         }
+        // Chunks hold different records (one row per record a round), so they go out at
+        // once: a round costs one round trip, not one per chunk.
+        let groups = group_rows(&rows);
+        let chunks: Vec<&[&OutboxRow]> = groups.iter().flat_map(|g| g.chunks(COLLECTION_LIMIT)).collect();
+        let delivered = futures_util::future::join_all(chunks.iter().map(|chunk| async move {
+            let mut requests = RoundReport::default();
+            let results = self.deliver_chunk(chunk, &mut requests).await;
+            (chunk, results, requests.requests)
+        }))
+        .await;
         let mut fates: Vec<(i64, i64, Fate)> = Vec::with_capacity(rows.len());
-        for group in group_rows(&rows) {
-            for chunk in group.chunks(COLLECTION_LIMIT) {
-                let results = self.deliver_chunk(chunk, &mut report).await;
-                fates.extend(
-                    chunk
-                        .iter()
-                        .map(|r| (r.id, r.attempts))
-                        .zip(results)
-                        .map(|((id, attempts), fate)| (id, attempts, fate)),
-                );
-            }
+        for (chunk, results, requests) in delivered {
+            report.requests += requests;
+            fates.extend(
+                chunk
+                    .iter()
+                    .map(|r| (r.id, r.attempts))
+                    .zip(results)
+                    .map(|((id, attempts), fate)| (id, attempts, fate)),
+            );
         }
         self.record(fates, &mut report).await?;
         Ok(report)
@@ -246,7 +254,7 @@ impl Worker {
                             ..
                         } => {
                             let mut record = Map::new();
-                            if with_create_only {
+                            if with_create_only && !row.delivered_before {
                                 record.extend(create_only.clone());
                             }
                             record.extend(fields.clone());

@@ -203,6 +203,17 @@ impl Store {
         })
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at BEGIN (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads first and writes later fails with
+    /// SQLITE_BUSY_SNAPSHOT when another connection committed in between, and busy_timeout
+    /// cannot help it.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

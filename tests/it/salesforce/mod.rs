@@ -3,6 +3,8 @@
 
 mod auth;
 mod client;
+mod fake_soql;
+mod flows;
 mod outbox;
 
 use std::sync::Arc;
