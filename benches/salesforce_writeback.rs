@@ -332,7 +332,7 @@ fn main() {
         let steady = run(seconds, None).await;
         report("steady", &steady);
         let from = seconds / 3;
-        let to = from + (seconds / 3).max(1).min(20);
+        let to = from + (seconds / 3).clamp(1, 20);
         let outage = run(seconds, Some((from, to))).await;
         report(&format!("org down from {from} s to {to} s"), &outage);
         for outcome in [&steady, &outage] {
