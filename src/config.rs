@@ -43,8 +43,13 @@ pub struct ServerConfig {
     pub public_url: Option<Url>,
     /// Seconds in-flight requests get to finish on SIGTERM / Ctrl-C.
     pub shutdown_timeout_secs: u64,
-    /// Origins allowed to frame the adapter page (CSP `frame-ancestors`).
+    /// Origins allowed to frame the adapter page (CSP `frame-ancestors`); the adapter also
+    /// loads `opencti_min.js` only from an origin matching one of them.
     pub frame_ancestors: Vec<String>,
+    /// Serves the local Lightning harness at `/dev/lightning` and lets the adapter page accept
+    /// the server's own origin as the Salesforce origin. Unset: on exactly when the demo roster
+    /// is active (see [`Config::dev_mode`]).
+    pub dev_mode: Option<bool>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +63,7 @@ impl Default for ServerConfig {
                 "https://*.my.salesforce.com".to_owned(),
                 "https://*.vf.force.com".to_owned(),
             ],
+            dev_mode: None,
         }
     }
 }
@@ -199,6 +205,15 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Whether development helpers are served: `server.dev_mode`, or when unset, whether the
+    /// public demo roster is active (a server with real agents never shows the harness unless
+    /// asked to).
+    pub fn dev_mode(&self) -> bool {
+        self.server
+            .dev_mode
+            .unwrap_or_else(|| self.telephony.uses_demo_roster())
+    }
+
     /// Loads the configuration: `file` (if any) < environment < `flags`.
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
         Self::load_from(file, Env::prefixed(ENV_PREFIX), flags)
@@ -245,8 +260,35 @@ impl Config {
                 "server.public_url must be an http(s) URL, got `{url}`"
             )));
         }
+        for origin in &self.server.frame_ancestors {
+            validate_frame_ancestor(origin)?;
+        }
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
         Ok(())
+    }
+}
+
+/// A `frame-ancestors` source goes verbatim into a response header and into the adapter's
+/// origin check: `'self'` or `https://host` where the host may start with `*.`, nothing else.
+fn validate_frame_ancestor(origin: &str) -> Result<(), ConfigError> {
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let valid = origin == "'self'"
+        || host.is_some_and(|host| {
+            let host = host.strip_prefix("*.").unwrap_or(host);
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "server.frame_ancestors: `{origin}` must be `'self'` or an origin such as \
+             `https://*.lightning.force.com` (scheme, host with an optional leading `*.`, no path)"
+        )))
     }
 }
 

@@ -38,10 +38,12 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind))?;
         let port = listener.local_addr()?.port();
         let data_store = web::Data::new(store.clone());
+        let adapter_settings = web::Data::new(crate::http::adapter::AdapterSettings::from_config(&config));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
                 .app_data(data_store.clone())
+                .app_data(adapter_settings.clone())
                 .configure(crate::http::configure)
         })
         // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.

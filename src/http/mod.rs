@@ -2,6 +2,7 @@
 //!
 //! Every error answer has one shape: `{"error": {"code": "…", "message": "…"}}`.
 
+pub mod adapter;
 pub mod error;
 pub mod health;
 
@@ -12,4 +13,5 @@ pub use error::ApiError;
 /// Registers every route of the server.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz).service(health::readyz);
+    cfg.configure(adapter::configure);
 }
