@@ -6,6 +6,7 @@ mod apex;
 mod callcenter;
 mod cli;
 mod config;
+mod http_adapter;
 mod salesforce;
 mod server;
 mod store;
