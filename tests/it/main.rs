@@ -3,6 +3,7 @@
 mod support;
 
 mod apex;
+mod browser;
 mod callcenter;
 mod cli;
 mod config;
