@@ -6,6 +6,7 @@ mod apex;
 mod callcenter;
 mod cli;
 mod config;
+mod http;
 mod salesforce;
 mod server;
 mod store;
