@@ -50,6 +50,25 @@ pub struct ServerConfig {
     /// the server's own origin as the Salesforce origin. Unset: on exactly when the demo roster
     /// is active (see [`Config::dev_mode`]).
     pub dev_mode: Option<bool>,
+    /// argon2 PHC hash of the admin token that guards `/sim/…` and the admin endpoints.
+    /// Absent: with the demo roster the admin token is `demo-admin`; otherwise they are off.
+    pub admin_token_hash: Option<String>,
+    /// Seconds an agent session token lives after Login (Logout revokes it earlier).
+    pub session_ttl_secs: u64,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Failed logins allowed per user within `login_window_secs` before 429.
+    pub login_failures_per_user: u32,
+    /// Failed logins allowed per client address within `login_window_secs` before 429.
+    pub login_failures_per_address: u32,
+    /// The window of the failed-login limits, in seconds.
+    pub login_window_secs: u64,
+    /// Events queued for one websocket before the client counts as too slow (closed, 4008).
+    pub ws_queue_events: usize,
+    /// Seconds between the server's websocket pings.
+    pub ws_ping_interval_secs: u64,
+    /// Seconds without any frame from a websocket client (pongs included) before it is closed.
+    pub ws_pong_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +83,15 @@ impl Default for ServerConfig {
                 "https://*.vf.force.com".to_owned(),
             ],
             dev_mode: None,
+            admin_token_hash: None,
+            session_ttl_secs: 12 * 3600,
+            max_body_bytes: 64 * 1024,
+            login_failures_per_user: 5,
+            login_failures_per_address: 20,
+            login_window_secs: 300,
+            ws_queue_events: 256,
+            ws_ping_interval_secs: 15,
+            ws_pong_timeout_secs: 45,
         }
     }
 }
@@ -262,6 +290,24 @@ impl Config {
         }
         for origin in &self.server.frame_ancestors {
             validate_frame_ancestor(origin)?;
+        }
+        if let Some(hash) = &self.server.admin_token_hash
+            && argon2::password_hash::phc::PasswordHash::new(hash).is_err()
+        {
+            return Err(ConfigError::Invalid(
+                "server.admin_token_hash must be an argon2 PHC string ($argon2id$v=19$…); make one \
+                 with `ctibridge hash-password`"
+                    .into(),
+            ));
+        }
+        if self.server.session_ttl_secs == 0
+            || self.server.max_body_bytes == 0
+            || self.server.ws_queue_events == 0
+        {
+            return Err(ConfigError::Invalid(
+                "server.session_ttl_secs, server.max_body_bytes and server.ws_queue_events must be at least 1"
+                    .into(),
+            ));
         }
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
         Ok(())

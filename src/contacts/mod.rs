@@ -5,6 +5,8 @@
 //! The telephony engine depends only on [`ContactResolver`]; the database-backed directory
 //! implements it.
 
+pub mod memory;
+
 use std::fmt;
 
 /// CLAVESF: `idContacto-Data`, how the contact-center contact id travels to Salesforce.

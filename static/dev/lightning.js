@@ -437,12 +437,12 @@ function main() {
     return `call ${state.lastCallId} injected`;
   });
   simButton('sim-answer', async () => {
-    await sim('/sim/agent-answer', { user: $('sim-agent').value.trim() });
+    await sim(`/sim/agents/${encodeURIComponent($('sim-agent').value.trim())}/answer`, {});
     return 'answered';
   });
   simButton('sim-hangup', async () => {
     if (state.lastCallId === null) return 'no call injected yet';
-    await sim('/sim/customer-hangup', { callId: state.lastCallId });
+    await sim(`/sim/calls/${state.lastCallId}/hangup`, {});
     return 'customer hung up';
   });
   loadSoftphone();

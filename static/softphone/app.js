@@ -197,8 +197,8 @@ function onEvent(event) {
     setPosition(event);
     return;
   }
-  if (event.type === 'error' && event.message) {
-    notify(t('errGeneric', { message: event.message }), 'error');
+  if (event.type === 'error') {
+    notify(t('errGeneric', { message: event.error?.message || event.message || '' }), 'error');
     return;
   }
   if (event.type === 'callbackScheduled' && event.callback) {
@@ -840,12 +840,12 @@ function wire() {
   on('btn-conf-invite-number', async () => {
     const number = normalizeNumber($('conf-number').value);
     if (!number) throw new ApiError(400, 'invalid_number', t('errInvalidNumber'));
-    await call('InviteParticipant', { kind: 'external', who: number });
+    await call('InviteParticipant', { participant: { kind: 'external', who: number } });
     $('conf-number').value = '';
   });
   on('btn-conf-invite-user', async () => {
     if (!$('conf-user').value) return;
-    await call('InviteParticipant', { kind: 'user', who: $('conf-user').value });
+    await call('InviteParticipant', { participant: { kind: 'user', who: $('conf-user').value } });
   });
   on('btn-conf-kick', () => call('KickAll'));
 

@@ -8,6 +8,7 @@ mod callcenter;
 mod cli;
 mod config;
 mod http_adapter;
+mod http;
 mod salesforce;
 mod server;
 mod store;

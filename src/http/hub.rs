@@ -1,0 +1,231 @@
+//! The event hub between the telephony event stream and the agent websockets.
+//!
+//! One dispatcher task reads the engine's broadcast channel, serialises each event once and
+//! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors).
+//! Every socket has a bounded queue: a socket whose queue is full is dropped from the hub and
+//! told to close as too slow, so one stalled browser never grows memory or delays others. The
+//! hub's lock is a plain mutex held only while queueing (never across an await).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytestring::ByteString;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::session::Session;
+use crate::telephony::{AgentId, EventEnvelope, Role, Telephony};
+
+/// Why the hub let go of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseCause {
+    /// Still subscribed (or the server is stopping).
+    None = 0,
+    /// Its queue overflowed, or the dispatcher itself fell behind the engine.
+    TooSlow = 1,
+    /// Its session was revoked (Logout, or a new login on the same device).
+    SessionEnded = 2,
+}
+
+struct Subscriber {
+    id: u64,
+    session: String,
+    tx: mpsc::Sender<ByteString>,
+    cause: Arc<AtomicU8>,
+}
+
+#[derive(Default)]
+struct Table {
+    by_agent: HashMap<AgentId, Vec<Subscriber>>,
+    supervisors: HashSet<AgentId>,
+}
+
+pub struct EventHub {
+    table: Mutex<Table>,
+    queue: usize,
+    next_id: AtomicU64,
+}
+
+/// One socket's place in the hub; leaving it (drop) unsubscribes.
+pub struct Subscription {
+    pub rx: mpsc::Receiver<ByteString>,
+    cause: Arc<AtomicU8>,
+    id: u64,
+    agent: AgentId,
+    hub: Weak<EventHub>,
+}
+
+impl Subscription {
+    /// Set once the hub dropped this socket.
+    pub fn cause(&self) -> CloseCause {
+        match self.cause.load(Ordering::Acquire) {
+            1 => CloseCause::TooSlow,
+            2 => CloseCause::SessionEnded,
+            _ => CloseCause::None,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.unsubscribe(&self.agent, self.id);
+        }
+    }
+}
+
+impl EventHub {
+    /// Starts the dispatcher on the current tokio runtime. `queue`: events per socket.
+    pub fn start(telephony: &Arc<dyn Telephony>, queue: usize) -> Arc<EventHub> {
+        let hub = Arc::new(EventHub {
+            table: Mutex::new(Table::default()),
+            queue: queue.max(1),
+            next_id: AtomicU64::new(1),
+        });
+        let events = telephony.subscribe();
+        tokio::spawn(dispatch(Arc::downgrade(&hub), events));
+        hub
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a socket of `session`'s agent.
+    pub fn subscribe(self: &Arc<Self>, session: &Session) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.queue);
+        let cause = Arc::new(AtomicU8::new(CloseCause::None as u8));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut table = self.lock();
+        if session.role == Role::Supervisor {
+            table.supervisors.insert(session.agent.clone());
+        }
+        table
+            .by_agent
+            .entry(session.agent.clone())
+            .or_default()
+            .push(Subscriber {
+                id,
+                session: session.token_hash.clone(),
+                tx,
+                cause: cause.clone(),
+            });
+        Subscription {
+            rx,
+            cause,
+            id,
+            agent: session.agent.clone(),
+            hub: Arc::downgrade(self),
+        }
+    }
+
+    fn unsubscribe(&self, agent: &AgentId, id: u64) {
+        let mut table = self.lock();
+        if let Some(list) = table.by_agent.get_mut(agent) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                table.by_agent.remove(agent);
+                table.supervisors.remove(agent);
+            }
+        }
+    }
+
+    /// Closes every socket opened with this session (Logout).
+    pub fn end_session(&self, token_hash: &str) {
+        let mut table = self.lock();
+        for list in table.by_agent.values_mut() {
+            list.retain(|s| {
+                let ended = s.session == token_hash;
+                if ended {
+                    s.cause.store(CloseCause::SessionEnded as u8, Ordering::Release);
+                }
+                !ended
+            });
+        }
+        table.by_agent.retain(|_, list| !list.is_empty());
+    }
+
+    /// Sockets currently subscribed (all agents).
+    pub fn sockets(&self) -> usize {
+        self.lock().by_agent.values().map(Vec::len).sum()
+    }
+
+    fn deliver(&self, envelope: &EventEnvelope) {
+        let text = match serde_json::to_string(envelope) {
+            Ok(text) => ByteString::from(text),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialise a telephony event");
+                return;
+            }
+        };
+        let mut table = self.lock();
+        match &envelope.agent {
+            Some(agent) => {
+                if let Some(list) = table.by_agent.get_mut(agent) {
+                    offer(list, &text);
+                    if list.is_empty() {
+                        table.by_agent.remove(agent);
+                    }
+                }
+            }
+            None => {
+                let Table {
+                    by_agent,
+                    supervisors,
+                } = &mut *table;
+                for supervisor in supervisors.iter() {
+                    if let Some(list) = by_agent.get_mut(supervisor) {
+                        offer(list, &text);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The dispatcher lost events: nobody's stream is complete any more; every socket
+    /// reconnects and starts again from a snapshot.
+    fn drop_everyone(&self) {
+        let mut table = self.lock();
+        for list in table.by_agent.values() {
+            for s in list {
+                s.cause.store(CloseCause::TooSlow as u8, Ordering::Release);
+            }
+        }
+        table.by_agent.clear();
+        table.supervisors.clear();
+    }
+}
+
+/// Queues `text` on each socket; a full queue drops the socket as too slow.
+fn offer(list: &mut Vec<Subscriber>, text: &ByteString) {
+    list.retain(|s| match s.tx.try_send(text.clone()) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            s.cause.store(CloseCause::TooSlow as u8, Ordering::Release);
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    });
+}
+
+async fn dispatch(hub: Weak<EventHub>, mut events: tokio::sync::broadcast::Receiver<EventEnvelope>) {
+    loop {
+        let received = events.recv().await;
+        let Some(hub) = hub.upgrade() else {
+            return;
+        };
+        match received {
+            Ok(envelope) => hub.deliver(&envelope),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "event dispatcher fell behind the engine: every websocket reconnects"
+                );
+                hub.drop_everyone();
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
