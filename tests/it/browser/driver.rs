@@ -135,7 +135,7 @@ impl Browser {
                 let state = self
                     .softphone(
                         "return { state: $('#agent-state')?.textContent, notice: $('#notice')?.hidden ? '' : $('#notice-text')?.textContent, \
-                         log: (window.harness?.log || []).map((e) => e.method), errors: window.__ctibridgeErrors }",
+                         log: (window.harness?.log || []).map((e) => e.method + ' ' + JSON.stringify(e.args)), errors: window.__ctibridgeErrors }",
                     )
                     .await;
                 panic!("timed out waiting for {what}; page: {state}");
