@@ -50,14 +50,20 @@ async fn the_adapter_page_may_only_be_framed_by_the_configured_salesforce_domain
     assert_eq!(directive(&csp, "default-src"), "default-src 'self'");
     let scripts = directive(&csp, "script-src");
     assert!(scripts.contains("https://*.force.com") && scripts.contains("https://*.salesforce.com"));
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 
     // No inline script: every <script> names a file.
     let html = response.text().await.unwrap();
     for tag in html.split("<script").skip(1) {
         let open = &tag[..tag.find('>').unwrap()];
-        assert!(open.contains("src="), "inline script in the adapter page: <script{open}>");
+        assert!(
+            open.contains("src="),
+            "inline script in the adapter page: <script{open}>"
+        );
     }
 }
 
@@ -83,7 +89,11 @@ async fn modules_and_styles_are_served_with_their_types_and_revalidated_by_etag(
             .unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
     }
-    for missing in ["/softphone/nope.js", "/softphone/../Cargo.toml", "/softphone/%2e%2e/Cargo.toml"] {
+    for missing in [
+        "/softphone/nope.js",
+        "/softphone/../Cargo.toml",
+        "/softphone/%2e%2e/Cargo.toml",
+    ] {
         let response = app.client.get(app.url(missing)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
     }
@@ -175,14 +185,17 @@ async fn in_dev_mode_the_harness_frames_the_page_from_the_same_origin() {
 fn dev_mode_follows_the_demo_roster_unless_set() {
     let mut config = Config::default();
     assert!(config.dev_mode(), "demo roster active: dev mode on");
-    config.telephony.agents.push(ctibridge::telephony::config::AgentConfig {
-        user: "ana".into(),
-        device: "2001".into(),
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
-        role: Default::default(),
-        salesforce_user_id: None,
-        salesforce_username: None,
-    });
+    config
+        .telephony
+        .agents
+        .push(ctibridge::telephony::config::AgentConfig {
+            user: "ana".into(),
+            device: "2001".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+            role: Default::default(),
+            salesforce_user_id: None,
+            salesforce_username: None,
+        });
     assert!(!config.dev_mode(), "real roster: dev mode off");
     config.server.dev_mode = Some(true);
     assert!(config.dev_mode(), "asked for");
@@ -190,7 +203,13 @@ fn dev_mode_follows_the_demo_roster_unless_set() {
 
 #[test]
 fn frame_ancestors_that_would_break_the_header_are_refused() {
-    for bad in ["https://a.com; script-src *", "ftp://x.com", "https://", "*", "https://x.com/path"] {
+    for bad in [
+        "https://a.com; script-src *",
+        "ftp://x.com",
+        "https://",
+        "*",
+        "https://x.com/path",
+    ] {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(
             file.path(),

@@ -119,7 +119,9 @@ impl Browser {
     pub async fn wait_for(&self, what: &str, body: &str) -> Value {
         let started = Instant::now();
         loop {
-            let value = self.softphone(&format!("try {{ {body} }} catch (e) {{ return null; }}")).await;
+            let value = self
+                .softphone(&format!("try {{ {body} }} catch (e) {{ return null; }}"))
+                .await;
             let truthy = match &value {
                 Value::Null => false,
                 Value::Bool(b) => *b,

@@ -25,7 +25,12 @@ async fn sim(app: &TestApp, path: &str, body: Value) -> Value {
 /// A call whose IVR keyed the caller by number (Clave_1 = ANI): DATA is the ANI, so CLAVESF is
 /// `idContacto-ANI` and the adapter searches Salesforce with it.
 async fn inbound(app: &TestApp, ani: &str) -> u64 {
-    let answer = sim(app, "/sim/inbound", json!({"ani": ani, "data": ani, "queue": "salesforce"})).await;
+    let answer = sim(
+        app,
+        "/sim/inbound",
+        json!({"ani": ani, "data": ani, "queue": "salesforce"}),
+    )
+    .await;
     answer["callId"].as_u64().expect("callId")
 }
 
@@ -98,7 +103,9 @@ async fn login_campaign_login_and_an_inbound_call_pops_the_single_match() {
     agent_answers(&app).await;
     browser.wait_text("#agent-state", "En llamada").await;
     browser.click("#btn-info").await;
-    browser.wait_text("#info-record", "Contact 003000000000001AAA").await;
+    browser
+        .wait_text("#info-record", "Contact 003000000000001AAA")
+        .await;
     browser.wait_text("#info-search-key", "1155551001").await;
     browser.screenshot_softphone("softphone-in-call-info").await;
     browser.click("#btn-info-close").await;
@@ -148,19 +155,34 @@ async fn no_match_opens_a_new_record_with_defaults_and_sync_links_it() {
     let defaults = browser.softphone("return window.harness.newRecordDefaults").await;
     assert_eq!(defaults["entity"], "Contact");
     assert_eq!(defaults["Phone"], "1155559999");
-    assert!(defaults["neoContactId__c"].as_str().is_some_and(|v| !v.is_empty()), "{defaults}");
-    let sync_id = defaults["neoSyncId__c"].as_str().expect("neoSyncId__c").to_owned();
+    assert!(
+        defaults["neoContactId__c"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{defaults}"
+    );
+    let sync_id = defaults["neoSyncId__c"]
+        .as_str()
+        .expect("neoSyncId__c")
+        .to_owned();
     assert!(
         !sync_id.is_empty() && sync_id.len() <= 18 && sync_id.chars().all(|c| c.is_ascii_digit()),
         "neoSyncId__c must be a Number(18,0): {sync_id}"
     );
-    browser.wait_for("the new-record warning", "return !$('#new-record-warning').hidden").await;
+    browser
+        .wait_for(
+            "the new-record warning",
+            "return !$('#new-record-warning').hidden",
+        )
+        .await;
     browser.screenshot("harness-new-record").await;
 
     // The sync icon before the record is saved: nothing to link yet, said in words.
     agent_answers(&app).await;
     browser.click("#btn-sync").await;
-    browser.wait_text("#notice-text", "Todavía no hay un registro guardado").await;
+    browser
+        .wait_text("#notice-text", "Todavía no hay un registro guardado")
+        .await;
 
     // Saving the record navigates to it: the softphone links it.
     browser
@@ -168,7 +190,9 @@ async fn no_match_opens_a_new_record_with_defaults_and_sync_links_it() {
         .await;
     browser.wait_text("#contact-name", "Nuevo Cliente").await;
     browser.wait_text("#notice-text", "Registro sincronizado").await;
-    browser.wait_for("the warning to go", "return $('#new-record-warning').hidden").await;
+    browser
+        .wait_for("the warning to go", "return $('#new-record-warning').hidden")
+        .await;
     let saved = browser
         .softphone("return window.harness.org.find((r) => r.Name === 'Nuevo Cliente')")
         .await;
@@ -191,7 +215,9 @@ async fn release_with_categorization_logs_the_disposition() {
     browser.fill("#dtmf-digits", "12#").await;
     browser.click("#btn-dtmf").await;
     // Sent one digit at a time; the field empties when all are sent.
-    browser.wait_for("the digits to be sent", "return $('#dtmf-digits').value === ''").await;
+    browser
+        .wait_for("the digits to be sent", "return $('#dtmf-digits').value === ''")
+        .await;
     customer_hangs_up(&app, call).await;
     browser.wait_text("#agent-state", "Gestión").await;
     // Information: the last call id is 0 once the call is over, the contact is still there.
@@ -230,12 +256,18 @@ async fn transfers_attended_then_ended_then_direct() {
     browser.fill("#transfer-phone", "1155550101").await;
     browser.click("#btn-transfer-attended").await;
     browser
-        .wait_for("the attended transfer", "return !$('#btn-transfer-cancel').disabled")
+        .wait_for(
+            "the attended transfer",
+            "return !$('#btn-transfer-cancel').disabled",
+        )
         .await;
     browser.screenshot_softphone("softphone-transfer").await;
     browser.click("#btn-transfer-cancel").await;
     browser
-        .wait_for("back to the customer", "return !$('#btn-transfer-direct').disabled")
+        .wait_for(
+            "back to the customer",
+            "return !$('#btn-transfer-direct').disabled",
+        )
         .await;
     browser.click("#btn-transfer-direct").await;
     browser.wait_text("#agent-state", "Gestión").await;
@@ -292,8 +324,9 @@ async fn an_expired_session_and_an_unreachable_server_are_said_and_survived() {
     browser.wait_text("#agent-state", "Reconectando").await;
     browser.fill("#dial-number", "1155550199").await;
     browser.click("#btn-dial").await;
-    browser.wait_text("#notice-text", "No se puede contactar al servidor").await;
+    browser
+        .wait_text("#notice-text", "No se puede contactar al servidor")
+        .await;
     browser.screenshot_softphone("softphone-server-unreachable").await;
     browser.finish().await;
 }
-

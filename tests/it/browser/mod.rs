@@ -29,8 +29,16 @@ async fn the_harness_frames_the_adapter_which_loads_open_cti_and_initializes() {
     let asked = browser
         .softphone("return window.harness.log.map((e) => e.method)")
         .await;
-    for method in ["getCallCenterSettings", "enableClickToDial", "onClickToDial", "onNavigationChange"] {
-        assert!(asked.as_array().unwrap().iter().any(|m| m == method), "{method} not called: {asked}");
+    for method in [
+        "getCallCenterSettings",
+        "enableClickToDial",
+        "onClickToDial",
+        "onNavigationChange",
+    ] {
+        assert!(
+            asked.as_array().unwrap().iter().any(|m| m == method),
+            "{method} not called: {asked}"
+        );
     }
     browser.wait_text("#login-submit", "Ingresar").await;
     browser.screenshot("harness-login").await;
@@ -45,14 +53,17 @@ async fn an_origin_that_is_not_salesforce_is_refused_in_words_and_telephony_stil
     browser
         .open(&app.url("/softphone/?lang=es&sfdcIframeOrigin=https%3A%2F%2Fevil.example.com"))
         .await;
-    browser.wait_text("#notice-text", "origen no permitido: https://evil.example.com").await;
+    browser
+        .wait_text("#notice-text", "origen no permitido: https://evil.example.com")
+        .await;
     let loaded = browser.softphone("return Boolean(window.sforce)").await;
     assert_eq!(loaded, false, "no script may be loaded from an unknown origin");
     browser.wait_text("#login-submit", "Ingresar").await;
     browser.screenshot("softphone-unknown-origin").await;
 
     // The own origin counts only in development mode.
-    let own = app.url("/softphone/?lang=en&sfdcIframeOrigin=") + &app.address.replace(':', "%3A").replace('/', "%2F");
+    let own = app.url("/softphone/?lang=en&sfdcIframeOrigin=")
+        + &app.address.replace(':', "%3A").replace('/', "%2F");
     browser.open(&own).await;
     browser.wait_text("#notice-text", "origin not allowed").await;
     browser.finish().await;
