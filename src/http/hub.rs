@@ -1,7 +1,8 @@
 //! The event hub between the telephony event stream and the agent websockets.
 //!
 //! One dispatcher task reads the engine's broadcast channel, serialises each event once and
-//! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors).
+//! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors; a
+//! callback coming due also to the agent who scheduled it).
 //! Every socket has a bounded queue: a socket whose queue is full is dropped from the hub and
 //! told to close as too slow, so one stalled browser never grows memory or delays others. The
 //! hub's lock is a plain mutex held only while queueing (never across an await).
@@ -15,7 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::session::Session;
-use crate::telephony::{AgentId, EventEnvelope, Role, Telephony};
+use crate::telephony::{AgentId, Event, EventEnvelope, Role, Telephony};
 
 /// Why the hub let go of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +180,13 @@ impl EventHub {
                     if let Some(list) = by_agent.get_mut(supervisor) {
                         offer(list, &text);
                     }
+                }
+                // A callback that comes due also goes to the agent who scheduled it.
+                if let Event::CallbackDue { callback } = &envelope.event
+                    && !supervisors.contains(&callback.scheduled_by)
+                    && let Some(list) = by_agent.get_mut(&callback.scheduled_by)
+                {
+                    offer(list, &text);
                 }
             }
         }
