@@ -169,7 +169,7 @@ async fn failed_logins_are_limited_per_user_with_retry_after() {
     .await;
     assert_eq!((limited.status, limited.code()), (429, "too_many_attempts"));
     let retry: u64 = limited.retry_after.as_deref().unwrap().parse().unwrap();
-    assert!(retry >= 1 && retry <= 300, "{retry}");
+    assert!((1..=300).contains(&retry), "{retry}");
     // Other users are not affected.
     login(&app, "agent2", "1002").await;
 }
