@@ -1,7 +1,8 @@
 //! The event hub between the telephony event stream and the agent websockets.
 //!
 //! One dispatcher task reads the engine's broadcast channel, serialises each event once and
-//! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors).
+//! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors; a
+//! callback coming due also to the agent who scheduled it).
 //! Every socket has a bounded queue: a socket whose queue is full is dropped from the hub and
 //! told to close as too slow, so one stalled browser never grows memory or delays others. The
 //! hub's lock is a plain mutex held only while queueing (never across an await).
@@ -15,7 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::session::Session;
-use crate::telephony::{AgentId, EventEnvelope, Role, Telephony};
+use crate::telephony::{AgentId, Event, EventEnvelope, Role, Telephony};
 
 /// Why the hub let go of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,14 +80,19 @@ impl Drop for Subscription {
 impl EventHub {
     /// Starts the dispatcher on the current tokio runtime. `queue`: events per socket.
     pub fn start(telephony: &Arc<dyn Telephony>, queue: usize) -> Arc<EventHub> {
-        let hub = Arc::new(EventHub {
-            table: Mutex::new(Table::default()),
-            queue: queue.max(1),
-            next_id: AtomicU64::new(1),
-        });
+        let hub = EventHub::new(queue);
         let events = telephony.subscribe();
         tokio::spawn(dispatch(Arc::downgrade(&hub), events));
         hub
+    }
+
+    /// A hub without a dispatcher (events are handed to [`EventHub::deliver`]).
+    fn new(queue: usize) -> Arc<EventHub> {
+        Arc::new(EventHub {
+            table: Mutex::new(Table::default()),
+            queue: queue.max(1),
+            next_id: AtomicU64::new(1),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -180,6 +186,13 @@ impl EventHub {
                         offer(list, &text);
                     }
                 }
+                // A callback that comes due also goes to the agent who scheduled it.
+                if let Event::CallbackDue { callback } = &envelope.event
+                    && !supervisors.contains(&callback.scheduled_by)
+                    && let Some(list) = by_agent.get_mut(&callback.scheduled_by)
+                {
+                    offer(list, &text);
+                }
             }
         }
     }
@@ -227,5 +240,81 @@ async fn dispatch(hub: Weak<EventHub>, mut events: tokio::sync::broadcast::Recei
             }
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::telephony::{CallId, EndReason};
+
+    fn session(user: &str, token_hash: &str, role: Role) -> Session {
+        Session {
+            token_hash: token_hash.into(),
+            agent: AgentId::from(user),
+            device: "1001".into(),
+            role,
+            expires_at_ms: i64::MAX,
+        }
+    }
+
+    fn event(agent: Option<&str>, seq: u64) -> EventEnvelope {
+        EventEnvelope {
+            agent: agent.map(AgentId::from),
+            seq,
+            at: Utc::now(),
+            event: Event::CallEnded {
+                call_id: CallId(seq),
+                reason: EndReason::CustomerHangup,
+            },
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_that_socket_only_as_too_slow() {
+        let hub = EventHub::new(2);
+        let mut slow = hub.subscribe(&session("agent1", "a", Role::Agent));
+        let mut fast = hub.subscribe(&session("agent1", "b", Role::Agent));
+        for seq in 1..=2 {
+            hub.deliver(&event(Some("agent1"), seq));
+            assert!(fast.rx.try_recv().is_ok());
+        }
+        hub.deliver(&event(Some("agent1"), 3));
+        assert_eq!(slow.cause(), CloseCause::TooSlow);
+        assert_eq!(fast.cause(), CloseCause::None);
+        assert!(fast.rx.try_recv().is_ok(), "the reading socket still gets events");
+        // The slow socket keeps only what was queued before it was dropped.
+        assert!(slow.rx.try_recv().is_ok() && slow.rx.try_recv().is_ok());
+        assert!(slow.rx.try_recv().is_err());
+        assert_eq!(hub.sockets(), 1);
+    }
+
+    #[test]
+    fn events_go_to_their_agent_and_engine_wide_ones_to_supervisors() {
+        let hub = EventHub::new(8);
+        let mut agent1 = hub.subscribe(&session("agent1", "a", Role::Agent));
+        let mut agent2 = hub.subscribe(&session("agent2", "b", Role::Agent));
+        let mut super1 = hub.subscribe(&session("super1", "c", Role::Supervisor));
+        hub.deliver(&event(Some("agent1"), 1));
+        hub.deliver(&event(None, 1));
+        assert!(agent1.rx.try_recv().unwrap().contains("\"agent\":\"agent1\""));
+        assert!(agent1.rx.try_recv().is_err());
+        assert!(agent2.rx.try_recv().is_err());
+        assert!(super1.rx.try_recv().unwrap().contains("\"agent\":null"));
+    }
+
+    #[test]
+    fn ending_a_session_drops_its_sockets_and_leaving_unsubscribes() {
+        let hub = EventHub::new(8);
+        let old = hub.subscribe(&session("agent1", "old", Role::Agent));
+        let other = hub.subscribe(&session("agent1", "new", Role::Agent));
+        hub.end_session("old");
+        assert_eq!(old.cause(), CloseCause::SessionEnded);
+        assert_eq!(other.cause(), CloseCause::None);
+        assert_eq!(hub.sockets(), 1);
+        drop(other);
+        assert_eq!(hub.sockets(), 0);
     }
 }

@@ -8,8 +8,8 @@
 //!
 //! The server pings every `ws_ping_interval_secs`; a client silent for `ws_pong_timeout_secs`
 //! is closed (4000). A client that falls `ws_queue_events` events behind is closed with 4008
-//! "too slow": it reconnects and starts again from a snapshot. Logout closes the sockets of
-//! its session with 4001.
+//! "too slow": it reconnects and starts again from a snapshot. Logout (on this instance) and
+//! the session's expiry close the sockets of the session with 4001.
 
 use std::time::Instant;
 
@@ -121,6 +121,7 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
         }
     };
     let agent = agent_session.agent.clone();
+    let expires_at_ms = agent_session.expires_at_ms;
     // Subscribe before reading the snapshot: nothing that happens after it is missed. An
     // event already reflected in the snapshot may follow it; applying it again is harmless.
     let mut subscription = state.hub.subscribe(&agent_session);
@@ -223,6 +224,9 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
                 }
             }
             _ = ticks.tick() => {
+                if crate::store::now_millis() >= expires_at_ms {
+                    return close(session, CLOSE_UNAUTHORIZED, "session expired").await;
+                }
                 if last_heard.elapsed() >= state.ws.pong_timeout {
                     tracing::info!(agent = %agent, "websocket closed: no heartbeat");
                     return close(session, CLOSE_NO_HEARTBEAT, "no heartbeat").await;
