@@ -179,11 +179,22 @@ function endSession() {
 
 async function logout() {
   await act($('btn-logout'), async () => {
+    // The server closes this session's sockets (4001) on Logout: not an expiry to report.
+    const socket = state.socket;
+    if (socket) socket.stop();
     try {
       await call('Logout');
-    } finally {
-      endSession();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        endSession();
+        return;
+      }
+      // Refused (during a call, say): the agent stays logged in and connected.
+      if (socket && state.token) socket.start();
+      throw e;
     }
+    endSession();
+    clearNotice();
   });
 }
 

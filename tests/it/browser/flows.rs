@@ -330,3 +330,34 @@ async fn an_expired_session_and_an_unreachable_server_are_said_and_survived() {
     browser.screenshot_softphone("softphone-server-unreachable").await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn click_to_dial_dials_then_the_contact_is_released_automatically_and_logout_is_clean() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start("click-to-dial", 1280, 900).await;
+    available_agent(&browser, &app, "automaticContactRelease=1").await;
+    sim(
+        &app,
+        "/sim/customers/1155551002/script",
+        json!({"behaviour": "answer", "afterSecs": 0}),
+    )
+    .await;
+
+    // Bruno Díaz has no IdCrm: no telephony-CRM search, the number is dialed.
+    browser
+        .run("document.querySelector('[data-click-to-dial=\"003000000000002AAA\"]').click();")
+        .await;
+    browser.wait_text("#agent-state", "En llamada").await;
+    browser.click("#btn-hangup").await;
+    browser.wait_text("#auto-release", "Liberación automática").await;
+    browser.wait_text("#agent-state", "Disponible").await;
+
+    browser.click("[data-tab=campaign]").await;
+    browser.click("#btn-campaign-logout").await;
+    browser.wait_text("#agent-state", "Conectado sin campaña").await;
+    browser.click("#btn-logout").await;
+    browser.wait_text("#login-submit", "Ingresar").await;
+    let notice = browser.softphone("return $('#notice').hidden").await;
+    assert_eq!(notice, true, "an asked-for logout is not an error");
+    browser.finish().await;
+}
