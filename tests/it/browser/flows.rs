@@ -40,6 +40,30 @@ async fn inbound_without_data(app: &TestApp, ani: &str) -> u64 {
     answer["callId"].as_u64().expect("callId")
 }
 
+/// Logs `user` in and into campaign 97 through the API (another agent than the browser's).
+async fn agent_via_api(app: &TestApp, user: &str, device: &str) {
+    let login: Value = app
+        .client
+        .post(app.url("/neoapi/Login"))
+        .json(&json!({"device": device, "user": user, "password": "demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().expect("token").to_owned();
+    let joined = app
+        .client
+        .post(app.url("/neoapi/Login_Campaign"))
+        .bearer_auth(&token)
+        .json(&json!({"campaign": 97}))
+        .send()
+        .await
+        .unwrap();
+    assert!(joined.status().is_success(), "{user} joins campaign 97");
+}
+
 async fn agent_answers(app: &TestApp) {
     sim(app, "/sim/agents/agent1/answer", json!({})).await;
 }
@@ -359,5 +383,78 @@ async fn click_to_dial_dials_then_the_contact_is_released_automatically_and_logo
     browser.wait_text("#login-submit", "Ingresar").await;
     let notice = browser.softphone("return $('#notice').hidden").await;
     assert_eq!(notice, true, "an asked-for logout is not an error");
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn a_conference_invites_a_number_and_a_user_kicks_all_and_ends() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start("conference", 1280, 900).await;
+    available_agent(&browser, &app, "").await;
+    inbound(&app, "1155551001").await;
+    wait_pop(&browser, "sobject:003000000000001AAA").await;
+    agent_answers(&app).await;
+    browser.wait_text("#agent-state", "En llamada").await;
+
+    // agent2 becomes available once agent1 has the call.
+    agent_via_api(&app, "agent2", "1002").await;
+    browser.click("[data-tab=conference]").await;
+    browser.click("#btn-conf-start").await;
+    browser.fill("#conf-number", "1155550123").await;
+    browser.click("#btn-conf-invite-number").await;
+    browser.wait_text("#conf-participants", "1155550123").await;
+    browser.fill("#conf-user", "agent2").await;
+    browser.click("#btn-conf-invite-user").await;
+    browser.wait_text("#conf-participants", "agent2").await;
+    browser.screenshot_softphone("softphone-conference").await;
+    browser.click("#btn-conf-kick").await;
+    browser.wait_text("#conf-participants", "—").await;
+    browser.click("#btn-conf-end").await;
+    browser
+        .wait_for("the conference to end", "return !$('#btn-conf-start').disabled")
+        .await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_listens_to_then_assists_an_agent_and_ends() {
+    let app = TestApp::spawn().await;
+    // agent1 on a call, through the API.
+    agent_via_api(&app, "agent1", "1001").await;
+    inbound(&app, "1155551001").await;
+    agent_answers(&app).await;
+
+    let browser = Browser::start("supervisor", 1280, 900).await;
+    browser.open(&harness(&app, "")).await;
+    browser.fill("#login-device", "1100").await;
+    browser.fill("#login-user", "super1").await;
+    browser.fill("#login-password", "demo").await;
+    browser.click("#login-submit").await;
+    browser.wait_text("#agent-state", "Conectado sin campaña").await;
+    browser.click("[data-tab=monitor]").await;
+    browser.fill("#monitor-user", "agent1").await;
+    browser.click("#btn-monitor-listen").await;
+    browser
+        .wait_text("#monitor-status", "Monitoreando a agent1 (Escuchar)")
+        .await;
+    browser.click("#btn-monitor-end").await;
+    browser
+        .wait_for(
+            "monitoring to end",
+            "return $('#monitor-status').textContent === ''",
+        )
+        .await;
+    browser.click("#btn-monitor-assist").await;
+    browser
+        .wait_text("#monitor-status", "Monitoreando a agent1 (Asistir)")
+        .await;
+    browser.screenshot_softphone("softphone-supervisor").await;
+    browser.click("#btn-monitor-end").await;
+    browser
+        .wait_for(
+            "monitoring to end",
+            "return $('#monitor-status').textContent === ''",
+        )
+        .await;
     browser.finish().await;
 }
