@@ -458,3 +458,37 @@ async fn a_supervisor_listens_to_then_assists_an_agent_and_ends() {
         .await;
     browser.finish().await;
 }
+
+#[tokio::test]
+async fn rest_states_play_and_a_scheduled_callback_that_needs_no_play() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start("rest-and-schedule", 1280, 900).await;
+    available_agent(&browser, &app, "").await;
+
+    browser.click("[data-tab=rest]").await;
+    browser.click("#rest-system button").await;
+    browser.wait_text("#agent-state", "En descanso").await;
+    browser.screenshot_softphone("softphone-rest").await;
+    browser.click("#btn-unpause").await;
+    browser.wait_text("#agent-state", "Disponible").await;
+
+    browser.click("[data-tab=call]").await;
+    let call = inbound(&app, "1155551001").await;
+    wait_pop(&browser, "sobject:003000000000001AAA").await;
+    agent_answers(&app).await;
+    browser.wait_text("#agent-state", "En llamada").await;
+    browser.click("#btn-schedule").await;
+    // Tomorrow at 10:30, in the picker's local time.
+    browser
+        .softphone(
+            "const d = new Date(Date.now() + 86400000); const p = (n) => String(n).padStart(2, '0'); \
+             $('#schedule-at').value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T10:30`;",
+        )
+        .await;
+    browser.click("#btn-schedule-confirm").await;
+    browser.wait_text("#notice-text", "Agenda registrada").await;
+    customer_hangs_up(&app, call).await;
+    // Scheduled: released by itself when the call ends, no Play needed.
+    browser.wait_text("#agent-state", "Disponible").await;
+    browser.finish().await;
+}
