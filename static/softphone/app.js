@@ -201,10 +201,6 @@ async function logout() {
 // --- events --------------------------------------------------------------------------------
 function onEvent(event) {
   if (event.type === 'snapshot' || event.type === 'position') {
-    if (typeof event.state !== 'string') {
-      notify(t('errMalformed'), 'error');
-      return;
-    }
     setPosition(event);
     return;
   }
@@ -604,7 +600,8 @@ function render() {
   $('contact').hidden = !contact;
   if (contact) {
     $('contact-name').textContent = info?.record?.name || contact.phoneNumber || contact.crmKey || '—';
-    $('contact-phone').textContent = [contact.phoneNumber, call ? call.state : ''].filter(Boolean).join(' · ');
+    const callState = call ? t(`call${call.state.charAt(0).toUpperCase()}${call.state.slice(1)}`) : '';
+    $('contact-phone').textContent = [contact.phoneNumber, callState].filter(Boolean).join(' · ');
     $('new-record-warning').hidden = !info?.pending;
     $('btn-sync').hidden = !info?.pending;
   }
@@ -841,6 +838,14 @@ function wire() {
   on('btn-release', () => release(false));
   on('btn-sync', syncFromIcon);
 
+  // One transfer target at a time: choosing one clears the others.
+  const targets = ['transfer-phone', 'transfer-number', 'transfer-user', 'transfer-queue', 'transfer-campaign'];
+  for (const id of targets) {
+    $(id).addEventListener(id === 'transfer-number' ? 'input' : 'change', () => {
+      if (!$(id).value) return;
+      for (const other of targets) if (other !== id) $(other).value = '';
+    });
+  }
   on('btn-transfer-direct', () => call('Transfer', { target: transferTarget(), mode: 'direct' }));
   on('btn-transfer-attended', () => call('Transfer', { target: transferTarget(), mode: 'attended' }));
   on('btn-transfer-complete', () => call('CompleteTransfer'));

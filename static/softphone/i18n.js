@@ -47,6 +47,8 @@ const STRINGS = {
     errGeneric: 'Error: {message}',
     errSettings: 'Opción del centro de llamadas con formato inválido: {value}',
     clickToDialSearch: 'Buscando el registro en la telefonía…',
+    callDialing: 'marcando', callQueued: 'en cola', callRinging: 'sonando', callConnected: 'conectada',
+    callEnded: 'finalizada',
   },
   en: {
     title: 'Softphone',
@@ -92,6 +94,8 @@ const STRINGS = {
     errGeneric: 'Error: {message}',
     errSettings: 'Malformed call-center option: {value}',
     clickToDialSearch: 'Looking the record up in the telephony CRM…',
+    callDialing: 'dialing', callQueued: 'queued', callRinging: 'ringing', callConnected: 'connected',
+    callEnded: 'ended',
   },
 };
 

@@ -189,3 +189,18 @@ export function normalizeNumber(value) {
   const n = String(value ?? '').replace(/[\s().-]/g, '');
   return /^\+?[0-9*#]{2,32}$/.test(n) ? n : null;
 }
+
+/// One websocket text frame → the event, or null when it is not an event the page can use
+/// (not JSON, no `type`, a snapshot / position without a `state`).
+export function parseServerFrame(data) {
+  if (typeof data !== 'string') return null;
+  let event;
+  try {
+    event = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (!event || typeof event !== 'object' || Array.isArray(event) || typeof event.type !== 'string') return null;
+  if ((event.type === 'snapshot' || event.type === 'position') && typeof event.state !== 'string') return null;
+  return event;
+}

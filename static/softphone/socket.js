@@ -2,7 +2,7 @@
 // reconnects with backoff (the server then sends a fresh snapshot), and stops for good when the
 // server says the token is bad (close code 4001).
 
-import { backoffDelay } from './logic.js';
+import { backoffDelay, parseServerFrame } from './logic.js';
 
 export class AgentSocket {
   constructor(token, { onEvent, onStatus, onExpired, onMalformed }) {
@@ -51,13 +51,8 @@ export class AgentSocket {
       ws.send(JSON.stringify({ type: 'auth', token: this.token }));
     };
     ws.onmessage = (message) => {
-      let event;
-      try {
-        event = JSON.parse(message.data);
-      } catch {
-        event = null;
-      }
-      if (!event || typeof event !== 'object' || typeof event.type !== 'string') {
+      const event = parseServerFrame(message.data);
+      if (!event) {
         this.onMalformed(message.data);
         return;
       }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   parseSettings, parseFieldMap, mapFields, parseClavesf, searchKey, matchesOf, choosePop,
   layoutAction, isAllowedOrigin, openCtiUrl, backoffDelay, dtmfDigits, normalizeNumber,
-  localDateTimeToIso, parsePriority,
+  localDateTimeToIso, parsePriority, parseServerFrame,
 } from '../../static/softphone/logic.js';
 
 test('field maps: SfField-neotelName pairs, trailing bar allowed, unknown names reported', () => {
@@ -126,4 +126,12 @@ test('inputs: DTMF digits, dialable numbers, schedule date', () => {
   assert.equal(normalizeNumber('abc'), null);
   assert.equal(localDateTimeToIso('nope'), null);
   assert.match(localDateTimeToIso('2030-01-02T10:30'), /^2030-01-0[12]T\d\d:30:00.000Z$/);
+});
+
+test('malformed server frames are recognised, not thrown', () => {
+  for (const bad of ['not json', '42', 'null', '[]', '{"seq":1}', '{"type":7}', '{"type":"snapshot"}', '{"type":"position","state":3}', undefined]) {
+    assert.equal(parseServerFrame(bad), null, String(bad));
+  }
+  assert.deepEqual(parseServerFrame('{"type":"snapshot","state":"available"}'), { type: 'snapshot', state: 'available' });
+  assert.equal(parseServerFrame('{"type":"callEnded","callId":3}').callId, 3);
 });
