@@ -140,7 +140,6 @@ function startSession(token, agent) {
     onEvent,
     onStatus: (s) => {
       state.socketStatus = s;
-      if (s.kind === 'connected' && $('notice-text').dataset.kind === 'socket') clearNotice();
       render();
     },
     onExpired: () => {

@@ -465,6 +465,20 @@ async fn rest_states_play_and_a_scheduled_callback_that_needs_no_play() {
     let browser = Browser::start("rest-and-schedule", 1280, 900).await;
     available_agent(&browser, &app, "").await;
 
+    // CONFIGURACIÓN: the panel's size goes to Lightning, the choice is kept.
+    browser.click("#btn-settings").await;
+    browser.fill("#pref-width", "400").await;
+    browser.fill("#pref-height", "600").await;
+    browser.click("#btn-settings-apply").await;
+    let size = browser
+        .wait_for(
+            "the panel to be resized",
+            "const p = document.getElementById('softphone-panel'); \
+             return p.style.width === '400px' && p.style.height === '600px' && p.style.width",
+        )
+        .await;
+    assert_eq!(size, "400px");
+
     browser.click("[data-tab=rest]").await;
     browser.click("#rest-system button").await;
     browser.wait_text("#agent-state", "En descanso").await;
