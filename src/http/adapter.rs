@@ -22,6 +22,9 @@ static STATIC: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/static");
 #[derive(Debug, Clone)]
 pub struct AdapterSettings {
     dev_mode: bool,
+    /// The server writes the call's Task (Salesforce credentials configured); the adapter then
+    /// never creates one with `saveLog`, which would log the call twice.
+    server_logs_tasks: bool,
     frame_ancestors: Vec<String>,
     adapter_csp: String,
 }
@@ -33,6 +36,7 @@ impl AdapterSettings {
         Self {
             adapter_csp: adapter_csp(&frame_ancestors, dev_mode),
             dev_mode,
+            server_logs_tasks: config.salesforce.is_configured(),
             frame_ancestors,
         }
     }
@@ -112,6 +116,9 @@ struct AdapterConfig<'a> {
     dev_mode: bool,
     /// `frame_ancestors`: the Salesforce origins the page may load `opencti_min.js` from.
     salesforce_origins: &'a [String],
+    /// Who creates the call's Task when `saveActivityLog` is on: `server` (its outbox) or
+    /// `adapter` (Open CTI `saveLog`, as the agent, when the server has no Salesforce access).
+    task_log: &'static str,
 }
 
 async fn adapter_config(settings: web::Data<AdapterSettings>) -> HttpResponse {
@@ -120,6 +127,11 @@ async fn adapter_config(settings: web::Data<AdapterSettings>) -> HttpResponse {
         .json(AdapterConfig {
             dev_mode: settings.dev_mode,
             salesforce_origins: &settings.frame_ancestors,
+            task_log: if settings.server_logs_tasks {
+                "server"
+            } else {
+                "adapter"
+            },
         })
 }
 

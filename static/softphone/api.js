@@ -62,13 +62,16 @@ export function neo(token, method, body = {}) {
   return request(`/neoapi/${encodeURIComponent(method)}`, { token, body });
 }
 
-/// The Salesforce helper endpoints; null when the server does not offer them (404 without an
-/// error code of its own), so the adapter can fall back.
+/// The Salesforce helper endpoints; null when the server does not offer them (a 404 without an
+/// error code of its own) or cannot now (501, 503: no Salesforce credentials, say), so the
+/// adapter falls back to what it can do in the browser.
 export async function salesforceHelper(token, name, body) {
   try {
     return await request(`/api/salesforce/${name}`, { token, body });
   } catch (e) {
-    if (e instanceof ApiError && e.status === 404 && (e.code === 'http_404' || e.code === 'not_found_route')) return null;
+    if (e instanceof ApiError && ((e.status === 404 && e.code === 'http_404') || e.status === 501 || e.status === 503)) {
+      return null;
+    }
     throw e;
   }
 }

@@ -33,6 +33,8 @@ const state = {
   showing: null,
   autoRelease: null,
   socketStatus: null,
+  // Who writes the call's Task: 'server' (outbox) or 'adapter' (saveLog).
+  taskLog: 'server',
 };
 
 // --- storage (may be blocked in third-party frames: then in memory only) ------------------
@@ -433,9 +435,10 @@ function dispositionLabel(d) {
   return [cat?.name ?? d.category, sub?.name ?? d.subcategory].join(' / ');
 }
 
-/// The call's Task, created as the agent (saveActivityLog); CallObject carries the call id.
+/// The call's Task, created as the agent (saveActivityLog) when the server does not write it
+/// itself (adapter-config `taskLog`); CallObject carries the call id.
 async function saveLog(disposition) {
-  if (!state.settings.saveActivityLog || !state.cti.available) return;
+  if (!state.settings.saveActivityLog || !state.cti.available || state.taskLog !== 'adapter') return;
   const p = state.position;
   const data = p?.contact || {};
   const info = state.contact;
@@ -921,6 +924,7 @@ async function initCti() {
   } catch (e) {
     fail(e);
   }
+  state.taskLog = adapterConfig.taskLog || 'server';
   const problem = await state.cti.load(adapterConfig);
   if (problem) {
     notify(t(problem.key, problem.params), 'error');

@@ -143,6 +143,7 @@ async fn without_dev_mode_there_is_no_harness_and_the_page_trusts_only_salesforc
         serde_json::json!({
             "devMode": false,
             "salesforceOrigins": ["https://*.lightning.force.com", "https://acme.my.salesforce.com"],
+            "taskLog": "adapter",
         })
     );
 }
