@@ -1,6 +1,6 @@
-// Keeps the page's uncaught errors (window errors, unhandled rejections, console.error) so the
-// information panel can show them and support can ask for them. Loaded first, as a classic
-// script, to see errors of the modules too.
+// Keeps the page's uncaught errors (window errors, unhandled rejections, console.error, CSP
+// violations) in `window.__ctibridgeErrors`, for support and for the browser tests, which
+// require it empty. Loaded first, as a classic script, to see the modules' errors too.
 (function () {
   var errors = [];
   window.__ctibridgeErrors = errors;
@@ -10,6 +10,9 @@
   window.addEventListener('unhandledrejection', function (e) {
     var r = e.reason;
     errors.push('unhandledrejection: ' + ((r && (r.stack || r.message)) || String(r)));
+  });
+  document.addEventListener('securitypolicyviolation', function (e) {
+    errors.push('csp: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' @' + (e.sourceFile || '') + ':' + (e.lineNumber || ''));
   });
   var original = console.error;
   console.error = function () {
