@@ -947,6 +947,12 @@ async function initCti() {
   try {
     await state.cti.call('enableClickToDial');
     await applyPanelSize(loadPrefs());
+  } catch (e) {
+    fail(e);
+  }
+  // Whatever failed above, Lightning must hear that the adapter is up, or it shows the standby
+  // page after reqTimeout.
+  try {
     await state.cti.call('notifyInitializationComplete');
   } catch (e) {
     fail(e);
