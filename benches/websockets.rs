@@ -254,7 +254,11 @@ async fn run(s: Settings, full: bool) {
         ticks.tick().await;
         let agent = (n as usize) % s.sockets;
         let round = (n as usize) / s.sockets;
-        let method = if round.is_multiple_of(2) { "Pause" } else { "Unpause" };
+        let method = if round.is_multiple_of(2) {
+            "Pause"
+        } else {
+            "Unpause"
+        };
         let body = if method == "Pause" {
             json!({"reason": {"kind": "system", "id": "break"}})
         } else {

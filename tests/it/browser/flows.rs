@@ -74,6 +74,11 @@ async fn customer_hangs_up(app: &TestApp, call: u64) {
 
 /// Opens the harness and logs agent1 in to the softphone, then into campaign 97.
 async fn available_agent(browser: &Browser, app: &TestApp, query: &str) {
+    agent_in_campaign(browser, app, query, "97").await;
+}
+
+/// Opens the harness (with `query`) and logs agent1 in, then into `campaign`.
+async fn agent_in_campaign(browser: &Browser, app: &TestApp, query: &str, campaign: &str) {
     browser.open(&harness(app, query)).await;
     browser
         .wait_for(
@@ -87,7 +92,7 @@ async fn available_agent(browser: &Browser, app: &TestApp, query: &str) {
     browser.click("#login-submit").await;
     browser.wait_text("#agent-state", "Conectado sin campaña").await;
     browser.click("[data-tab=campaign]").await;
-    browser.fill("#campaign-select", "97").await;
+    browser.fill("#campaign-select", campaign).await;
     browser.click("#btn-campaign-login").await;
     browser.wait_text("#agent-state", "Disponible").await;
     browser.click("[data-tab=call]").await;
@@ -504,5 +509,31 @@ async fn rest_states_play_and_a_scheduled_callback_that_needs_no_play() {
     customer_hangs_up(&app, call).await;
     // Scheduled: released by itself when the call ends, no Play needed.
     browser.wait_text("#agent-state", "Disponible").await;
+    browser.finish().await;
+}
+
+#[tokio::test]
+async fn a_preview_dialer_contact_pops_before_the_agent_dials_it() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start("preview-dialer", 1280, 900).await;
+    agent_in_campaign(&browser, &app, "", "99").await;
+    sim(
+        &app,
+        "/sim/campaigns/99/leads",
+        json!({"leads": [{"phone": "1155551003", "key": "00Q000000000003AAA"}]}),
+    )
+    .await;
+    sim(&app, "/sim/campaigns/99/dial", json!({})).await;
+
+    // The key is the Salesforce id: the lead pops while the agent previews, before any call.
+    wait_pop(&browser, "sobject:00Q000000000003AAA").await;
+    browser.wait_text("#agent-state", "Vista previa").await;
+    browser.wait_text("#contact-name", "Carla Ruiz").await;
+    let search = browser
+        .softphone("return window.harness.log.find((e) => e.method === 'searchAndScreenPop').args")
+        .await;
+    assert_eq!(search["callType"], "outbound");
+    browser.click("#btn-dial").await;
+    browser.wait_text("#agent-state", "En llamada").await;
     browser.finish().await;
 }
