@@ -227,6 +227,9 @@ function setPosition(position) {
     ? null
     : position.contact || (position.call && position.state === 'ringing' ? position.call : null);
   if (!subject) {
+    // Released: the same contact calling again is popped again.
+    state.popped.clear();
+    state.showing = null;
     if (state.contact) {
       state.contact = null;
       store(CONTACT_KEY, null);

@@ -268,6 +268,12 @@ async fn release_with_categorization_logs_the_disposition() {
     assert_eq!(task["CallType"], "Inbound");
     assert_eq!(task["TaskSubtype"], "Call");
     assert_eq!(task["CallObject"], call.to_string());
+
+    // The same caller again: the same telephony contact, popped again.
+    inbound(&app, "1155551003").await;
+    browser
+        .wait_for("a second pop", "return window.harness.pops.length === 2")
+        .await;
     browser.finish().await;
 }
 
