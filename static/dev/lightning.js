@@ -430,8 +430,11 @@ function main() {
     loadSoftphone();
   });
   simButton('sim-inject', async () => {
-    const body = { ani: $('sim-ani').value.trim() || null, queue: $('sim-queue').value.trim() || 'salesforce' };
-    if ($('sim-data').value.trim()) body.data = $('sim-data').value.trim();
+    const ani = $('sim-ani').value.trim() || null;
+    const body = { ani, queue: $('sim-queue').value.trim() || 'salesforce' };
+    // Like an IVR whose key field (Clave_1) is the caller's number, unless told otherwise.
+    const data = $('sim-data').value.trim() || ani;
+    if (!$('sim-no-data').checked && data) body.data = data;
     const answer = await sim('/sim/inbound', body);
     state.lastCallId = answer?.callId ?? null;
     return `call ${state.lastCallId} injected`;

@@ -118,7 +118,10 @@ async fn login_campaign_login_and_an_inbound_call_pops_the_single_match() {
     available_agent(&browser, &app, "").await;
     browser.screenshot_softphone("softphone-available").await;
 
-    inbound(&app, "1155551001").await;
+    // As a newcomer would: the harness's own buttons.
+    browser
+        .run("document.getElementById('sim-ani').value = '1155551001'; document.getElementById('sim-inject').click();")
+        .await;
     wait_pop(&browser, "sobject:003000000000001AAA").await;
     browser.wait_text("#contact-name", "Ana García").await;
     browser.wait_text("#agent-state", "Sonando").await;
@@ -129,7 +132,9 @@ async fn login_campaign_login_and_an_inbound_call_pops_the_single_match() {
     assert_eq!(search["deferred"], true);
     assert_eq!(search["callType"], "inbound");
 
-    agent_answers(&app).await;
+    browser
+        .run("document.getElementById('sim-answer').click();")
+        .await;
     browser.wait_text("#agent-state", "En llamada").await;
     browser.click("#btn-info").await;
     browser
