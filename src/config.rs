@@ -45,8 +45,32 @@ pub struct ServerConfig {
     pub public_url: Option<Url>,
     /// Seconds in-flight requests get to finish on SIGTERM / Ctrl-C.
     pub shutdown_timeout_secs: u64,
-    /// Origins allowed to frame the adapter page (CSP `frame-ancestors`).
+    /// Origins allowed to frame the adapter page (CSP `frame-ancestors`); the adapter also
+    /// loads `opencti_min.js` only from an origin matching one of them.
     pub frame_ancestors: Vec<String>,
+    /// Serves the local Lightning harness at `/dev/lightning` and lets the adapter page accept
+    /// the server's own origin as the Salesforce origin. Unset: on exactly when the demo roster
+    /// is active (see [`Config::dev_mode`]).
+    pub dev_mode: Option<bool>,
+    /// argon2 PHC hash of the admin token that guards `/sim/…` and the admin endpoints.
+    /// Absent: with the demo roster the admin token is `demo-admin`; otherwise they are off.
+    pub admin_token_hash: Option<String>,
+    /// Seconds an agent session token lives after Login (Logout revokes it earlier).
+    pub session_ttl_secs: u64,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Failed logins allowed per user within `login_window_secs` before 429.
+    pub login_failures_per_user: u32,
+    /// Failed logins allowed per client address within `login_window_secs` before 429.
+    pub login_failures_per_address: u32,
+    /// The window of the failed-login limits, in seconds.
+    pub login_window_secs: u64,
+    /// Events queued for one websocket before the client counts as too slow (closed, 4008).
+    pub ws_queue_events: usize,
+    /// Seconds between the server's websocket pings.
+    pub ws_ping_interval_secs: u64,
+    /// Seconds without any frame from a websocket client (pongs included) before it is closed.
+    pub ws_pong_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +84,16 @@ impl Default for ServerConfig {
                 "https://*.my.salesforce.com".to_owned(),
                 "https://*.vf.force.com".to_owned(),
             ],
+            dev_mode: None,
+            admin_token_hash: None,
+            session_ttl_secs: 12 * 3600,
+            max_body_bytes: 64 * 1024,
+            login_failures_per_user: 5,
+            login_failures_per_address: 20,
+            login_window_secs: 300,
+            ws_queue_events: 256,
+            ws_ping_interval_secs: 15,
+            ws_pong_timeout_secs: 45,
         }
     }
 }
@@ -209,6 +243,15 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Whether development helpers are served: `server.dev_mode`, or when unset, whether the
+    /// public demo roster is active (a server with real agents never shows the harness unless
+    /// asked to).
+    pub fn dev_mode(&self) -> bool {
+        self.server
+            .dev_mode
+            .unwrap_or_else(|| self.telephony.uses_demo_roster())
+    }
+
     /// Loads the configuration: `file` (if any) < environment < `flags`.
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
         Self::load_from(file, Env::prefixed(ENV_PREFIX), flags)
@@ -255,8 +298,53 @@ impl Config {
                 "server.public_url must be an http(s) URL, got `{url}`"
             )));
         }
+        for origin in &self.server.frame_ancestors {
+            validate_frame_ancestor(origin)?;
+        }
+        if let Some(hash) = &self.server.admin_token_hash
+            && argon2::password_hash::phc::PasswordHash::new(hash).is_err()
+        {
+            return Err(ConfigError::Invalid(
+                "server.admin_token_hash must be an argon2 PHC string ($argon2id$v=19$…); make one \
+                 with `ctibridge hash-password`"
+                    .into(),
+            ));
+        }
+        if self.server.session_ttl_secs == 0
+            || self.server.max_body_bytes == 0
+            || self.server.ws_queue_events == 0
+        {
+            return Err(ConfigError::Invalid(
+                "server.session_ttl_secs, server.max_body_bytes and server.ws_queue_events must be at least 1"
+                    .into(),
+            ));
+        }
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
         Ok(())
+    }
+}
+
+/// A `frame-ancestors` source goes verbatim into a response header and into the adapter's
+/// origin check: `'self'` or `https://host` where the host may start with `*.`, nothing else.
+fn validate_frame_ancestor(origin: &str) -> Result<(), ConfigError> {
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let valid = origin == "'self'"
+        || host.is_some_and(|host| {
+            let host = host.strip_prefix("*.").unwrap_or(host);
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "server.frame_ancestors: `{origin}` must be `'self'` or an origin such as \
+             `https://*.lightning.force.com` (scheme, host with an optional leading `*.`, no path)"
+        )))
     }
 }
 

@@ -2,6 +2,7 @@
 //! Tests bind port 0 and read [`Application::port`].
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -9,12 +10,18 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
+use crate::contacts::ContactResolver;
+use crate::contacts::memory::InMemoryContactDirectory;
+use crate::http::ApiState;
 use crate::store::Store;
+use crate::telephony::{EmbeddedEngine, Telephony};
 
 pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    /// Keeps the engine (and its timers) alive as long as the server.
+    _engine: Arc<EmbeddedEngine>,
 }
 
 impl Application {
@@ -34,14 +41,33 @@ impl Application {
         }
 
         refuse_public_demo(&config)?;
+        // Until the database-backed contact directory is wired in, contacts live in memory.
+        let contacts: Arc<dyn ContactResolver> = Arc::new(InMemoryContactDirectory::new());
+        let engine = EmbeddedEngine::from_config(&config.telephony, contacts)
+            .await
+            .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
+        let simulation = engine.simulation();
+        let demo = engine.is_demo();
+        let telephony: Arc<dyn Telephony> = engine.clone();
+        let api = web::Data::new(ApiState::new(
+            &config.server,
+            store.clone(),
+            telephony,
+            Some(simulation),
+            demo,
+        ));
+        spawn_session_purge(api.sessions.clone());
         let listener = TcpListener::bind(config.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind))?;
         let port = listener.local_addr()?.port();
         let data_store = web::Data::new(store.clone());
+        let adapter_settings = web::Data::new(crate::http::adapter::AdapterSettings::from_config(&config));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
                 .app_data(data_store.clone())
+                .app_data(adapter_settings.clone())
+                .app_data(api.clone())
                 .configure(crate::http::configure)
         })
         // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.
@@ -49,7 +75,12 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(address = %config.server.bind.ip(), port, "listening");
-        Ok(Application { port, server, store })
+        Ok(Application {
+            port,
+            server,
+            store,
+            _engine: engine,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -87,4 +118,19 @@ fn refuse_public_demo(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Deletes long-expired and revoked sessions once an hour.
+fn spawn_session_purge(sessions: crate::http::session::Sessions) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticks.tick().await;
+            match sessions.purge().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "purged old sessions"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge old sessions"),
+            }
+        }
+    });
 }

@@ -44,6 +44,12 @@ if [ -f apex/tools/package.json ]; then
     (cd apex/tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
+# --- Chromium and chromedriver for the browser tests (tests/it/browser) -----------------------
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    echo "tests/run.sh: installing chromium and chromium-driver" >&2
+    apt_install chromium chromium-driver
+fi
+
 # --- the tests -------------------------------------------------------------------------------
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --all-targets --no-fail-fast "$@"

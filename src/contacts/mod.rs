@@ -19,6 +19,8 @@
 //!
 //! [`import`] loads contact databases from CSV files; [`phone`] normalises numbers.
 
+pub mod memory;
+
 use std::fmt;
 
 pub mod cli;

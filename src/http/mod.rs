@@ -1,15 +1,52 @@
 //! HTTP: the actix-web routes. Handlers stay thin: parse, authorize, call a domain function.
 //!
 //! Every error answer has one shape: `{"error": {"code": "…", "message": "…"}}`.
+//!
+//! - [`neoapi`]: `POST /neoapi/{Method}`, the NeoApi-style RPC proxy;
+//! - [`ws`]: `GET /neoapi/ws`, the agent websocket fed by the [`hub`];
+//! - [`session`], [`auth`], [`ratelimit`]: session tokens, typed guards, failed-login limits;
+//! - [`sim`]: the embedded engine's simulation API under `/sim/…` (admin token);
+//! - [`openapi`]: `GET /openapi.json`;
+//! - [`health`]: `/healthz`, `/readyz`.
 
+pub mod adapter;
+pub mod auth;
 pub mod error;
 pub mod health;
+pub mod hub;
+pub mod neoapi;
+pub mod openapi;
+pub mod ratelimit;
+pub mod session;
+pub mod sim;
+pub mod state;
+pub mod ws;
 
+use actix_web::http::StatusCode;
 use actix_web::web;
 
 pub use error::ApiError;
+pub use state::ApiState;
 
-/// Registers every route of the server.
+/// Registers every route of the server. The API routes need an [`ApiState`] in app data.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::healthz).service(health::readyz);
+    cfg.app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _| ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()).into()),
+    )
+    .service(health::healthz)
+    .service(health::readyz)
+    .service(openapi::document)
+    .service(ws::connect)
+    .service(neoapi::call)
+    .service(sim::inbound)
+    .service(sim::customer_answers)
+    .service(sim::customer_hangs_up)
+    .service(sim::customer_presses)
+    .service(sim::call_view)
+    .service(sim::agent_answers)
+    .service(sim::load_leads)
+    .service(sim::dialer_step)
+    .service(sim::script_customer);
+    cfg.configure(adapter::configure);
 }

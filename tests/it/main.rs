@@ -3,10 +3,13 @@
 mod support;
 
 mod apex;
+mod browser;
 mod callcenter;
 mod cli;
 mod config;
 mod contacts;
+mod http;
+mod http_adapter;
 mod salesforce;
 mod server;
 mod store;

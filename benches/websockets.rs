@@ -1,0 +1,372 @@
+//! Load generator for the agent websocket and the polling alternative.
+//!
+//! `cargo bench --bench websockets` starts the real server (`ctibridge serve`, a child process
+//! with a fresh SQLite database and a roster of BENCH_SOCKETS agents), logs every agent in,
+//! opens one authenticated websocket per agent, measures the server's resident memory before
+//! and after (from `/proc/<pid>/status`), then injects events at BENCH_RATE per second for
+//! BENCH_SECS seconds (Pause / Unpause of agents in turn, one `position` event each) and
+//! reports the delay from the engine's emit (the event's `at`) to the client's receive: p50,
+//! p99, max. Last, the polling alternative: how many `Position` requests per second the
+//! server answers with BENCH_POLLERS concurrent clients.
+//!
+//! Defaults: 10,000 sockets, 1,000 events/s, 20 s, 64 pollers. Needs two file descriptors per
+//! socket in all (one in each process): `ulimit -n` of at least BENCH_SOCKETS + 1,000.
+//!
+//! Run without `--bench` (as `cargo test` and nextest do) it is a smoke test: 20 sockets,
+//! 1 second.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::PasswordHasher;
+use argon2::{Algorithm, Argon2, Params, Version};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+struct Settings {
+    sockets: usize,
+    rate: u64,
+    secs: u64,
+    pollers: usize,
+    poll_secs: u64,
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // Speak just enough of libtest's protocol for nextest to list and run the smoke test.
+    if args.iter().any(|a| a == "--list") {
+        if !args.iter().any(|a| a == "--ignored") {
+            println!("smoke: test");
+        }
+        return;
+    }
+    let full = args.iter().any(|a| a == "--bench");
+    let settings = if full {
+        Settings {
+            sockets: env_or("BENCH_SOCKETS", 10_000) as usize,
+            rate: env_or("BENCH_RATE", 1_000),
+            secs: env_or("BENCH_SECS", 20),
+            pollers: env_or("BENCH_POLLERS", 64) as usize,
+            poll_secs: env_or("BENCH_POLL_SECS", 10),
+        }
+    } else {
+        Settings {
+            sockets: 20,
+            rate: 100,
+            secs: 1,
+            pollers: 4,
+            poll_secs: 1,
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(settings, full));
+}
+
+/// A roster entry's password hash, cheap to verify (the bench logs thousands of agents in).
+fn cheap_hash(password: &str) -> String {
+    let params = Params::new(8, 1, 1, None).expect("argon2 params");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password(password.as_bytes())
+        .expect("hash")
+        .to_string()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+async fn run(s: Settings, full: bool) {
+    ctibridge::install_tls_provider();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let hash = cheap_hash("pw");
+    let mut config = format!(
+        "[server]\nbind = \"127.0.0.1:{port}\"\nadmin_token_hash = \"{hash}\"\n\
+         login_failures_per_address = 1000000\nsession_ttl_secs = 86400\n\
+         [database]\nurl = \"sqlite://{}\"\n[log]\nfilter = \"warn\"\n[telephony]\n",
+        dir.path().join("bench.db").display()
+    );
+    for i in 0..s.sockets {
+        config.push_str(&format!(
+            "[[telephony.agents]]\nuser = \"a{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\n",
+            10_000 + i
+        ));
+    }
+    let config_path = dir.path().join("bench.toml");
+    std::fs::write(&config_path, config).expect("write the configuration");
+
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
+        .arg("--config")
+        .arg(&config_path)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(if full { Stdio::inherit() } else { Stdio::null() })
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server");
+    let pid = server.id().expect("server pid");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("HTTP client");
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Log everyone in.
+    let t = Instant::now();
+    let gate = Arc::new(Semaphore::new(64));
+    let mut logins = Vec::with_capacity(s.sockets);
+    for i in 0..s.sockets {
+        let (client, base, gate) = (client.clone(), base.clone(), gate.clone());
+        logins.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            let answer: Value = client
+                .post(format!("{base}/neoapi/Login"))
+                .json(&json!({"device": (10_000 + i).to_string(), "user": format!("a{i}"), "password": "pw"}))
+                .send()
+                .await
+                .expect("login sent")
+                .json()
+                .await
+                .expect("login answer");
+            answer["token"].as_str().expect("a token").to_owned()
+        }));
+    }
+    let mut tokens = Vec::with_capacity(s.sockets);
+    for login in logins {
+        tokens.push(login.await.unwrap());
+    }
+    println!(
+        "logged in {} agents in {:.1} s",
+        s.sockets,
+        t.elapsed().as_secs_f64()
+    );
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = rss_kib(pid);
+
+    // One websocket per agent; each reader records emit→receive delays.
+    let latencies = Arc::new(Mutex::new(Vec::<u64>::with_capacity(
+        (s.rate * s.secs) as usize + 1024,
+    )));
+    let received = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    let gate = Arc::new(Semaphore::new(200));
+    let mut opens = Vec::with_capacity(s.sockets);
+    let ws_url = format!("ws://127.0.0.1:{port}/neoapi/ws");
+    for token in &tokens {
+        let (token, url, gate) = (token.clone(), ws_url.clone(), gate.clone());
+        let (latencies, received) = (latencies.clone(), received.clone());
+        opens.push(tokio::spawn(async move {
+            let permit = gate.acquire().await.unwrap();
+            let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+            socket
+                .send(Message::text(json!({"type": "auth", "token": token}).to_string()))
+                .await
+                .unwrap();
+            let snapshot = socket.next().await.expect("snapshot").expect("snapshot frame");
+            assert!(snapshot.to_text().unwrap().contains("\"snapshot\""));
+            drop(permit);
+            tokio::spawn(async move {
+                while let Some(Ok(frame)) = socket.next().await {
+                    if let Message::Text(text) = frame {
+                        let now = chrono::Utc::now();
+                        let event: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                        if let Some(at) = event["at"]
+                            .as_str()
+                            .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
+                        {
+                            let micros = (now - at.with_timezone(&chrono::Utc))
+                                .num_microseconds()
+                                .unwrap_or(i64::MAX)
+                                .max(0) as u64;
+                            latencies.lock().unwrap().push(micros);
+                            received.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }));
+    }
+    for open in opens {
+        open.await.unwrap();
+    }
+    println!(
+        "opened {} websockets in {:.1} s",
+        s.sockets,
+        t.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle = rss_kib(pid);
+    let per_socket = (rss_idle.saturating_sub(rss_before)) as f64 * 1024.0 / s.sockets as f64;
+
+    // Inject events at the rate: Pause / Unpause of the agents in turn.
+    let total = s.rate * s.secs;
+    let period = Duration::from_nanos(1_000_000_000 / s.rate.max(1));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let gate = Arc::new(Semaphore::new(512));
+    let failures = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    let mut sent = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        ticks.tick().await;
+        let agent = (n as usize) % s.sockets;
+        let round = (n as usize) / s.sockets;
+        let method = if round.is_multiple_of(2) {
+            "Pause"
+        } else {
+            "Unpause"
+        };
+        let body = if method == "Pause" {
+            json!({"reason": {"kind": "system", "id": "break"}})
+        } else {
+            json!({})
+        };
+        let (client, base, token, gate, failures) = (
+            client.clone(),
+            base.clone(),
+            tokens[agent].clone(),
+            gate.clone(),
+            failures.clone(),
+        );
+        let permit = gate.acquire_owned().await.unwrap();
+        sent.push(tokio::spawn(async move {
+            let ok = client
+                .post(format!("{base}/neoapi/{method}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if !ok {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        }));
+    }
+    for request in sent {
+        request.await.unwrap();
+    }
+    let inject_secs = t.elapsed().as_secs_f64();
+    // Let the last events arrive.
+    let wait = Instant::now();
+    while received.load(Ordering::Relaxed) < total - failures.load(Ordering::Relaxed)
+        && wait.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rss_loaded = rss_kib(pid);
+    let mut samples = latencies.lock().unwrap().clone();
+    samples.sort_unstable();
+    let ms = |us: u64| us as f64 / 1000.0;
+
+    // The polling alternative.
+    let deadline = Instant::now() + Duration::from_secs(s.poll_secs);
+    let polled = Arc::new(AtomicU64::new(0));
+    let mut pollers = Vec::new();
+    for token in tokens.iter().take(s.pollers) {
+        let (client, base, token, polled) = (client.clone(), base.clone(), token.clone(), polled.clone());
+        pollers.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let response = client
+                    .post(format!("{base}/neoapi/Position"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                if let Ok(r) = response
+                    && r.status().is_success()
+                    && r.bytes().await.is_ok()
+                {
+                    polled.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for poller in pollers {
+        poller.await.unwrap();
+    }
+    let polls_per_sec = polled.load(Ordering::Relaxed) as f64 / s.poll_secs as f64;
+
+    println!();
+    println!(
+        "== ctibridge websocket load ({} mode) ==",
+        if full { "bench" } else { "smoke" }
+    );
+    println!("sockets                 {}", s.sockets);
+    println!(
+        "events injected         {total} in {inject_secs:.1} s ({:.0}/s), {} refused",
+        total as f64 / inject_secs,
+        failures.load(Ordering::Relaxed)
+    );
+    println!("events received         {}", received.load(Ordering::Relaxed));
+    println!(
+        "emit -> receive         p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        ms(percentile(&samples, 50.0)),
+        ms(percentile(&samples, 99.0)),
+        ms(samples.last().copied().unwrap_or(0))
+    );
+    println!(
+        "server RSS              {} KiB before sockets, {} KiB with idle sockets, {} KiB after the load",
+        rss_before, rss_idle, rss_loaded
+    );
+    println!("RSS per idle socket     {:.1} KiB", per_socket / 1024.0);
+    println!(
+        "Position polling        {polls_per_sec:.0} requests/s ({} concurrent clients)",
+        s.pollers
+    );
+    let _ = server.start_kill();
+    let _ = server.wait().await;
+    assert_eq!(
+        received.load(Ordering::Relaxed),
+        total - failures.load(Ordering::Relaxed),
+        "every accepted event reached its socket"
+    );
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "every injected request was accepted"
+    );
+}

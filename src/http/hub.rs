@@ -1,0 +1,320 @@
+//! The event hub between the telephony event stream and the agent websockets.
+//!
+//! One dispatcher task reads the engine's broadcast channel, serialises each event once and
+//! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors; a
+//! callback coming due also to the agent who scheduled it).
+//! Every socket has a bounded queue: a socket whose queue is full is dropped from the hub and
+//! told to close as too slow, so one stalled browser never grows memory or delays others. The
+//! hub's lock is a plain mutex held only while queueing (never across an await).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytestring::ByteString;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::session::Session;
+use crate::telephony::{AgentId, Event, EventEnvelope, Role, Telephony};
+
+/// Why the hub let go of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseCause {
+    /// Still subscribed (or the server is stopping).
+    None = 0,
+    /// Its queue overflowed, or the dispatcher itself fell behind the engine.
+    TooSlow = 1,
+    /// Its session was revoked (Logout, or a new login on the same device).
+    SessionEnded = 2,
+}
+
+struct Subscriber {
+    id: u64,
+    session: String,
+    tx: mpsc::Sender<ByteString>,
+    cause: Arc<AtomicU8>,
+}
+
+#[derive(Default)]
+struct Table {
+    by_agent: HashMap<AgentId, Vec<Subscriber>>,
+    supervisors: HashSet<AgentId>,
+}
+
+pub struct EventHub {
+    table: Mutex<Table>,
+    queue: usize,
+    next_id: AtomicU64,
+}
+
+/// One socket's place in the hub; leaving it (drop) unsubscribes.
+pub struct Subscription {
+    pub rx: mpsc::Receiver<ByteString>,
+    cause: Arc<AtomicU8>,
+    id: u64,
+    agent: AgentId,
+    hub: Weak<EventHub>,
+}
+
+impl Subscription {
+    /// Set once the hub dropped this socket.
+    pub fn cause(&self) -> CloseCause {
+        match self.cause.load(Ordering::Acquire) {
+            1 => CloseCause::TooSlow,
+            2 => CloseCause::SessionEnded,
+            _ => CloseCause::None,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.unsubscribe(&self.agent, self.id);
+        }
+    }
+}
+
+impl EventHub {
+    /// Starts the dispatcher on the current tokio runtime. `queue`: events per socket.
+    pub fn start(telephony: &Arc<dyn Telephony>, queue: usize) -> Arc<EventHub> {
+        let hub = EventHub::new(queue);
+        let events = telephony.subscribe();
+        tokio::spawn(dispatch(Arc::downgrade(&hub), events));
+        hub
+    }
+
+    /// A hub without a dispatcher (events are handed to [`EventHub::deliver`]).
+    fn new(queue: usize) -> Arc<EventHub> {
+        Arc::new(EventHub {
+            table: Mutex::new(Table::default()),
+            queue: queue.max(1),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a socket of `session`'s agent.
+    pub fn subscribe(self: &Arc<Self>, session: &Session) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.queue);
+        let cause = Arc::new(AtomicU8::new(CloseCause::None as u8));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut table = self.lock();
+        if session.role == Role::Supervisor {
+            table.supervisors.insert(session.agent.clone());
+        }
+        table
+            .by_agent
+            .entry(session.agent.clone())
+            .or_default()
+            .push(Subscriber {
+                id,
+                session: session.token_hash.clone(),
+                tx,
+                cause: cause.clone(),
+            });
+        Subscription {
+            rx,
+            cause,
+            id,
+            agent: session.agent.clone(),
+            hub: Arc::downgrade(self),
+        }
+    }
+
+    fn unsubscribe(&self, agent: &AgentId, id: u64) {
+        let mut table = self.lock();
+        if let Some(list) = table.by_agent.get_mut(agent) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                table.by_agent.remove(agent);
+                table.supervisors.remove(agent);
+            }
+        }
+    }
+
+    /// Closes every socket opened with this session (Logout).
+    pub fn end_session(&self, token_hash: &str) {
+        let mut table = self.lock();
+        for list in table.by_agent.values_mut() {
+            list.retain(|s| {
+                let ended = s.session == token_hash;
+                if ended {
+                    s.cause.store(CloseCause::SessionEnded as u8, Ordering::Release);
+                }
+                !ended
+            });
+        }
+        table.by_agent.retain(|_, list| !list.is_empty());
+    }
+
+    /// Sockets currently subscribed (all agents).
+    pub fn sockets(&self) -> usize {
+        self.lock().by_agent.values().map(Vec::len).sum()
+    }
+
+    fn deliver(&self, envelope: &EventEnvelope) {
+        let text = match serde_json::to_string(envelope) {
+            Ok(text) => ByteString::from(text),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialise a telephony event");
+                return;
+            }
+        };
+        let mut table = self.lock();
+        match &envelope.agent {
+            Some(agent) => {
+                if let Some(list) = table.by_agent.get_mut(agent) {
+                    offer(list, &text);
+                    if list.is_empty() {
+                        table.by_agent.remove(agent);
+                    }
+                }
+            }
+            None => {
+                let Table {
+                    by_agent,
+                    supervisors,
+                } = &mut *table;
+                for supervisor in supervisors.iter() {
+                    if let Some(list) = by_agent.get_mut(supervisor) {
+                        offer(list, &text);
+                    }
+                }
+                // A callback that comes due also goes to the agent who scheduled it.
+                if let Event::CallbackDue { callback } = &envelope.event
+                    && !supervisors.contains(&callback.scheduled_by)
+                    && let Some(list) = by_agent.get_mut(&callback.scheduled_by)
+                {
+                    offer(list, &text);
+                }
+            }
+        }
+    }
+
+    /// The dispatcher lost events: nobody's stream is complete any more; every socket
+    /// reconnects and starts again from a snapshot.
+    fn drop_everyone(&self) {
+        let mut table = self.lock();
+        for list in table.by_agent.values() {
+            for s in list {
+                s.cause.store(CloseCause::TooSlow as u8, Ordering::Release);
+            }
+        }
+        table.by_agent.clear();
+        table.supervisors.clear();
+    }
+}
+
+/// Queues `text` on each socket; a full queue drops the socket as too slow.
+fn offer(list: &mut Vec<Subscriber>, text: &ByteString) {
+    list.retain(|s| match s.tx.try_send(text.clone()) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            s.cause.store(CloseCause::TooSlow as u8, Ordering::Release);
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    });
+}
+
+async fn dispatch(hub: Weak<EventHub>, mut events: tokio::sync::broadcast::Receiver<EventEnvelope>) {
+    loop {
+        let received = events.recv().await;
+        let Some(hub) = hub.upgrade() else {
+            return;
+        };
+        match received {
+            Ok(envelope) => hub.deliver(&envelope),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "event dispatcher fell behind the engine: every websocket reconnects"
+                );
+                hub.drop_everyone();
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::telephony::{CallId, EndReason};
+
+    fn session(user: &str, token_hash: &str, role: Role) -> Session {
+        Session {
+            token_hash: token_hash.into(),
+            agent: AgentId::from(user),
+            device: "1001".into(),
+            role,
+            expires_at_ms: i64::MAX,
+        }
+    }
+
+    fn event(agent: Option<&str>, seq: u64) -> EventEnvelope {
+        EventEnvelope {
+            agent: agent.map(AgentId::from),
+            seq,
+            at: Utc::now(),
+            event: Event::CallEnded {
+                call_id: CallId(seq),
+                reason: EndReason::CustomerHangup,
+            },
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_that_socket_only_as_too_slow() {
+        let hub = EventHub::new(2);
+        let mut slow = hub.subscribe(&session("agent1", "a", Role::Agent));
+        let mut fast = hub.subscribe(&session("agent1", "b", Role::Agent));
+        for seq in 1..=2 {
+            hub.deliver(&event(Some("agent1"), seq));
+            assert!(fast.rx.try_recv().is_ok());
+        }
+        hub.deliver(&event(Some("agent1"), 3));
+        assert_eq!(slow.cause(), CloseCause::TooSlow);
+        assert_eq!(fast.cause(), CloseCause::None);
+        assert!(fast.rx.try_recv().is_ok(), "the reading socket still gets events");
+        // The slow socket keeps only what was queued before it was dropped.
+        assert!(slow.rx.try_recv().is_ok() && slow.rx.try_recv().is_ok());
+        assert!(slow.rx.try_recv().is_err());
+        assert_eq!(hub.sockets(), 1);
+    }
+
+    #[test]
+    fn events_go_to_their_agent_and_engine_wide_ones_to_supervisors() {
+        let hub = EventHub::new(8);
+        let mut agent1 = hub.subscribe(&session("agent1", "a", Role::Agent));
+        let mut agent2 = hub.subscribe(&session("agent2", "b", Role::Agent));
+        let mut super1 = hub.subscribe(&session("super1", "c", Role::Supervisor));
+        hub.deliver(&event(Some("agent1"), 1));
+        hub.deliver(&event(None, 1));
+        assert!(agent1.rx.try_recv().unwrap().contains("\"agent\":\"agent1\""));
+        assert!(agent1.rx.try_recv().is_err());
+        assert!(agent2.rx.try_recv().is_err());
+        assert!(super1.rx.try_recv().unwrap().contains("\"agent\":null"));
+    }
+
+    #[test]
+    fn ending_a_session_drops_its_sockets_and_leaving_unsubscribes() {
+        let hub = EventHub::new(8);
+        let old = hub.subscribe(&session("agent1", "old", Role::Agent));
+        let other = hub.subscribe(&session("agent1", "new", Role::Agent));
+        hub.end_session("old");
+        assert_eq!(old.cause(), CloseCause::SessionEnded);
+        assert_eq!(other.cause(), CloseCause::None);
+        assert_eq!(hub.sockets(), 1);
+        drop(other);
+        assert_eq!(hub.sockets(), 0);
+    }
+}

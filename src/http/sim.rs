@@ -1,0 +1,252 @@
+//! The simulation API of the embedded engine, `/sim/…`, for demos and tests: what customers
+//! and devices do (NeoApi has no Answer method: the agent's device answers here). Every route
+//! needs the admin token (`Authorization: Bearer <admin token>`; `demo-admin` with the demo
+//! roster).
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::ApiError;
+use super::auth::AdminToken;
+use super::neoapi::{parse, read_body, telephony_error};
+use super::state::ApiState;
+use crate::telephony::engine::{CustomerBehaviour, InboundCall, LeadInput};
+use crate::telephony::{AgentId, CallId, CampaignId, Method, Simulation, TelephonyError};
+
+fn simulation(state: &ApiState) -> Result<&Simulation, ApiError> {
+    state.simulation.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_simulation",
+            "the simulation API needs the embedded telephony engine",
+        )
+    })
+}
+
+fn sim_error(e: TelephonyError) -> ApiError {
+    // The method name only matters for logging internal failures.
+    telephony_error(Method::Position, e)
+}
+
+fn ok() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "ok": true }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InboundArgs {
+    /// The caller's number; absent or empty: a private number.
+    #[serde(default)]
+    ani: Option<String>,
+    /// DATA collected by the IVR (the key field value).
+    #[serde(default)]
+    data: Option<String>,
+    queue: String,
+    /// Scripted: the customer hangs up this many seconds after calling.
+    #[serde(default)]
+    hang_up_after_secs: Option<u64>,
+}
+
+/// A customer calls a queue: `{"ani", "data"?, "queue"}` → `{"callId"}`.
+#[post("/sim/inbound")]
+pub async fn inbound(
+    _: AdminToken,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let args: InboundArgs = parse(&body)?;
+    let id = simulation(&state)?
+        .inbound_call(InboundCall {
+            ani: args.ani,
+            data: args.data,
+            queue: args.queue,
+            hang_up_after: args.hang_up_after_secs.map(Duration::from_secs),
+        })
+        .await
+        .map_err(sim_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "callId": id })))
+}
+
+/// The customer answers an outbound call that rings.
+#[post("/sim/calls/{call}/answer")]
+pub async fn customer_answers(
+    _: AdminToken,
+    call: web::Path<u64>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    simulation(&state)?
+        .customer_answers(CallId(call.into_inner()))
+        .map_err(sim_error)?;
+    Ok(ok())
+}
+
+/// The customer hangs up (waiting in a queue: abandoned).
+#[post("/sim/calls/{call}/hangup")]
+pub async fn customer_hangs_up(
+    _: AdminToken,
+    call: web::Path<u64>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    simulation(&state)?
+        .customer_hangs_up(CallId(call.into_inner()))
+        .map_err(sim_error)?;
+    Ok(ok())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DtmfArgs {
+    digits: String,
+}
+
+/// The customer presses digits: `{"digits": "12#"}`.
+#[post("/sim/calls/{call}/dtmf")]
+pub async fn customer_presses(
+    _: AdminToken,
+    req: HttpRequest,
+    call: web::Path<u64>,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let args: DtmfArgs = parse(&body)?;
+    simulation(&state)?
+        .customer_presses(CallId(call.into_inner()), &args.digits)
+        .map_err(sim_error)?;
+    Ok(ok())
+}
+
+/// A call as the engine sees it.
+#[get("/sim/calls/{call}")]
+pub async fn call_view(
+    _: AdminToken,
+    call: web::Path<u64>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = call.into_inner();
+    match simulation(&state)?.call(CallId(id)) {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_call",
+            format!("no call {id}"),
+        )),
+    }
+}
+
+/// The agent's ringing device is picked up.
+#[post("/sim/agents/{user}/answer")]
+pub async fn agent_answers(
+    _: AdminToken,
+    user: web::Path<String>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    simulation(&state)?
+        .agent_answers(&AgentId::new(user.into_inner()))
+        .map_err(sim_error)?;
+    Ok(ok())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LeadArgs {
+    phone: String,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeadsArgs {
+    leads: Vec<LeadArgs>,
+}
+
+/// Loads leads into an outbound campaign: `{"leads": [{"phone", "key"?}]}` → `{"loaded"}`.
+#[post("/sim/campaigns/{campaign}/leads")]
+pub async fn load_leads(
+    _: AdminToken,
+    req: HttpRequest,
+    campaign: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let args: LeadsArgs = parse(&body)?;
+    let leads = args
+        .leads
+        .into_iter()
+        .map(|l| LeadInput {
+            phone: l.phone,
+            key: l.key,
+        })
+        .collect();
+    let loaded = simulation(&state)?
+        .load_leads(CampaignId(campaign.into_inner()), leads)
+        .await
+        .map_err(sim_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "loaded": loaded })))
+}
+
+/// Runs a campaign's dialer one step now.
+#[post("/sim/campaigns/{campaign}/dial")]
+pub async fn dialer_step(
+    _: AdminToken,
+    campaign: web::Path<i64>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    simulation(&state)?
+        .advance_dialer(CampaignId(campaign.into_inner()))
+        .map_err(sim_error)?;
+    Ok(ok())
+}
+
+#[derive(Deserialize)]
+#[serde(
+    tag = "behaviour",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+enum ScriptArgs {
+    Answer {
+        #[serde(default)]
+        after_secs: u64,
+        #[serde(default)]
+        hang_up_after_secs: Option<u64>,
+    },
+    Busy,
+    NoAnswer,
+}
+
+/// How `phone` behaves the next time it is dialed:
+/// `{"behaviour": "answer", "afterSecs": 2, "hangUpAfterSecs": 30}` | `{"behaviour": "busy"}` |
+/// `{"behaviour": "noAnswer"}`.
+#[post("/sim/customers/{phone}/script")]
+pub async fn script_customer(
+    _: AdminToken,
+    req: HttpRequest,
+    phone: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let behaviour = match parse::<ScriptArgs>(&body)? {
+        ScriptArgs::Answer {
+            after_secs,
+            hang_up_after_secs,
+        } => CustomerBehaviour::Answer {
+            after: Duration::from_secs(after_secs),
+            hang_up_after: hang_up_after_secs.map(Duration::from_secs),
+        },
+        ScriptArgs::Busy => CustomerBehaviour::Busy,
+        ScriptArgs::NoAnswer => CustomerBehaviour::NoAnswer,
+    };
+    simulation(&state)?.script_customer(&phone.into_inner(), behaviour);
+    Ok(ok())
+}

@@ -1,0 +1,69 @@
+//! What the API handlers share: the telephony driver, sessions, the event hub, the login
+//! limiters, the admin guard and the limits of the configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::auth::AdminGuard;
+use super::hub::EventHub;
+use super::ratelimit::FailureLimiter;
+use super::session::Sessions;
+use crate::config::ServerConfig;
+use crate::store::Store;
+use crate::telephony::{Simulation, Telephony};
+
+/// Timings of the agent websocket.
+#[derive(Debug, Clone, Copy)]
+pub struct WsSettings {
+    /// The first frame must authenticate within this.
+    pub auth_timeout: Duration,
+    pub ping_interval: Duration,
+    /// No frame from the client (pong or anything) for this long: the socket is dead.
+    pub pong_timeout: Duration,
+    /// A send that does not complete within this: the client is stalled.
+    pub send_timeout: Duration,
+    pub max_frame_bytes: usize,
+}
+
+pub struct ApiState {
+    pub telephony: Arc<dyn Telephony>,
+    /// The embedded engine's simulation API (`/sim/…`), when that driver runs.
+    pub simulation: Option<Simulation>,
+    pub sessions: Sessions,
+    pub hub: Arc<EventHub>,
+    pub login_per_user: FailureLimiter,
+    pub login_per_address: FailureLimiter,
+    pub admin: AdminGuard,
+    pub max_body_bytes: usize,
+    pub ws: WsSettings,
+}
+
+impl ApiState {
+    /// Builds the state and starts the event hub (needs a tokio runtime).
+    pub fn new(
+        server: &ServerConfig,
+        store: Store,
+        telephony: Arc<dyn Telephony>,
+        simulation: Option<Simulation>,
+        demo: bool,
+    ) -> ApiState {
+        let window = Duration::from_secs(server.login_window_secs.max(1));
+        ApiState {
+            hub: EventHub::start(&telephony, server.ws_queue_events),
+            telephony,
+            simulation,
+            sessions: Sessions::new(store, Duration::from_secs(server.session_ttl_secs)),
+            login_per_user: FailureLimiter::new(server.login_failures_per_user, window),
+            login_per_address: FailureLimiter::new(server.login_failures_per_address, window),
+            admin: AdminGuard::new(server.admin_token_hash.clone(), demo),
+            max_body_bytes: server.max_body_bytes,
+            ws: WsSettings {
+                auth_timeout: Duration::from_secs(5),
+                ping_interval: Duration::from_secs(server.ws_ping_interval_secs.max(1)),
+                pong_timeout: Duration::from_secs(server.ws_pong_timeout_secs.max(1)),
+                send_timeout: Duration::from_secs(10),
+                max_frame_bytes: 16 * 1024,
+            },
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The agent websocket, `GET /neoapi/ws`.
+//!
+//! Browsers cannot set headers on a websocket and tokens must not travel in URLs (they end up
+//! in logs), so the client's first text frame authenticates: `{"type":"auth","token":"…"}`
+//! within 5 s, else the socket closes with 4001. The server answers a snapshot
+//! (`{"type":"snapshot", …Position}`) and then pushes each event of that agent as the
+//! `EventEnvelope` JSON, in order. Every tab of an agent gets every event.
+//!
+//! The server pings every `ws_ping_interval_secs`; a client silent for `ws_pong_timeout_secs`
+//! is closed (4000). A client that falls `ws_queue_events` events behind is closed with 4008
+//! "too slow": it reconnects and starts again from a snapshot. Logout (on this instance) and
+//! the session's expiry close the sockets of the session with 4001.
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session as WsSession};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::time::{MissedTickBehavior, interval, timeout};
+
+use super::ApiError;
+use super::auth::authenticate;
+use super::hub::CloseCause;
+use super::state::ApiState;
+
+/// Close codes of the protocol.
+pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+pub const CLOSE_NO_HEARTBEAT: u16 = 4000;
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum ClientFrame {
+    Auth { token: String },
+    Ping,
+}
+
+#[get("/neoapi/ws")]
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "websocket_expected",
+            format!("this endpoint speaks websocket only: {e}"),
+        )
+    })?;
+    let stream = stream.max_frame_size(state.ws.max_frame_bytes);
+    actix_web::rt::spawn(serve(state.into_inner(), session, stream));
+    Ok(response)
+}
+
+fn reason(code: u16, description: &str) -> Option<CloseReason> {
+    Some(CloseReason {
+        code: CloseCode::Other(code),
+        description: Some(description.to_owned()),
+    })
+}
+
+async fn close(session: WsSession, code: u16, description: &str) {
+    // A stalled client may never take the close frame: do not wait on it for long.
+    let _ = timeout(
+        std::time::Duration::from_secs(1),
+        session.close(reason(code, description)),
+    )
+    .await;
+}
+
+/// Waits for the auth frame: `Ok(token)` or `Err(reason to close with)`; `Err(None)` when the
+/// client went away.
+async fn read_auth(
+    session: &mut WsSession,
+    stream: &mut MessageStream,
+) -> Result<String, Option<&'static str>> {
+    while let Some(message) = stream.recv().await {
+        match message {
+            Ok(Message::Text(text)) => {
+                return match serde_json::from_str::<ClientFrame>(&text) {
+                    Ok(ClientFrame::Auth { token }) => Ok(token),
+                    _ => Err(Some(r#"the first frame must be {"type":"auth","token":"…"}"#)),
+                };
+            }
+            Ok(Message::Ping(bytes)) => {
+                let _ = session.pong(&bytes).await;
+            }
+            Ok(Message::Close(_)) | Err(_) => return Err(None),
+            Ok(Message::Binary(_)) => {
+                return Err(Some(
+                    r#"the first frame must be a text frame {"type":"auth","token":"…"}"#,
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    Err(None)
+}
+
+async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stream: MessageStream) {
+    let token = match timeout(state.ws.auth_timeout, read_auth(&mut session, &mut stream)).await {
+        Ok(Ok(token)) => token,
+        Ok(Err(Some(why))) => {
+            tracing::info!(reason = why, "websocket refused");
+            return close(session, CLOSE_UNAUTHORIZED, why).await;
+        }
+        Ok(Err(None)) => return,
+        Err(_) => {
+            tracing::info!("websocket refused: no auth frame in time");
+            return close(session, CLOSE_UNAUTHORIZED, "no auth frame within 5 s").await;
+        }
+    };
+    let agent_session = match authenticate(&state, &token).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(code = e.code, "websocket refused: {}", e.message);
+            return close(session, CLOSE_UNAUTHORIZED, "invalid token: log in again").await;
+        }
+    };
+    let agent = agent_session.agent.clone();
+    let expires_at_ms = agent_session.expires_at_ms;
+    // Subscribe before reading the snapshot: nothing that happens after it is missed. An
+    // event already reflected in the snapshot may follow it; applying it again is harmless.
+    let mut subscription = state.hub.subscribe(&agent_session);
+    let snapshot = match state.telephony.position(&agent).await {
+        Ok(position) => {
+            let mut value = serde_json::to_value(&position).unwrap_or_else(|_| json!({}));
+            if let Some(object) = value.as_object_mut() {
+                object.insert("type".into(), json!("snapshot"));
+            }
+            value.to_string()
+        }
+        Err(e) => {
+            tracing::info!(agent = %agent, error = %e, "websocket refused: no telephony session");
+            return close(session, CLOSE_UNAUTHORIZED, "not logged in: log in again").await;
+        }
+    };
+    if session.text(snapshot).await.is_err() {
+        return;
+    }
+    tracing::debug!(agent = %agent, "websocket connected");
+
+    let mut ticks = interval(state.ws.ping_interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticks.tick().await;
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            queued = subscription.rx.recv() => {
+                let cause = subscription.cause();
+                match (queued, cause) {
+                    (_, CloseCause::TooSlow) => {
+                        tracing::info!(agent = %agent, "websocket closed: client too slow");
+                        return close(session, CLOSE_TOO_SLOW, "too slow").await;
+                    }
+                    (_, CloseCause::SessionEnded) => {
+                        return close(session, CLOSE_UNAUTHORIZED, "session ended").await;
+                    }
+                    (Some(text), CloseCause::None) => {
+                        match timeout(state.ws.send_timeout, session.text(text)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return,
+                            Err(_) => {
+                                tracing::info!(agent = %agent, "websocket closed: client stalled");
+                                return close(session, CLOSE_TOO_SLOW, "too slow").await;
+                            }
+                        }
+                    }
+                    (None, CloseCause::None) => {
+                        return close(session, 1001, "server stopping").await;
+                    }
+                }
+            }
+            message = stream.recv() => {
+                let Some(message) = message else { return };
+                last_heard = Instant::now();
+                match message {
+                    Ok(Message::Ping(bytes)) => {
+                        if session.pong(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Message::Pong(_)) | Ok(Message::Continuation(_)) | Ok(Message::Nop) => {}
+                    Ok(Message::Close(_)) => {
+                        let _ = timeout(std::time::Duration::from_secs(1), session.close(None)).await;
+                        return;
+                    }
+                    Ok(Message::Text(text)) => {
+                        let answer = match serde_json::from_str::<ClientFrame>(&text) {
+                            Ok(ClientFrame::Ping) => json!({"type": "pong"}),
+                            Ok(ClientFrame::Auth { .. }) => error_frame("already_authenticated", "this socket is already authenticated"),
+                            Err(_) => {
+                                tracing::info!(agent = %agent, "websocket: unexpected text frame");
+                                error_frame("unexpected_frame", r#"the server takes only {"type":"ping"} after authentication"#)
+                            }
+                        };
+                        if session.text(answer.to_string()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Message::Binary(_)) => {
+                        tracing::info!(agent = %agent, "websocket: unexpected binary frame");
+                        let answer = error_frame("unexpected_frame", "binary frames are not part of the protocol");
+                        if session.text(answer.to_string()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!(agent = %agent, error = %e, "websocket protocol error");
+                        let code = match e {
+                            actix_ws::ProtocolError::Overflow => CloseCode::Size,
+                            _ => CloseCode::Protocol,
+                        };
+                        let _ = timeout(
+                            std::time::Duration::from_secs(1),
+                            session.close(Some(CloseReason { code, description: Some(e.to_string()) })),
+                        )
+                        .await;
+                        return;
+                    }
+                }
+            }
+            _ = ticks.tick() => {
+                if crate::store::now_millis() >= expires_at_ms {
+                    return close(session, CLOSE_UNAUTHORIZED, "session expired").await;
+                }
+                if last_heard.elapsed() >= state.ws.pong_timeout {
+                    tracing::info!(agent = %agent, "websocket closed: no heartbeat");
+                    return close(session, CLOSE_NO_HEARTBEAT, "no heartbeat").await;
+                }
+                if session.ping(b"").await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn error_frame(code: &str, message: &str) -> serde_json::Value {
+    json!({"type": "error", "error": {"code": code, "message": message}})
+}

@@ -1,0 +1,192 @@
+//! The RPC proxy: the whole inbound flow over HTTP and the websocket, and the documented
+//! errors for bad requests.
+
+use serde_json::json;
+
+use super::*;
+
+#[tokio::test]
+async fn an_inbound_call_from_login_to_crm_available() {
+    let app = TestApp::spawn().await;
+    let login = rpc(
+        &app,
+        None,
+        "Login",
+        json!({"device": "1001", "user": "agent1", "password": "demo"}),
+    )
+    .await;
+    let body = login.ok();
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(body["agent"]["user"], "agent1");
+    assert_eq!(body["agent"]["device"], "1001");
+    assert_eq!(body["agent"]["role"], "agent");
+    assert_eq!(body["agent"]["state"], "loggedIn");
+
+    let (mut socket, snapshot) = ws_connect(&app, &token).await;
+    assert_eq!(snapshot["state"], "loggedIn");
+
+    rpc(&app, Some(&token), "Login_Campaign", json!({"campaign": INBOUND}))
+        .await
+        .ok();
+    let position = wait_for(&mut socket, "position").await;
+    assert_eq!(position["state"], "available");
+    assert_eq!(position["campaign"]["id"], INBOUND);
+
+    let call_id = inbound_call(&app, "1155550100", Some("31987456")).await;
+    let offered = wait_for(&mut socket, "callOffered").await;
+    assert_eq!(offered["agent"], "agent1");
+    assert!(offered["seq"].as_u64().is_some() && offered["at"].is_string());
+    let call = &offered["call"];
+    assert_eq!(call["callId"], call_id);
+    assert_eq!(call["phoneNumber"], "1155550100");
+    assert_eq!(call["crmKey"], "31987456");
+    assert_eq!(call["callQueue"], QUEUE);
+    assert_eq!(call["callCampaing"], INBOUND);
+    let contact_id = call["contactId"].as_i64().unwrap();
+    assert_eq!(call["clavesf"], format!("{contact_id}-31987456"));
+
+    sim(&app, "agents/agent1/answer", json!({})).await.ok();
+    let connected = wait_for(&mut socket, "callConnected").await;
+    assert_eq!(connected["call"]["callId"], call_id);
+    rpc(&app, Some(&token), "CRM_ShowingContact", json!({}))
+        .await
+        .ok();
+
+    rpc(&app, Some(&token), "Hangup", json!({})).await.ok();
+    let ended = wait_for(&mut socket, "callEnded").await;
+    assert_eq!(ended["callId"], call_id);
+    assert_eq!(ended["reason"], "agentHangup");
+
+    rpc(
+        &app,
+        Some(&token),
+        "UpdateContact",
+        json!({"category": 1, "subcategory": 11, "comment": "sold"}),
+    )
+    .await
+    .ok();
+    let updated = wait_for(&mut socket, "contactUpdated").await;
+    assert_eq!(updated["disposition"]["subcategory"], 11);
+
+    rpc(&app, Some(&token), "CRM_Available", json!({})).await.ok();
+    wait_for(&mut socket, "contactReleased").await;
+    let position = rpc(&app, Some(&token), "Position", json!({})).await;
+    assert_eq!(position.ok()["state"], "available");
+    assert!(position.body["contact"].is_null() && position.body["call"].is_null());
+}
+
+#[tokio::test]
+async fn methods_without_arguments_take_an_empty_body() {
+    let app = TestApp::spawn().await;
+    let token = login(&app, "agent1", "1001").await;
+    let answer = rpc_raw(&app, Some(&token), "Position", Vec::new()).await;
+    assert_eq!(answer.ok()["user"], "agent1");
+    let answer = rpc_raw(&app, Some(&token), "Directory", b"{}".to_vec()).await;
+    assert!(answer.ok()["campaigns"].as_array().unwrap().len() >= 4);
+}
+
+#[tokio::test]
+async fn unknown_methods_are_404_unknown_method() {
+    let app = TestApp::spawn().await;
+    let answer = rpc(&app, None, "Answer", json!({})).await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.code(), "unknown_method");
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Answer")
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_with_serdes_message() {
+    let app = TestApp::spawn().await;
+    let answer = rpc_raw(&app, None, "Login", b"{\"device\": \"1001\",".to_vec()).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), "malformed_json");
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1")
+    );
+
+    let token = login(&app, "agent1", "1001").await;
+    let answer = rpc_raw(&app, Some(&token), "Dial", b"not json".to_vec()).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), "malformed_json");
+}
+
+#[tokio::test]
+async fn well_formed_json_of_the_wrong_shape_is_422_invalid_value() {
+    let app = TestApp::spawn().await;
+    let token = login(&app, "agent1", "1001").await;
+    let answer = rpc(
+        &app,
+        Some(&token),
+        "Login_Campaign",
+        json!({"campaign": "ninety-seven"}),
+    )
+    .await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.code(), "invalid_value");
+    let answer = rpc(
+        &app,
+        Some(&token),
+        "Pause",
+        json!({"reason": {"kind": "system", "id": "nap"}}),
+    )
+    .await;
+    assert_eq!(answer.status, 422);
+    assert_eq!(answer.code(), "invalid_value");
+}
+
+#[tokio::test]
+async fn oversize_bodies_are_413_and_the_server_keeps_serving() {
+    let app = TestApp::spawn().await;
+    let token = login(&app, "agent1", "1001").await;
+    let huge = format!("{{\"phone\": \"{}\"}}", "1".repeat(70 * 1024));
+    let answer = rpc_raw(&app, Some(&token), "Dial", huge.into_bytes()).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.code(), "payload_too_large");
+    assert_eq!(rpc(&app, Some(&token), "Position", json!({})).await.status, 200);
+}
+
+#[tokio::test]
+async fn refusals_map_to_their_status_and_code() {
+    let app = TestApp::spawn().await;
+    let token = login(&app, "agent1", "1001").await;
+    // Wrong state: hang up with no call.
+    let answer = rpc(&app, Some(&token), "Hangup", json!({})).await;
+    assert_eq!((answer.status, answer.code()), (409, "no_active_call"));
+    // Unknown campaign.
+    let answer = rpc(&app, Some(&token), "Login_Campaign", json!({"campaign": 4242})).await;
+    assert_eq!((answer.status, answer.code()), (404, "unknown_campaign"));
+    // Invalid value.
+    let answer = rpc(&app, Some(&token), "Dial", json!({"phone": "call me"})).await;
+    assert_eq!((answer.status, answer.code()), (422, "invalid_number"));
+    // Supervisor-only.
+    let answer = rpc(
+        &app,
+        Some(&token),
+        "Monitor",
+        json!({"target": "agent2", "mode": "listen"}),
+    )
+    .await;
+    assert_eq!((answer.status, answer.code()), (403, "forbidden"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_method() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document: serde_json::Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    for method in ctibridge::telephony::Method::ALL {
+        let path = format!("/neoapi/{}", method.as_str());
+        assert!(document["paths"][&path]["post"].is_object(), "{path} missing");
+    }
+    assert!(document["paths"]["/sim/inbound"]["post"].is_object());
+}
