@@ -11,8 +11,13 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
 use crate::contacts::ContactResolver;
-use crate::contacts::memory::InMemoryContactDirectory;
+use crate::contacts::directory::ContactDirectory;
 use crate::http::ApiState;
+use crate::salesforce::SalesforceClient;
+use crate::salesforce::auth::{TokenCache, token_source};
+use crate::salesforce::flows::{CallLogger, FlowSettings, SalesforceFlows};
+use crate::salesforce::outbox::Outbox;
+use crate::salesforce::worker::{SystemClock, Worker, WorkerConfig};
 use crate::store::Store;
 use crate::telephony::{EmbeddedEngine, Telephony};
 
@@ -22,6 +27,8 @@ pub struct Application {
     store: Store,
     /// Keeps the engine (and its timers) alive as long as the server.
     _engine: Arc<EmbeddedEngine>,
+    /// Stops the outbox worker after the server.
+    worker_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -41,11 +48,13 @@ impl Application {
         }
 
         refuse_public_demo(&config)?;
-        // Until the database-backed contact directory is wired in, contacts live in memory.
-        let contacts: Arc<dyn ContactResolver> = Arc::new(InMemoryContactDirectory::new());
+        let directory = ContactDirectory::new(store.clone(), config.contacts.default_country.clone());
+        ensure_campaign_databases(&directory, &config.telephony).await?;
+        let contacts: Arc<dyn ContactResolver> = Arc::new(directory);
         let engine = EmbeddedEngine::from_config(&config.telephony, contacts)
             .await
             .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
+        let (salesforce, worker_stop) = salesforce_write_back(&config, &store, &engine).await?;
         let simulation = engine.simulation();
         let demo = engine.is_demo();
         let telephony: Arc<dyn Telephony> = engine.clone();
@@ -68,6 +77,7 @@ impl Application {
                 .app_data(data_store.clone())
                 .app_data(adapter_settings.clone())
                 .app_data(api.clone())
+                .app_data(salesforce.clone())
                 .configure(crate::http::configure)
         })
         // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.
@@ -80,6 +90,7 @@ impl Application {
             server,
             store,
             _engine: engine,
+            worker_stop,
         })
     }
 
@@ -99,12 +110,117 @@ impl Application {
     /// Runs until SIGINT / SIGTERM (or [`Application::handle`]'s stop), then closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        // The worker finishes its round; undelivered rows stay in the outbox for next time.
+        let _ = self.worker_stop.send(true);
         tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await
             .ok();
         tracing::info!("stopped");
         result
     }
+}
+
+/// The Salesforce side: the call logger (telephony events → call log + outbox), the outbox
+/// worker when credentials are configured, and the softphone helpers' state.
+async fn salesforce_write_back(
+    config: &Config,
+    store: &Store,
+    engine: &Arc<EmbeddedEngine>,
+) -> anyhow::Result<(
+    web::Data<crate::http::salesforce::SalesforceState>,
+    tokio::sync::watch::Sender<bool>,
+)> {
+    let outbox = Outbox::new(store.clone());
+    let settings = Arc::new(FlowSettings::from_config(config));
+    let run_id = CallLogger::new_run_id();
+    let logger = CallLogger::new(outbox.clone(), settings.clone(), run_id.clone());
+    tokio::spawn(logger.run(engine.subscribe()));
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let http = SalesforceClient::http_client();
+    let source = token_source(&config.salesforce, http.clone(), store.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (client, usage, flow) = match source {
+        Some(source) => {
+            let flow = source.flow();
+            let client = Arc::new(SalesforceClient::new(
+                http,
+                TokenCache::new(source),
+                &config.salesforce.api_version,
+            ));
+            let worker = Worker::new(
+                format!("{}-{}", hostname(), std::process::id()),
+                outbox.clone(),
+                client.clone(),
+                WorkerConfig::default(),
+                Arc::new(SystemClock),
+            );
+            tokio::spawn(worker.run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }));
+            tracing::info!(flow, "Salesforce write-back running");
+            let usage = client.usage();
+            (Some(client), Some(usage), Some(flow))
+        }
+        None => (None, None, None),
+    };
+    let flows = SalesforceFlows::new(outbox.clone(), settings, client, run_id);
+    let state = crate::http::salesforce::SalesforceState {
+        flows,
+        outbox,
+        usage,
+        flow,
+    };
+    Ok((web::Data::new(state), stop))
+}
+
+/// Every campaign inserts unknown callers into its contact database (@IDDATABASE): create the
+/// ones that do not exist yet, keyed by Clave_1 (`ctibridge contacts databases create` makes
+/// others, e.g. phone-keyed ones, beforehand).
+async fn ensure_campaign_databases(
+    directory: &ContactDirectory,
+    telephony: &crate::config::TelephonyConfig,
+) -> anyhow::Result<()> {
+    use crate::contacts::ContactsError;
+    use crate::contacts::directory::{KeyKind, NewContactDatabase};
+    let campaigns = if telephony.campaigns.is_empty() {
+        crate::telephony::engine::campaign::demo_campaigns()
+    } else {
+        telephony.campaigns.clone()
+    };
+    for campaign in campaigns {
+        if directory.database(campaign.database_id).await?.is_some() {
+            continue;
+        }
+        let new = NewContactDatabase {
+            id: campaign.database_id,
+            name: format!("{} contacts", campaign.name),
+            key_kind: KeyKind::Clave1,
+            crm_id: campaign.crm_id,
+        };
+        match directory.create_database(&new).await {
+            Ok(_) => tracing::info!(
+                database = new.id,
+                campaign = campaign.id,
+                "contact database created for the campaign"
+            ),
+            // Another campaign or instance created it meanwhile.
+            Err(ContactsError::DatabaseExists(_)) => {}
+            Err(e) => anyhow::bail!(
+                "cannot create contact database {} of campaign {}: {e}",
+                new.id,
+                campaign.id
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// This machine's name, for the outbox worker's claims (tells instances apart in the table).
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "ctibridge".into())
 }
 
 /// The demo roster's password is public: with it, the server only listens on loopback.

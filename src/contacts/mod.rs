@@ -19,8 +19,6 @@
 //!
 //! [`import`] loads contact databases from CSV files; [`phone`] normalises numbers.
 
-pub mod memory;
-
 use std::fmt;
 
 pub mod cli;

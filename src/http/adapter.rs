@@ -36,7 +36,7 @@ impl AdapterSettings {
         Self {
             adapter_csp: adapter_csp(&frame_ancestors, dev_mode),
             dev_mode,
-            server_logs_tasks: config.salesforce.is_configured(),
+            server_logs_tasks: config.salesforce.task_logger() == crate::salesforce::config::TaskLog::Server,
             frame_ancestors,
         }
     }

@@ -6,6 +6,7 @@
 //! - [`ws`]: `GET /neoapi/ws`, the agent websocket fed by the [`hub`];
 //! - [`session`], [`auth`], [`ratelimit`]: session tokens, typed guards, failed-login limits;
 //! - [`sim`]: the embedded engine's simulation API under `/sim/…` (admin token);
+//! - [`salesforce`]: the softphone's Salesforce helpers and `/admin/salesforce`;
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
 
@@ -17,6 +18,7 @@ pub mod hub;
 pub mod neoapi;
 pub mod openapi;
 pub mod ratelimit;
+pub mod salesforce;
 pub mod session;
 pub mod sim;
 pub mod state;
@@ -49,4 +51,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(sim::dialer_step)
     .service(sim::script_customer);
     cfg.configure(adapter::configure);
+    cfg.configure(salesforce::configure);
 }

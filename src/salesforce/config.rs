@@ -21,9 +21,25 @@ pub enum AuthFlow {
     RefreshToken,
 }
 
+/// Who writes the call's Task. Exactly one of the two does, so no call is logged twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskLog {
+    /// The server when it has Salesforce credentials, else the adapter.
+    #[default]
+    Auto,
+    /// The server, through its outbox (idempotent, survives outages and reloads).
+    Server,
+    /// The adapter page, with Open CTI `saveLog` as the agent (orgs that give the server no
+    /// API access); the server then writes no Task.
+    Adapter,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SalesforceConfig {
+    /// Who writes the call's Task when `saveActivityLog` is on.
+    pub task_log: TaskLog,
     /// The OAuth2 flow. Absent: no credentials, writes wait in the outbox.
     pub flow: Option<AuthFlow>,
     /// Token host for the JWT bearer and refresh-token flows (`https://login.salesforce.com`,
@@ -49,6 +65,7 @@ pub struct SalesforceConfig {
 impl Default for SalesforceConfig {
     fn default() -> Self {
         Self {
+            task_log: TaskLog::Auto,
             flow: None,
             login_url: Url::parse("https://login.salesforce.com").expect("static URL"),
             my_domain_url: None,
@@ -63,6 +80,15 @@ impl Default for SalesforceConfig {
 }
 
 impl SalesforceConfig {
+    /// Who writes Tasks in this deployment (`auto` resolved).
+    pub fn task_logger(&self) -> TaskLog {
+        match self.task_log {
+            TaskLog::Auto if self.is_configured() => TaskLog::Server,
+            TaskLog::Auto => TaskLog::Adapter,
+            chosen => chosen,
+        }
+    }
+
     /// Whether credentials are configured at all.
     pub fn is_configured(&self) -> bool {
         self.flow.is_some()

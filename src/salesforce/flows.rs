@@ -50,6 +50,14 @@ pub struct FlowSettings {
 }
 
 impl FlowSettings {
+    /// From the whole configuration: as [`FlowSettings::new`], and no Task writes when the
+    /// adapter logs calls itself (`salesforce.task_log`, by default: no credentials).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let mut settings = Self::new(&config.callcenter, &config.telephony);
+        settings.save_activity_log &= config.salesforce.task_logger() == super::config::TaskLog::Server;
+        settings
+    }
+
     /// From `[callcenter]` and `[telephony]` (the demo campaigns when none are configured, as
     /// the engine does).
     pub fn new(callcenter: &DeploymentConfig, telephony: &crate::config::TelephonyConfig) -> Self {

@@ -23,6 +23,7 @@ pub fn config_for(fake: &FakeSalesforce, flow: AuthFlow) -> SalesforceConfig {
     let defaults = FakeConfig::default();
     let url = url::Url::parse(&fake.url).unwrap();
     SalesforceConfig {
+        task_log: Default::default(),
         flow: Some(flow),
         login_url: url.clone(),
         my_domain_url: Some(url),

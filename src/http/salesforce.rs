@@ -1,0 +1,256 @@
+//! The softphone's Salesforce helpers and the operator's view of the write-back:
+//! - `POST /api/salesforce/new-sync-id {callId?}` → `{"neoSyncId": "…"}` (a string: 18 digits
+//!   do not fit a JavaScript number);
+//! - `POST /api/salesforce/popped {callId?, recordId, objectType}` → 202: externalData onto the
+//!   record, the call's Task linked to it (through the outbox);
+//! - `POST /api/salesforce/sync {callId?, neoSyncId}` → `{"recordId", "objectType", "name"}`
+//!   or 404 `not_found`: the record saved from the new-record screen;
+//! - `GET /api/salesforce/search?phone=…|key=…` → `{"records": […]}` in searchTypePriority order;
+//! - `GET /admin/salesforce` (admin token): API usage (`Sforce-Limit-Info`), outbox counts and
+//!   parked writes; `POST /admin/salesforce/outbox/{id}/requeue` puts a parked write back.
+//!
+//! `callId` absent or 0 means the agent's latest call (the softphone shows 0 once a call ended
+//! while its contact stays on screen). An agent only ever reaches its own calls.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::ApiError;
+use super::auth::{AdminToken, AgentSession};
+use super::neoapi::{parse, read_body};
+use super::state::ApiState;
+use crate::salesforce::SalesforceError;
+use crate::salesforce::client::ApiUsage;
+use crate::salesforce::flows::{FlowError, SalesforceFlows};
+use crate::salesforce::outbox::Outbox;
+
+/// What these routes need, in app data.
+pub struct SalesforceState {
+    pub flows: SalesforceFlows,
+    pub outbox: Outbox,
+    /// `None` without credentials.
+    pub usage: Option<Arc<ApiUsage>>,
+    pub flow: Option<&'static str>,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(new_sync_id)
+        .service(popped)
+        .service(sync)
+        .service(search)
+        .service(admin)
+        .service(requeue);
+}
+
+fn flow_error(e: FlowError) -> ApiError {
+    match e {
+        FlowError::NoCall { .. } => ApiError::new(StatusCode::CONFLICT, "no_call", e.to_string()),
+        FlowError::Invalid(message) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
+        }
+        FlowError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+        FlowError::Salesforce(SalesforceError::NotConfigured) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "salesforce_not_configured",
+            "the server has no Salesforce credentials ([salesforce] in its configuration)",
+        ),
+        FlowError::Salesforce(e) if e.is_transient() => {
+            tracing::warn!(error = %e, "Salesforce unavailable for a softphone request");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "salesforce_unavailable",
+                e.to_string(),
+            )
+        }
+        FlowError::Salesforce(e) => {
+            tracing::warn!(error = %e, "Salesforce refused a softphone request");
+            ApiError::new(StatusCode::BAD_GATEWAY, "salesforce_error", e.to_string())
+        }
+        FlowError::Store(e) => {
+            tracing::error!(error = %e, "database error in a Salesforce helper");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is unavailable",
+            )
+        }
+    }
+}
+
+/// `neoSyncId` arrives as a string (from JavaScript) or a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SyncIdValue {
+    Text(String),
+    Number(i64),
+}
+
+impl SyncIdValue {
+    fn value(&self) -> Result<i64, ApiError> {
+        match self {
+            SyncIdValue::Number(n) if *n > 0 => Ok(*n),
+            SyncIdValue::Text(t) => t.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(format!(
+                    "neoSyncId `{t}` is not a positive whole number of at most 18 digits"
+                ))
+            }),
+            SyncIdValue::Number(n) => Err(invalid(format!("neoSyncId {n} is not positive"))),
+        }
+    }
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CallArgs {
+    #[serde(default)]
+    call_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PoppedArgs {
+    #[serde(default)]
+    call_id: Option<u64>,
+    record_id: String,
+    object_type: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SyncArgs {
+    #[serde(default)]
+    call_id: Option<u64>,
+    neo_sync_id: SyncIdValue,
+}
+
+async fn body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    api: &ApiState,
+) -> Result<T, ApiError> {
+    let bytes = read_body(req, payload, api.max_body_bytes).await?;
+    parse(&bytes)
+}
+
+#[post("/api/salesforce/new-sync-id")]
+async fn new_sync_id(
+    session: AgentSession,
+    req: HttpRequest,
+    payload: web::Payload,
+    api: web::Data<ApiState>,
+    sf: web::Data<SalesforceState>,
+) -> Result<HttpResponse, ApiError> {
+    let args: CallArgs = body(&req, payload, &api).await?;
+    let id = sf
+        .flows
+        .new_sync_id(session.0.agent.as_str(), args.call_id)
+        .await
+        .map_err(flow_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "neoSyncId": id.to_string() })))
+}
+
+#[post("/api/salesforce/popped")]
+async fn popped(
+    session: AgentSession,
+    req: HttpRequest,
+    payload: web::Payload,
+    api: web::Data<ApiState>,
+    sf: web::Data<SalesforceState>,
+) -> Result<HttpResponse, ApiError> {
+    let args: PoppedArgs = body(&req, payload, &api).await?;
+    sf.flows
+        .record_popped(
+            session.0.agent.as_str(),
+            args.call_id,
+            &args.record_id,
+            &args.object_type,
+        )
+        .await
+        .map_err(flow_error)?;
+    Ok(HttpResponse::Accepted().json(json!({})))
+}
+
+#[post("/api/salesforce/sync")]
+async fn sync(
+    session: AgentSession,
+    req: HttpRequest,
+    payload: web::Payload,
+    api: web::Data<ApiState>,
+    sf: web::Data<SalesforceState>,
+) -> Result<HttpResponse, ApiError> {
+    let args: SyncArgs = body(&req, payload, &api).await?;
+    let found = sf
+        .flows
+        .sync(session.0.agent.as_str(), args.call_id, args.neo_sync_id.value()?)
+        .await
+        .map_err(flow_error)?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchArgs {
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+#[get("/api/salesforce/search")]
+async fn search(
+    _session: AgentSession,
+    query: Result<web::Query<SearchArgs>, actix_web::Error>,
+    sf: web::Data<SalesforceState>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.map_err(|e| invalid(e.to_string()))?;
+    let records = sf
+        .flows
+        .search(query.key.as_deref(), query.phone.as_deref())
+        .await
+        .map_err(flow_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "records": records })))
+}
+
+#[get("/admin/salesforce")]
+async fn admin(_: AdminToken, sf: web::Data<SalesforceState>) -> Result<HttpResponse, ApiError> {
+    let store_error = |e: crate::store::StoreError| flow_error(FlowError::Store(e));
+    let stats = sf.outbox.stats().await.map_err(store_error)?;
+    let parked = sf.outbox.entries("parked", 100).await.map_err(store_error)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "configured": sf.usage.is_some(),
+        "flow": sf.flow,
+        "apiUsage": sf.usage.as_ref().map(|u| u.snapshot()),
+        "outbox": stats,
+        "parked": parked,
+    })))
+}
+
+#[post("/admin/salesforce/outbox/{id}/requeue")]
+async fn requeue(
+    _: AdminToken,
+    id: web::Path<i64>,
+    sf: web::Data<SalesforceState>,
+) -> Result<HttpResponse, ApiError> {
+    let done = sf
+        .outbox
+        .requeue(id.into_inner(), crate::store::now_millis())
+        .await
+        .map_err(|e| flow_error(FlowError::Store(e)))?;
+    if done {
+        Ok(HttpResponse::Ok().json(json!({ "requeued": true })))
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no parked outbox row with that id",
+        ))
+    }
+}
