@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(openapi::document)
     .service(ws::connect)
     .service(neoapi::call)
+    .service(neoapi::wrong_verb)
     .service(sim::inbound)
     .service(sim::customer_answers)
     .service(sim::customer_hangs_up)

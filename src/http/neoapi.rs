@@ -199,6 +199,25 @@ pub async fn call(
     answer.map_err(|e| telephony_error(method, e))
 }
 
+/// Any other HTTP method on a NeoApi route: 405 in the error shape.
+#[actix_web::route(
+    "/neoapi/{method}",
+    method = "GET",
+    method = "PUT",
+    method = "PATCH",
+    method = "DELETE"
+)]
+pub async fn wrong_verb(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not served here: NeoApi methods are called with POST",
+            req.method()
+        ),
+    ))
+}
+
 fn unreachable_login() -> Result<HttpResponse, TelephonyError> {
     Err(TelephonyError::Internal(
         "Login is handled before authentication".into(),

@@ -100,6 +100,15 @@ async fn unknown_methods_are_404_unknown_method() {
 }
 
 #[tokio::test]
+async fn other_http_verbs_are_405_in_the_error_shape() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/neoapi/Position")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
 async fn malformed_json_is_400_with_serdes_message() {
     let app = TestApp::spawn().await;
     let answer = rpc_raw(&app, None, "Login", b"{\"device\": \"1001\",".to_vec()).await;

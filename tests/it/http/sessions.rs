@@ -197,3 +197,37 @@ async fn failed_logins_are_limited_per_address() {
     assert_eq!((limited.status, limited.code()), (429, "too_many_attempts"));
     assert!(limited.retry_after.is_some());
 }
+
+// The session table on both backends: several instances on one PostgreSQL database share it.
+crate::dual_db_test!(
+    sessions_are_found_by_token_until_revoked_or_expired,
+    |db: crate::support::db::TestDb| async move {
+        use ctibridge::http::session::Sessions;
+        use ctibridge::telephony::{AgentId, Role};
+
+        let store = db.store().await;
+        let sessions = Sessions::new(store.clone(), std::time::Duration::from_secs(3600));
+        let other_instance = Sessions::new(store.clone(), std::time::Duration::from_secs(3600));
+        let agent = AgentId::from("super1");
+        let issued = sessions.create(&agent, "1100", Role::Supervisor).await.unwrap();
+        let found = other_instance.find(&issued.token).await.unwrap().expect("found");
+        assert_eq!(found, issued.session);
+        assert_eq!(found.role, Role::Supervisor);
+        assert!(other_instance.find("some other token").await.unwrap().is_none());
+
+        other_instance.revoke(&found.token_hash).await.unwrap();
+        assert!(sessions.find(&issued.token).await.unwrap().is_none());
+
+        let second = sessions.create(&agent, "1100", Role::Supervisor).await.unwrap();
+        let third = sessions.create(&agent, "1101", Role::Supervisor).await.unwrap();
+        let revoked = sessions.revoke_agent(&agent).await.unwrap();
+        assert_eq!(revoked.len(), 2);
+        assert!(sessions.find(&second.token).await.unwrap().is_none());
+        assert!(sessions.find(&third.token).await.unwrap().is_none());
+
+        let expiring = Sessions::new(store.clone(), std::time::Duration::ZERO);
+        let gone = expiring.create(&agent, "1100", Role::Supervisor).await.unwrap();
+        assert!(sessions.find(&gone.token).await.unwrap().is_none());
+        store.close().await;
+    }
+);
