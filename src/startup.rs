@@ -48,7 +48,7 @@ impl Application {
         }
 
         refuse_public_demo(&config)?;
-        let directory = ContactDirectory::new(store.clone(), config.contacts.default_country.clone());
+        let directory = ContactDirectory::new(store.clone(), config.contacts.default_country);
         ensure_campaign_databases(&directory, &config.telephony).await?;
         let contacts: Arc<dyn ContactResolver> = Arc::new(directory);
         let engine = EmbeddedEngine::from_config(&config.telephony, contacts)
