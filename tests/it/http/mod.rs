@@ -5,6 +5,7 @@
 
 mod authz;
 mod neoapi;
+mod salesforce;
 mod sessions;
 mod sim;
 mod ws;

@@ -1,0 +1,273 @@
+//! The write-back through the running server: a call handled over the API becomes one Task in
+//! the (fake) org, with its disposition and the popped record; the softphone's Salesforce
+//! helpers refuse bad input and other agents' calls; the operator's view.
+
+use std::time::Duration;
+
+use ctibridge::salesforce::config::AuthFlow;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::support::fake_salesforce::FakeSalesforce;
+
+/// `POST /api/salesforce/{name}`.
+async fn helper(app: &TestApp, token: Option<&str>, name: &str, body: Value) -> Answer {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/api/salesforce/{name}")))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+async fn admin_view(app: &TestApp) -> Value {
+    let response = app
+        .client
+        .get(app.url("/admin/salesforce"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    answer(response).await.ok().clone()
+}
+
+/// Waits (bounded) until the fake org satisfies `done`: the worker delivers in the background.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// An inbound call answered by agent1; returns (token, socket, call id).
+async fn answered_call(app: &TestApp, ani: &str) -> (String, Socket, u64) {
+    let token = available(app, "agent1", "1001").await;
+    let (mut socket, _) = ws_connect(app, &token).await;
+    let call = inbound_call(app, ani, Some(ani)).await;
+    wait_for(&mut socket, "callOffered").await;
+    sim(app, "agents/agent1/answer", json!({})).await.ok();
+    wait_for(&mut socket, "callConnected").await;
+    (token, socket, call)
+}
+
+#[tokio::test]
+async fn a_call_handled_over_the_api_becomes_one_task_with_its_disposition() {
+    let fake = FakeSalesforce::start().await;
+    let contact = fake.insert("Contact", json!({"LastName": "García", "Phone": "1155551001"}));
+    let app =
+        TestApp::spawn_with(|c| c.salesforce = crate::salesforce::config_for(&fake, AuthFlow::JwtBearer))
+            .await;
+
+    let (token, mut socket, call) = answered_call(&app, "1155551001").await;
+    let popped = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"callId": call, "recordId": contact, "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!(popped.status, 202, "{}", popped.body);
+
+    sim(&app, &format!("calls/{call}/hangup"), json!({})).await.ok();
+    wait_for(&mut socket, "callEnded").await;
+    rpc(
+        &app,
+        Some(&token),
+        "UpdateContact",
+        json!({"category": 1, "subcategory": 11, "comment": "ok"}),
+    )
+    .await
+    .ok();
+    rpc(&app, Some(&token), "CRM_Available", json!({})).await.ok();
+
+    eventually("the categorized Task", || {
+        fake.records("Task")
+            .first()
+            .is_some_and(|t| t.get("CallDisposition").is_some() && t["Status"] == "Completed")
+    })
+    .await;
+    let tasks = fake.records("Task");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["CallDisposition"], "Contacted / Sale");
+    assert_eq!(tasks[0]["WhoId"], json!(contact));
+    assert_eq!(tasks[0]["CallType"], "Inbound");
+    eventually("externalData on the contact", || {
+        fake.record("Contact", &contact)
+            .unwrap()
+            .contains_key("neoContactId__c")
+    })
+    .await;
+
+    let view = admin_view(&app).await;
+    assert_eq!(view["configured"], true);
+    assert_eq!(view["flow"], "jwt_bearer");
+    assert!(view["apiUsage"]["used"].as_u64().unwrap() > 0, "{view}");
+    assert_eq!(view["outbox"]["parked"], 0);
+
+    // The adapter is told the server writes the Task (so it does not saveLog a second one).
+    let config: Value = app
+        .client
+        .get(app.url("/softphone/adapter-config.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["taskLog"], "server");
+}
+
+#[tokio::test]
+async fn the_new_record_sync_finds_the_saved_record() {
+    let fake = FakeSalesforce::start().await;
+    let app =
+        TestApp::spawn_with(|c| c.salesforce = crate::salesforce::config_for(&fake, AuthFlow::JwtBearer))
+            .await;
+    let (token, _socket, call) = answered_call(&app, "1177770000").await;
+
+    let fresh = helper(&app, Some(&token), "new-sync-id", json!({"callId": call})).await;
+    let sync_id = fresh.ok()["neoSyncId"]
+        .as_str()
+        .expect("a string: 18 digits exceed JavaScript numbers")
+        .to_owned();
+    assert!(
+        sync_id.len() >= 15 && sync_id.chars().all(|c| c.is_ascii_digit()),
+        "{sync_id}"
+    );
+
+    let not_yet = helper(
+        &app,
+        Some(&token),
+        "sync",
+        json!({"callId": call, "neoSyncId": sync_id}),
+    )
+    .await;
+    assert_eq!((not_yet.status, not_yet.code()), (404, "not_found"));
+
+    let lead = fake.insert_unchecked(
+        "Lead",
+        json!({"LastName": "Nueva", "Company": "-", "neoSyncId__c": sync_id.parse::<i64>().unwrap()}),
+    );
+    let found = helper(
+        &app,
+        Some(&token),
+        "sync",
+        json!({"callId": call, "neoSyncId": sync_id}),
+    )
+    .await;
+    assert_eq!(found.ok()["recordId"], json!(lead));
+    assert_eq!(found.body["objectType"], "Lead");
+    eventually("the Task linked to the lead", || {
+        fake.records("Task")
+            .first()
+            .is_some_and(|t| t.get("WhoId") == Some(&json!(lead)))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_helpers_refuse_bad_input_and_other_agents_calls() {
+    let app = TestApp::spawn().await;
+    let (token, _socket, call) = answered_call(&app, "1155552222").await;
+    let other = available(&app, "agent2", "1002").await;
+    let record = "003000000000001AAA";
+
+    let none = helper(
+        &app,
+        None,
+        "popped",
+        json!({"callId": call, "recordId": record, "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!(none.status, 401);
+    let theirs = helper(
+        &app,
+        Some(&other),
+        "popped",
+        json!({"callId": call, "recordId": record, "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!((theirs.status, theirs.code()), (409, "no_call"));
+    let bad_id = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"callId": call, "recordId": "x'; --", "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!((bad_id.status, bad_id.code()), (422, "invalid_value"));
+    let bad_type = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"callId": call, "recordId": record, "objectType": "Contact WHERE"}),
+    )
+    .await;
+    assert_eq!(bad_type.status, 422);
+    let unknown_field = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"callId": call, "recordId": record, "objectType": "Contact", "x": 1}),
+    )
+    .await;
+    assert_eq!(unknown_field.status, 422);
+    let malformed = app
+        .client
+        .post(app.url("/api/salesforce/popped"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+
+    // Without credentials: writes wait in the outbox, searches say why they cannot run.
+    let ok = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"callId": call, "recordId": record, "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!(ok.status, 202);
+    let sync = helper(
+        &app,
+        Some(&token),
+        "sync",
+        json!({"callId": call, "neoSyncId": "123"}),
+    )
+    .await;
+    assert_eq!((sync.status, sync.code()), (503, "salesforce_not_configured"));
+    let bad_sync = helper(
+        &app,
+        Some(&token),
+        "sync",
+        json!({"callId": call, "neoSyncId": "12a"}),
+    )
+    .await;
+    assert_eq!(bad_sync.status, 422);
+    let view = admin_view(&app).await;
+    assert_eq!(view["configured"], false);
+    assert!(view["outbox"]["pending"].as_i64().unwrap() >= 1, "{view}");
+    let config: Value = app
+        .client
+        .get(app.url("/softphone/adapter-config.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        config["taskLog"], "adapter",
+        "no credentials: the adapter logs the call"
+    );
+}
