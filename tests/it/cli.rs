@@ -16,16 +16,44 @@ fn ctibridge() -> Command {
     command
 }
 
+/// A server process that is killed if the test ends early (a failed assertion must not leave
+/// it running).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 #[test]
 fn serve_on_the_embedded_defaults_answers_readyz_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = ctibridge()
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Server(
+        ctibridge()
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     // The log line "listening … port=N" tells where it bound.
     let stderr = child.stderr.take().unwrap();
@@ -70,12 +98,14 @@ fn serve_on_the_embedded_defaults_answers_readyz_and_stops_on_sigterm() {
 #[test]
 fn json_logs_are_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = ctibridge()
-        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Server(
+        ctibridge()
+            .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+            .current_dir(dir.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&first).expect("a JSON log line");
