@@ -7,7 +7,8 @@
 //!   or 404 `not_found`: the record saved from the new-record screen;
 //! - `GET /api/salesforce/search?phone=…|key=…` → `{"records": […]}` in searchTypePriority order;
 //! - `GET /admin/salesforce` (admin token): API usage (`Sforce-Limit-Info`), outbox counts and
-//!   parked writes; `POST /admin/salesforce/outbox/{id}/requeue` puts a parked write back.
+//!   parked writes; `POST /admin/salesforce/outbox/{id}/requeue` puts a parked write back;
+//!   `GET /metrics` (admin token) gives the same figures to Prometheus.
 //!
 //! `callId` absent or 0 means the agent's latest call (the softphone shows 0 once a call ended
 //! while its contact stays on screen). An agent only ever reaches its own calls.
@@ -43,7 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sync)
         .service(search)
         .service(admin)
-        .service(requeue);
+        .service(requeue)
+        .service(metrics);
 }
 
 fn flow_error(e: FlowError) -> ApiError {
@@ -253,4 +255,66 @@ async fn requeue(
             "no parked outbox row with that id",
         ))
     }
+}
+
+/// Prometheus text format: the org's API allocation as last reported by `Sforce-Limit-Info`,
+/// the requests this process sent, and the outbox (admin token; Prometheus sends it as a
+/// bearer token).
+#[get("/metrics")]
+async fn metrics(_: AdminToken, sf: web::Data<SalesforceState>) -> Result<HttpResponse, ApiError> {
+    use std::fmt::Write as _;
+    let stats = sf
+        .outbox
+        .stats()
+        .await
+        .map_err(|e| flow_error(FlowError::Store(e)))?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: f64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    };
+    if let Some(usage) = &sf.usage {
+        let u = usage.snapshot();
+        gauge(
+            "ctibridge_salesforce_api_used",
+            "Daily API requests used by the org (Sforce-Limit-Info).",
+            u.used as f64,
+        );
+        gauge(
+            "ctibridge_salesforce_api_max",
+            "Daily API request allocation of the org (Sforce-Limit-Info).",
+            u.max as f64,
+        );
+        gauge(
+            "ctibridge_salesforce_requests_sent",
+            "Salesforce API requests this process sent since it started.",
+            u.sent_by_this_process as f64,
+        );
+    }
+    gauge(
+        "ctibridge_outbox_pending",
+        "Salesforce writes waiting for delivery.",
+        stats.pending as f64,
+    );
+    gauge(
+        "ctibridge_outbox_parked",
+        "Salesforce writes parked after a permanent error.",
+        stats.parked as f64,
+    );
+    gauge(
+        "ctibridge_outbox_delivered",
+        "Salesforce writes delivered.",
+        stats.delivered as f64,
+    );
+    let oldest = stats
+        .oldest_pending_created_at_ms
+        .map(|created| ((crate::store::now_millis() - created).max(0) as f64) / 1000.0)
+        .unwrap_or(0.0);
+    gauge(
+        "ctibridge_outbox_oldest_pending_seconds",
+        "Age of the oldest waiting Salesforce write.",
+        oldest,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out))
 }

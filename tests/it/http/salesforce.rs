@@ -109,6 +109,19 @@ async fn a_call_handled_over_the_api_becomes_one_task_with_its_disposition() {
     assert_eq!(view["flow"], "jwt_bearer");
     assert!(view["apiUsage"]["used"].as_u64().unwrap() > 0, "{view}");
     assert_eq!(view["outbox"]["parked"], 0);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("ctibridge_salesforce_api_max 15000"), "{text}");
+    assert!(text.contains("ctibridge_outbox_parked 0"), "{text}");
+    let anonymous = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
 
     // The adapter is told the server writes the Task (so it does not saveLog a second one).
     let config: Value = app
