@@ -133,11 +133,7 @@ impl Worker {
     /// The batching window, longer as the daily API allocation runs low, so each request
     /// carries more records.
     fn batch_window(&self) -> Duration {
-        match self.client.usage().fraction_used() {
-            Some(f) if f >= 0.98 => Duration::from_secs(30),
-            Some(f) if f >= 0.90 => Duration::from_secs(5),
-            _ => self.config.batch_window,
-        }
+        batch_window(self.client.usage().fraction_used(), self.config.batch_window)
     }
 
     /// One round: claim, deliver, record.
@@ -317,6 +313,17 @@ impl Worker {
     }
 }
 
+/// How long to gather rows before a round: the configured window, 5 s past 90 % of the daily
+/// API allocation, 30 s past 98 % — each request then carries more records, so the org keeps
+/// some allocation for its users.
+pub fn batch_window(fraction_used: Option<f64>, normal: Duration) -> Duration {
+    match fraction_used {
+        Some(f) if f >= 0.98 => Duration::from_secs(30),
+        Some(f) if f >= 0.90 => Duration::from_secs(5),
+        _ => normal,
+    }
+}
+
 /// Rows grouped by (operation, sObject, external-id field), each group in id order.
 fn group_rows(rows: &[OutboxRow]) -> Vec<Vec<&OutboxRow>> {
     let mut groups: Vec<(String, Vec<&OutboxRow>)> = Vec::new();
@@ -373,4 +380,18 @@ fn refuses_create_only(row: &OutboxRow, errors: &[ApiErrorItem]) -> bool {
                 && (e.fields.iter().any(|f| create_only.contains_key(f))
                     || create_only.keys().any(|k| e.message.contains(k.as_str())))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_slow_down_as_the_daily_allocation_runs_low() {
+        let normal = Duration::from_millis(250);
+        assert_eq!(batch_window(None, normal), normal, "unknown usage");
+        assert_eq!(batch_window(Some(0.5), normal), normal);
+        assert_eq!(batch_window(Some(0.91), normal), Duration::from_secs(5));
+        assert_eq!(batch_window(Some(0.99), normal), Duration::from_secs(30));
+    }
 }
