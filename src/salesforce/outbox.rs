@@ -311,6 +311,19 @@ impl Outbox {
         Ok(())
     }
 
+    /// Salesforce answered again: rows waiting out a backoff become due now, so an outage's
+    /// backlog drains as soon as the org is back instead of at each row's next attempt.
+    pub async fn expedite_retries(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE salesforce_outbox SET next_attempt_at_ms = $1 \
+             WHERE state = 'pending' AND claimed_by IS NULL AND attempts > 0 AND next_attempt_at_ms > $1",
+        )
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Puts a parked row back in the queue (after an operator fixed the cause).
     pub async fn requeue(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(

@@ -283,6 +283,14 @@ impl Worker {
 
     async fn record(&self, fates: Vec<(i64, i64, Fate)>, report: &mut RoundReport) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
+        // Salesforce took writes again: earlier rows waiting out a backoff are due now (this
+        // round's failures keep theirs).
+        if fates
+            .iter()
+            .any(|(_, _, fate)| matches!(fate, Fate::Delivered(_)))
+        {
+            self.outbox.expedite_retries(now).await?;
+        }
         let mut delivered = Vec::new();
         for (id, attempts, fate) in fates {
             match fate {

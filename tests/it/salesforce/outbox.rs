@@ -405,3 +405,30 @@ dual_db_test!(
         assert_eq!(total, 300);
     }
 );
+
+dual_db_test!(
+    the_backlog_drains_as_soon_as_the_org_answers_again,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        rig.fake.set_unavailable(true);
+        for i in 0..10 {
+            rig.outbox
+                .enqueue(&task(&format!("b{i}"), json!({"Subject": "Call"})), T0)
+                .await
+                .unwrap();
+        }
+        assert_eq!(rig.worker.run_once().await.unwrap().retried, 10);
+        rig.fake.set_unavailable(false);
+        // The backlog waits out its backoff; a new write is due now and goes through...
+        rig.outbox
+            .enqueue(&task("fresh", json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+        let first = rig.worker.run_once().await.unwrap();
+        assert_eq!((first.claimed, first.delivered), (1, 1));
+        // ...which tells the worker the org is back: the backlog is due at once, no clock change.
+        let second = rig.worker.run_once().await.unwrap();
+        assert_eq!(second.delivered, 10, "{second:?}");
+        assert_eq!(rig.fake.records("Task").len(), 11);
+    }
+);
