@@ -30,6 +30,7 @@ pub struct ApiUsage {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiUsageSnapshot {
     pub used: u64,
     pub max: u64,

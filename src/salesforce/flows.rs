@@ -518,12 +518,14 @@ impl SalesforceFlows {
         format!("{}-{call_id}", self.logger_run)
     }
 
+    /// The agent's call `call_id` (absent or 0: the agent's latest): its external id and data.
+    /// Another agent's call is not found.
     async fn call_of(
         &self,
         conn: &mut sqlx::AnyConnection,
         agent: &str,
         call_id: Option<u64>,
-    ) -> Result<(String, NeotelData, bool), FlowError> {
+    ) -> Result<(String, NeotelData), FlowError> {
         let row = match call_id.filter(|id| *id != 0) {
             Some(id) => sqlx::query("SELECT external_id, data, agent FROM call_log WHERE external_id = $1")
                 .bind(self.external_id(id))
@@ -545,11 +547,7 @@ impl SalesforceFlows {
             });
         };
         let data: String = row.try_get(1)?;
-        Ok((
-            row.try_get(0)?,
-            serde_json::from_str(&data).unwrap_or_default(),
-            true,
-        ))
+        Ok((row.try_get(0)?, serde_json::from_str(&data).unwrap_or_default()))
     }
 
     /// A fresh `neoSyncId__c` (Number(18,0)) for the new-record screen of the agent's call.
@@ -557,7 +555,7 @@ impl SalesforceFlows {
         for _ in 0..8 {
             let candidate: i64 = rand::random_range(100_000_000_000_000..999_999_999_999_999_999);
             let mut tx = self.outbox.store().begin_write().await?;
-            let (external_id, _, _) = self.call_of(&mut tx, agent, call_id).await?;
+            let (external_id, _) = self.call_of(&mut tx, agent, call_id).await?;
             let updated = sqlx::query("UPDATE call_log SET neo_sync_id = $1 WHERE external_id = $2")
                 .bind(candidate)
                 .bind(&external_id)
@@ -596,7 +594,7 @@ impl SalesforceFlows {
         }
         let now = now_millis();
         let mut tx = self.outbox.store().begin_write().await?;
-        let (external_id, data, _) = self.call_of(&mut tx, agent, call_id).await?;
+        let (external_id, data) = self.call_of(&mut tx, agent, call_id).await?;
         sqlx::query("UPDATE call_log SET record_type = $1, record_id = $2 WHERE external_id = $3")
             .bind(object_type)
             .bind(record_id)

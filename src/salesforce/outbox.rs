@@ -71,6 +71,7 @@ pub struct OutboxRow {
 
 /// A row as an operator sees it (`/admin/salesforce`, tests).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OutboxEntry {
     pub id: i64,
     pub record_key: String,
@@ -83,6 +84,7 @@ pub struct OutboxEntry {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OutboxStats {
     pub pending: i64,
     pub parked: i64,
