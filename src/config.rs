@@ -174,6 +174,16 @@ impl Default for TelephonyConfig {
 }
 
 impl TelephonyConfig {
+    /// The campaigns the engine runs: the configured ones, or the demo campaigns when none are
+    /// configured.
+    pub fn effective_campaigns(&self) -> Vec<crate::telephony::config::CampaignConfig> {
+        if self.campaigns.is_empty() {
+            crate::telephony::engine::campaign::demo_campaigns()
+        } else {
+            self.campaigns.clone()
+        }
+    }
+
     /// True when no agent is configured: the embedded engine runs the public demo roster.
     pub fn uses_demo_roster(&self) -> bool {
         self.driver == DriverKind::Embedded && self.agents.is_empty()

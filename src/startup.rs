@@ -183,11 +183,7 @@ async fn ensure_campaign_databases(
 ) -> anyhow::Result<()> {
     use crate::contacts::ContactsError;
     use crate::contacts::directory::{KeyKind, NewContactDatabase};
-    let campaigns = if telephony.campaigns.is_empty() {
-        crate::telephony::engine::campaign::demo_campaigns()
-    } else {
-        telephony.campaigns.clone()
-    };
+    let campaigns = telephony.effective_campaigns();
     for campaign in campaigns {
         if directory.database(campaign.database_id).await?.is_some() {
             continue;

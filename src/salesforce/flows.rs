@@ -26,7 +26,6 @@ use super::outbox::{Outbox, Write, enqueue};
 use crate::callcenter::DeploymentConfig;
 use crate::callcenter::values::{FieldMappings, NeotelData as NeotelName, SearchEntity};
 use crate::store::{StoreError, now_millis};
-use crate::telephony::config::CampaignConfig;
 use crate::telephony::events::{EndReason, Event, EventEnvelope, NeotelData};
 use crate::telephony::types::{AgentId, CallView, Direction, Disposition, TransferTarget};
 
@@ -61,11 +60,7 @@ impl FlowSettings {
     /// From `[callcenter]` and `[telephony]` (the demo campaigns when none are configured, as
     /// the engine does).
     pub fn new(callcenter: &DeploymentConfig, telephony: &crate::config::TelephonyConfig) -> Self {
-        let campaigns: Vec<CampaignConfig> = if telephony.campaigns.is_empty() {
-            crate::telephony::engine::campaign::demo_campaigns()
-        } else {
-            telephony.campaigns.clone()
-        };
+        let campaigns = telephony.effective_campaigns();
         let mut entity_types: Vec<String> = callcenter
             .search_type_priority
             .order()
@@ -145,6 +140,12 @@ pub fn link_field(object_type: &str) -> &'static str {
     }
 }
 
+/// A call's external id (`ctiCallId__c`, CallObject): engine call ids restart with the process,
+/// so the process's run id goes in front. The logger and the softphone helpers must agree on it.
+fn call_external_id(run_id: &str, call_id: u64) -> String {
+    format!("{run_id}-{call_id}")
+}
+
 /// Turns telephony events into call-log rows and Task writes.
 pub struct CallLogger {
     outbox: Outbox,
@@ -188,7 +189,7 @@ impl CallLogger {
     }
 
     pub fn external_id(&self, call_id: u64) -> String {
-        format!("{}-{call_id}", self.run_id)
+        call_external_id(&self.run_id, call_id)
     }
 
     /// Follows the engine's event stream until it closes.
@@ -515,7 +516,7 @@ impl SalesforceFlows {
     }
 
     fn external_id(&self, call_id: u64) -> String {
-        format!("{}-{call_id}", self.logger_run)
+        call_external_id(&self.logger_run, call_id)
     }
 
     /// The agent's call `call_id` (absent or 0: the agent's latest): its external id and data.

@@ -50,15 +50,9 @@ impl Campaign {
     }
 }
 
-/// Builds the campaigns from the configuration, or the demo campaigns when none are configured.
+/// Builds the campaigns from their configuration (`TelephonyConfig::effective_campaigns`: the
+/// demo campaigns when none are configured).
 pub fn build(configs: &[CampaignConfig]) -> Result<Vec<Campaign>, TelephonyError> {
-    let demo;
-    let configs = if configs.is_empty() {
-        demo = demo_campaigns();
-        &demo[..]
-    } else {
-        configs
-    };
     let mut campaigns: Vec<Campaign> = Vec::with_capacity(configs.len());
     for c in configs {
         let id = CampaignId(c.id);

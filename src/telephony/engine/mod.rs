@@ -102,7 +102,7 @@ impl EmbeddedEngine {
         let (roster, demo) = tokio::task::spawn_blocking(move || roster::build(&agents))
             .await
             .map_err(|e| TelephonyError::Internal(format!("roster hashing task failed: {e}")))??;
-        let campaigns = campaign::build(&config.campaigns)?;
+        let campaigns = campaign::build(&config.effective_campaigns())?;
         let mut rest_states = std::collections::BTreeMap::new();
         for rest in &config.rest_states {
             if rest_states.insert(rest.id, rest.name.clone()).is_some() {
