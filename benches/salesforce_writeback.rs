@@ -114,14 +114,8 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
         &DeploymentConfig::default(),
         &TelephonyConfig::default(),
     ));
-    let run_id = CallLogger::new_run_id();
-    let logger = Arc::new(CallLogger::new(outbox.clone(), settings.clone(), run_id.clone()));
-    let flows = Arc::new(SalesforceFlows::new(
-        outbox.clone(),
-        settings,
-        Some(client.clone()),
-        run_id,
-    ));
+    let logger = Arc::new(CallLogger::new(outbox.clone(), settings.clone()));
+    let flows = Arc::new(SalesforceFlows::new(outbox.clone(), settings, Some(client.clone())));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker = Worker::new(
         "bench",
@@ -170,7 +164,7 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
                 .await
                 .unwrap();
             flows
-                .record_popped(&agent, Some(i), &contact, "Contact")
+                .record_popped(&agent, i, &contact, "Contact")
                 .await
                 .unwrap();
             tokio::time::sleep(TALK_TIME).await;
@@ -195,7 +189,7 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
                     &agent,
                     Event::ContactUpdated {
                         contact_id: Some(i as i64),
-                        call_id: CallId(0),
+                        call_id: CallId(i),
                         disposition,
                     },
                 ))

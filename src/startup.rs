@@ -19,6 +19,7 @@ use crate::salesforce::flows::{CallLogger, FlowSettings, SalesforceFlows};
 use crate::salesforce::outbox::Outbox;
 use crate::salesforce::worker::{SystemClock, Worker, WorkerConfig};
 use crate::store::Store;
+use crate::store::core::{CoreStore, EventRecorder};
 use crate::telephony::{EmbeddedEngine, Telephony};
 
 pub struct Application {
@@ -51,10 +52,31 @@ impl Application {
         let directory = ContactDirectory::new(store.clone(), config.contacts.default_country);
         ensure_campaign_databases(&directory, &config.telephony).await?;
         let contacts: Arc<dyn ContactResolver> = Arc::new(directory);
-        let engine = EmbeddedEngine::from_config(&config.telephony, contacts)
-            .await
-            .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
-        let (salesforce, worker_stop) = salesforce_write_back(&config, &store, &engine).await?;
+        let outbox = Outbox::new(store.clone());
+        let settings = Arc::new(FlowSettings::from_config(&config));
+        // The call log and its Task writes are committed with the change that causes them.
+        let logger: Arc<dyn EventRecorder> = Arc::new(CallLogger::new(outbox.clone(), settings.clone()));
+        let core = Arc::new(CoreStore::new(store.clone(), Some(logger)));
+        let restored = core.load().await?;
+        let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();
+        if logged_in > 0 || !restored.callbacks.is_empty() {
+            tracing::info!(
+                agents = logged_in,
+                callbacks = restored.callbacks.len(),
+                "telephony state restored from the database"
+            );
+        }
+        let engine = EmbeddedEngine::durable(
+            &config.telephony,
+            contacts,
+            Arc::new(crate::telephony::engine::SystemClock),
+            core.clone(),
+            restored,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
+        spawn_heartbeat(core);
+        let (salesforce, worker_stop) = salesforce_write_back(&config, &store, outbox, settings).await?;
         let simulation = engine.simulation();
         let demo = engine.is_demo();
         let telephony: Arc<dyn Telephony> = engine.clone();
@@ -120,21 +142,17 @@ impl Application {
     }
 }
 
-/// The Salesforce side: the call logger (telephony events → call log + outbox), the outbox
-/// worker when credentials are configured, and the softphone helpers' state.
+/// The Salesforce side: the outbox worker when credentials are configured, and the softphone
+/// helpers' state. (The call log is written by the engine's commits.)
 async fn salesforce_write_back(
     config: &Config,
     store: &Store,
-    engine: &Arc<EmbeddedEngine>,
+    outbox: Outbox,
+    settings: Arc<FlowSettings>,
 ) -> anyhow::Result<(
     web::Data<crate::http::salesforce::SalesforceState>,
     tokio::sync::watch::Sender<bool>,
 )> {
-    let outbox = Outbox::new(store.clone());
-    let settings = Arc::new(FlowSettings::from_config(config));
-    let run_id = CallLogger::new_run_id();
-    let logger = CallLogger::new(outbox.clone(), settings.clone(), run_id.clone());
-    tokio::spawn(logger.run(engine.subscribe()));
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let http = SalesforceClient::http_client();
     let source = token_source(&config.salesforce, http.clone(), store.clone())
@@ -164,7 +182,7 @@ async fn salesforce_write_back(
         }
         None => (None, None, None),
     };
-    let flows = SalesforceFlows::new(outbox.clone(), settings, client, run_id);
+    let flows = SalesforceFlows::new(outbox.clone(), settings, client);
     let state = crate::http::salesforce::SalesforceState {
         flows,
         outbox,
@@ -230,6 +248,26 @@ fn refuse_public_demo(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Notes every few seconds that the process is alive: after a crash, the calls it left open
+/// are closed as of the last beat.
+fn spawn_heartbeat(core: Arc<CoreStore>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(2));
+        let mut failing = false;
+        loop {
+            ticks.tick().await;
+            match core.heartbeat().await {
+                Ok(()) => failing = false,
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "cannot record that the process is alive");
+                }
+                Err(_) => {}
+            }
+        }
+    });
 }
 
 /// Deletes long-expired and revoked sessions once an hour.

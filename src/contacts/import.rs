@@ -259,6 +259,57 @@ fn read_row(
     })
 }
 
+/// Where the input's line feeds are, as far as the CSV reader has read: the reader's own line
+/// count is the line after the previous record (off by one after a blank line, and for every
+/// row of a CRLF file), so a rejected row's line is worked out from its end instead.
+#[derive(Clone, Default)]
+struct NewlineIndex {
+    inner: std::sync::Arc<std::sync::Mutex<NewlineState>>,
+}
+
+#[derive(Default)]
+struct NewlineState {
+    /// Offsets of line feeds read ahead and not yet behind a record.
+    pending: std::collections::VecDeque<u64>,
+    /// Line feeds before the last record's end.
+    counted: u64,
+}
+
+impl NewlineIndex {
+    /// The line a record starts on, given the byte offset just past it (its terminator
+    /// included for LF, the CR only for CRLF).
+    fn first_line_of(&self, record: &csv::ByteRecord, end: u64) -> u64 {
+        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        // A line feed at `end - 1` terminates the record: its last line is the one before.
+        while state.pending.front().is_some_and(|&at| at + 1 < end) {
+            state.pending.pop_front();
+            state.counted += 1;
+        }
+        let last_line = state.counted + 1;
+        let inside = record.iter().flatten().filter(|&&b| b == b'\n').count() as u64;
+        last_line.saturating_sub(inside).max(1)
+    }
+}
+
+/// Passes the input through, noting where its line feeds are.
+struct CountingReader<R> {
+    inner: R,
+    offset: u64,
+    newlines: NewlineIndex,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut state = self.newlines.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            state.pending.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 /// Imports the CSV `input` into database `database_id`. `progress` is advanced by the bytes
 /// read (set its length to the file size for a percentage).
 pub async fn import_csv<R: Read>(
@@ -270,10 +321,15 @@ pub async fn import_csv<R: Read>(
 ) -> Result<ImportReport, ImportError> {
     let database = directory.require_database(database_id).await?;
     let region = directory.default_country();
+    let newlines = NewlineIndex::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(input);
+        .from_reader(CountingReader {
+            inner: input,
+            offset: 0,
+            newlines: newlines.clone(),
+        });
     let header = reader
         .headers()
         .map_err(|e| ImportError::Read(e.to_string()))?
@@ -322,7 +378,7 @@ pub async fn import_csv<R: Read>(
         if rows_read.is_multiple_of(256) {
             progress.set_position(reader.position().byte());
         }
-        let line = record.position().map_or(line, csv::Position::line);
+        let line = newlines.first_line_of(&record, reader.position().byte());
         let row = match read_row(&record, &columns, database.key_kind, region) {
             Ok(row) => row,
             Err(problem) => {

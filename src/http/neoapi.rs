@@ -379,6 +379,15 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         ErrorClass::NotFound => StatusCode::NOT_FOUND,
         ErrorClass::Conflict => StatusCode::CONFLICT,
         ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorClass::Internal if matches!(e, NotSaved(_)) => {
+            tracing::error!(method = %method, error = %e, "telephony change not saved");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_saved",
+                "the database is unavailable: the change is kept and saved when it returns; retry shortly",
+            )
+            .with_retry_after(1);
+        }
         ErrorClass::Internal => {
             tracing::error!(method = %method, error = %e, "telephony failed");
             return ApiError::new(
@@ -422,7 +431,7 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         SelfTarget(_) => "self_target",
         NoCallbackCampaign(_) => "no_callback_campaign",
         NoCampaign => "no_campaign",
-        Contacts(_) | Config(_) | Internal(_) => "telephony_unavailable",
+        Contacts(_) | Config(_) | Internal(_) | NotSaved(_) => "telephony_unavailable",
     };
     ApiError::new(status, code, e.to_string())
 }

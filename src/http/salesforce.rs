@@ -10,8 +10,10 @@
 //!   parked writes; `POST /admin/salesforce/outbox/{id}/requeue` puts a parked write back;
 //!   `GET /metrics` (admin token) gives the same figures to Prometheus.
 //!
-//! `callId` absent or 0 means the agent's latest call (the softphone shows 0 once a call ended
-//! while its contact stays on screen). An agent only ever reaches its own calls.
+//! These act on the agent's current call: the one ringing, dialing or connected on the agent's
+//! device, or whose contact is on screen in wrap-up. `callId`, when given (not 0), must name
+//! it (409 `not_current_call` otherwise); with no current call they answer 409 `no_call`. An
+//! agent never reaches another call's Task.
 
 use std::sync::Arc;
 
@@ -22,12 +24,13 @@ use serde_json::json;
 
 use super::ApiError;
 use super::auth::{AdminToken, AgentSession};
-use super::neoapi::{parse, read_body};
+use super::neoapi::{parse, read_body, telephony_error};
 use super::state::ApiState;
 use crate::salesforce::SalesforceError;
 use crate::salesforce::client::ApiUsage;
 use crate::salesforce::flows::{FlowError, SalesforceFlows};
 use crate::salesforce::outbox::Outbox;
+use crate::telephony::{AgentId, Method};
 
 /// What these routes need, in app data.
 pub struct SalesforceState {
@@ -48,9 +51,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(metrics);
 }
 
+/// The call a softphone request is about: the agent's current call, which `asked` may name
+/// (0 names nothing). Returns once the call's row is saved, so a pop that follows the ring
+/// event at once finds it.
+async fn current_call(api: &ApiState, agent: &AgentId, asked: Option<u64>) -> Result<u64, ApiError> {
+    let position = api
+        .telephony
+        .position(agent)
+        .await
+        .map_err(|e| telephony_error(Method::Position, e))?;
+    let current = position
+        .call
+        .as_ref()
+        .filter(|c| c.agent.as_ref() == Some(agent))
+        .map(|c| c.data.call_id)
+        .or_else(|| position.contact.as_ref().map(|c| c.data.call_id))
+        .filter(|id| *id != 0);
+    let call_id = match (asked.filter(|id| *id != 0), current) {
+        (Some(asked), Some(current)) if asked == current => current,
+        (None, Some(current)) => current,
+        (Some(asked), _) => {
+            return Err(flow_error(FlowError::NotCurrentCall {
+                agent: agent.as_str().to_owned(),
+                call_id: asked,
+            }));
+        }
+        (None, None) => {
+            return Err(flow_error(FlowError::NoCall {
+                agent: agent.as_str().to_owned(),
+            }));
+        }
+    };
+    api.telephony
+        .flush()
+        .await
+        .map_err(|e| telephony_error(Method::Position, e))?;
+    Ok(call_id)
+}
+
 fn flow_error(e: FlowError) -> ApiError {
     match e {
         FlowError::NoCall { .. } => ApiError::new(StatusCode::CONFLICT, "no_call", e.to_string()),
+        FlowError::NotCurrentCall { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "not_current_call", e.to_string())
+        }
         FlowError::Invalid(message) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
         }
@@ -151,9 +195,10 @@ async fn new_sync_id(
     sf: web::Data<SalesforceState>,
 ) -> Result<HttpResponse, ApiError> {
     let args: CallArgs = body(&req, payload, &api).await?;
+    let call_id = current_call(&api, &session.0.agent, args.call_id).await?;
     let id = sf
         .flows
-        .new_sync_id(session.0.agent.as_str(), args.call_id)
+        .new_sync_id(session.0.agent.as_str(), call_id)
         .await
         .map_err(flow_error)?;
     Ok(HttpResponse::Ok().json(json!({ "neoSyncId": id.to_string() })))
@@ -168,10 +213,11 @@ async fn popped(
     sf: web::Data<SalesforceState>,
 ) -> Result<HttpResponse, ApiError> {
     let args: PoppedArgs = body(&req, payload, &api).await?;
+    let call_id = current_call(&api, &session.0.agent, args.call_id).await?;
     sf.flows
         .record_popped(
             session.0.agent.as_str(),
-            args.call_id,
+            call_id,
             &args.record_id,
             &args.object_type,
         )
@@ -189,9 +235,11 @@ async fn sync(
     sf: web::Data<SalesforceState>,
 ) -> Result<HttpResponse, ApiError> {
     let args: SyncArgs = body(&req, payload, &api).await?;
+    let neo_sync_id = args.neo_sync_id.value()?;
+    let call_id = current_call(&api, &session.0.agent, args.call_id).await?;
     let found = sf
         .flows
-        .sync(session.0.agent.as_str(), args.call_id, args.neo_sync_id.value()?)
+        .sync(session.0.agent.as_str(), call_id, neo_sync_id)
         .await
         .map_err(flow_error)?;
     Ok(HttpResponse::Ok().json(found))

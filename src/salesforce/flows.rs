@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::client::{Record, SalesforceClient};
 use super::error::SalesforceError;
@@ -27,7 +27,7 @@ use crate::callcenter::DeploymentConfig;
 use crate::callcenter::values::{FieldMappings, NeotelData as NeotelName, SearchEntity};
 use crate::store::{StoreError, now_millis};
 use crate::telephony::events::{EndReason, Event, EventEnvelope, NeotelData};
-use crate::telephony::types::{AgentId, CallView, Direction, Disposition, TransferTarget};
+use crate::telephony::types::{AgentId, CallState, CallView, Direction, Disposition, TransferTarget};
 
 /// The Task field holding the call's external id (External ID, Unique, on Activity).
 pub const TASK_CALL_ID_FIELD: &str = "ctiCallId__c";
@@ -140,18 +140,17 @@ pub fn link_field(object_type: &str) -> &'static str {
     }
 }
 
-/// A call's external id (`ctiCallId__c`, CallObject): engine call ids restart with the process,
-/// so the process's run id goes in front. The logger and the softphone helpers must agree on it.
-fn call_external_id(run_id: &str, call_id: u64) -> String {
-    format!("{run_id}-{call_id}")
+/// A call's external id (`ctiCallId__c`, CallObject): the engine's call id, which never
+/// repeats across restarts and instances.
+pub fn call_external_id(call_id: u64) -> String {
+    call_id.to_string()
 }
 
-/// Turns telephony events into call-log rows and Task writes.
+/// Turns telephony events into call-log rows and Task writes, inside the transaction that
+/// commits the change that produced them (see [`crate::store::core`]).
 pub struct CallLogger {
     outbox: Outbox,
     settings: Arc<FlowSettings>,
-    /// Engine call ids restart with the process: this prefix makes external ids unique.
-    run_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +159,8 @@ pub enum FlowError {
     Store(#[from] StoreError),
     #[error("no call of agent {agent} to link")]
     NoCall { agent: String },
+    #[error("call {call_id} is not the current call of agent {agent}")]
+    NotCurrentCall { agent: String, call_id: u64 },
     #[error("{0}")]
     Invalid(String),
     #[error("no {object} record has neoSyncId__c = {neo_sync_id}")]
@@ -174,211 +175,276 @@ impl From<sqlx::Error> for FlowError {
     }
 }
 
+/// The Task's Subject for a call.
+fn task_subject(direction: Direction, phone: Option<&str>) -> String {
+    match (direction, phone) {
+        (Direction::Inbound, Some(phone)) => format!("Inbound call from {phone}"),
+        (Direction::Outbound, Some(phone)) => format!("Outbound call to {phone}"),
+        (Direction::Inbound, None) => "Inbound call".to_owned(),
+        (Direction::Outbound, None) => "Outbound call".to_owned(),
+    }
+}
+
+fn direction_name(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Inbound => "Inbound",
+        Direction::Outbound => "Outbound",
+    }
+}
+
 impl CallLogger {
-    pub fn new(outbox: Outbox, settings: Arc<FlowSettings>, run_id: impl Into<String>) -> Self {
-        Self {
-            outbox,
-            settings,
-            run_id: run_id.into(),
-        }
+    pub fn new(outbox: Outbox, settings: Arc<FlowSettings>) -> Self {
+        Self { outbox, settings }
     }
 
-    /// A run id for this process: start time and randomness, short.
-    pub fn new_run_id() -> String {
-        format!("{:x}{:04x}", now_millis(), rand::random::<u16>())
-    }
-
-    pub fn external_id(&self, call_id: u64) -> String {
-        call_external_id(&self.run_id, call_id)
-    }
-
-    /// Follows the engine's event stream until it closes.
-    pub async fn run(self, mut events: tokio::sync::broadcast::Receiver<EventEnvelope>) {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match events.recv().await {
-                Ok(envelope) => {
-                    if let Err(e) = self.handle(&envelope).await {
-                        tracing::error!(error = %e, "cannot record the call log for an event");
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::error!(
-                        missed,
-                        "call logger fell behind the telephony events; some call logs are incomplete"
-                    );
-                }
-                Err(RecvError::Closed) => return,
-            }
-        }
-    }
-
-    /// Records one event. Events that concern no call log are ignored.
+    /// Records one event in a transaction of its own (tests, benchmarks; the server records
+    /// inside the engine's commit).
     pub async fn handle(&self, envelope: &EventEnvelope) -> Result<(), FlowError> {
+        let mut tx = self.outbox.store().begin_write().await?;
+        self.record(&mut tx, envelope).await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(())
+    }
+
+    /// Records one event on `conn` (the committing transaction). Events that concern no call
+    /// log are ignored.
+    pub async fn record(&self, conn: &mut AnyConnection, envelope: &EventEnvelope) -> Result<(), FlowError> {
         let agent = envelope.agent.as_ref().map(AgentId::as_str);
         let at = envelope.at.timestamp_millis();
         match &envelope.event {
-            Event::CallConnected { call } => self.connected(agent, call, envelope.at).await,
-            Event::CallEnded { call_id, reason } => self.ended(call_id.0, *reason, at).await,
+            // The call rings on its owner's device, or the owner dials it: the softphone may
+            // pop the record from now on, so the row must exist.
+            Event::CallOffered { call } if agent.is_some() && call.agent.as_ref().map(AgentId::as_str) == agent => {
+                self.opened(conn, agent, call, at).await
+            }
+            Event::Position(position)
+                if position.call.as_ref().is_some_and(|c| {
+                    c.state == CallState::Dialing && c.agent.as_ref() == Some(&position.user)
+                }) =>
+            {
+                match &position.call {
+                    Some(call) => self.opened(conn, agent, call, at).await,
+                    None => Ok(()),
+                }
+            }
+            Event::CallConnected { call } => self.connected(conn, agent, call, envelope.at).await,
+            Event::CallEnded { call_id, reason } => self.ended(conn, agent, call_id.0, *reason, at).await,
             Event::ContactUpdated {
                 call_id, disposition, ..
-            } => self.categorized(agent, call_id.0, disposition).await,
+            } => self.categorized(conn, agent, call_id.0, disposition).await,
             Event::TransferCompleted { call_id, target } => {
                 self.note(
+                    conn,
                     agent,
                     call_id.0,
                     &format!("Transferred to {}", describe_target(target)),
                 )
                 .await
             }
-            Event::CallbackScheduled { callback } => {
-                let agent = callback.scheduled_by.as_str();
-                self.note(
-                    Some(agent),
-                    0,
-                    &format!(
-                        "Callback scheduled for {} to {}",
-                        callback.at.format("%Y-%m-%d %H:%M UTC"),
-                        callback.phone
-                    ),
-                )
-                .await
+            Event::CallbackScheduled { callback, call_id } => {
+                let line = format!(
+                    "Callback scheduled for {} to {}",
+                    callback.at.format("%Y-%m-%d %H:%M UTC"),
+                    callback.phone
+                );
+                self.note(conn, Some(callback.scheduled_by.as_str()), call_id.0, &line)
+                    .await
             }
             _ => Ok(()),
         }
     }
 
+    /// The call's row exists from the first ring or dial; before it connects, a new offer
+    /// (the first agent let it ring out) moves it to the new agent.
+    async fn opened(
+        &self,
+        conn: &mut AnyConnection,
+        agent: Option<&str>,
+        call: &CallView,
+        at_ms: i64,
+    ) -> Result<(), FlowError> {
+        let external_id = call_external_id(call.data.call_id);
+        let manual = matches!(call.data.call_reason.as_deref(), Some("manual" | "clickToDial"));
+        let notes = if manual { "Manual dial" } else { "" };
+        sqlx::query(
+            "INSERT INTO call_log (external_id, agent, direction, phone, data, clavesf, notes, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (external_id) DO UPDATE SET agent = excluded.agent, data = excluded.data \
+             WHERE call_log.connected_at_ms IS NULL AND call_log.ended_at_ms IS NULL",
+        )
+        .bind(&external_id)
+        .bind(agent.or(call.agent.as_ref().map(AgentId::as_str)))
+        .bind(direction_name(call.direction))
+        .bind(call.data.phone_number.as_deref())
+        .bind(serde_json::to_string(&call.data).unwrap_or_else(|_| "{}".into()))
+        .bind(call.clavesf.as_deref())
+        .bind(notes)
+        .bind(at_ms)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     async fn connected(
         &self,
+        conn: &mut AnyConnection,
         agent: Option<&str>,
         call: &CallView,
         at: DateTime<Utc>,
     ) -> Result<(), FlowError> {
-        let external_id = self.external_id(call.data.call_id);
-        let manual = matches!(call.data.call_reason.as_deref(), Some("manual" | "clickToDial"));
-        let direction = match call.direction {
-            Direction::Inbound => "Inbound",
-            Direction::Outbound => "Outbound",
-        };
-        let notes = if manual {
-            "Manual dial".to_owned()
-        } else {
-            String::new()
-        };
-        let mut tx = self.outbox.store().begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO call_log (external_id, agent, direction, phone, data, clavesf, connected_at_ms, notes, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) ON CONFLICT (external_id) DO NOTHING",
-        )
-        .bind(&external_id)
-        .bind(agent.or(call.agent.as_ref().map(AgentId::as_str)))
-        .bind(direction)
-        .bind(call.data.phone_number.as_deref())
-        .bind(serde_json::to_string(&call.data).unwrap_or_else(|_| "{}".into()))
-        .bind(call.clavesf.as_deref())
-        .bind(at.timestamp_millis())
-        .bind(&notes)
-        .execute(&mut *tx)
-        .await?;
+        let at_ms = at.timestamp_millis();
+        self.opened(conn, agent, call, at_ms).await?;
+        let external_id = call_external_id(call.data.call_id);
         // A transferred or re-offered call connects again: the Task exists already.
-        if inserted.rows_affected() == 1 && self.settings.save_activity_log {
-            let mut fields = Map::new();
-            let subject = match (call.direction, call.data.phone_number.as_deref()) {
-                (Direction::Inbound, Some(phone)) => format!("Inbound call from {phone}"),
-                (Direction::Outbound, Some(phone)) => format!("Outbound call to {phone}"),
-                (Direction::Inbound, None) => "Inbound call".to_owned(),
-                (Direction::Outbound, None) => "Outbound call".to_owned(),
-            };
-            fields.insert("Subject".into(), json!(subject));
-            fields.insert("Status".into(), json!("In Progress"));
-            fields.insert("CallType".into(), json!(direction));
-            fields.insert("CallObject".into(), json!(external_id));
-            fields.insert("ActivityDate".into(), json!(at.format("%Y-%m-%d").to_string()));
-            if let Some(owner) = agent.and_then(|a| self.settings.owners.get(a)) {
-                fields.insert("OwnerId".into(), json!(owner));
-            }
-            if self.settings.use_task_description && !notes.is_empty() {
-                fields.insert("Description".into(), json!(notes));
-            }
-            enqueue(&mut tx, &task_write(&external_id, fields), at.timestamp_millis()).await?;
-        }
-        tx.commit().await?;
-        self.outbox.notify();
-        Ok(())
-    }
-
-    async fn ended(&self, call_id: u64, reason: EndReason, at_ms: i64) -> Result<(), FlowError> {
-        let external_id = self.external_id(call_id);
-        let mut tx = self.outbox.store().begin_write().await?;
-        let row = sqlx::query("SELECT connected_at_ms, ended_at_ms FROM call_log WHERE external_id = $1")
-            .bind(&external_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else { return Ok(()) };
-        let connected: Option<i64> = row.try_get(0)?;
-        let already_ended: Option<i64> = row.try_get(1)?;
-        if already_ended.is_some() {
+        let first = sqlx::query(
+            "UPDATE call_log SET connected_at_ms = $1 WHERE external_id = $2 AND connected_at_ms IS NULL \
+             RETURNING notes, record_type, record_id",
+        )
+        .bind(at_ms)
+        .bind(&external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = first else { return Ok(()) };
+        if !self.settings.save_activity_log {
             return Ok(());
         }
-        sqlx::query("UPDATE call_log SET ended_at_ms = $1, end_reason = $2 WHERE external_id = $3")
-            .bind(at_ms)
-            .bind(format!("{reason:?}"))
-            .bind(&external_id)
-            .execute(&mut *tx)
-            .await?;
-        if self.settings.save_activity_log {
-            let duration = connected.map(|c| ((at_ms - c).max(0) + 500) / 1000).unwrap_or(0);
-            let mut fields = Map::new();
-            fields.insert("Status".into(), json!("Completed"));
-            fields.insert("CallDurationInSeconds".into(), json!(duration));
-            enqueue(&mut tx, &task_write(&external_id, fields), at_ms).await?;
+        let notes: String = row.try_get(0)?;
+        let record_type: Option<String> = row.try_get(1)?;
+        let record_id: Option<String> = row.try_get(2)?;
+        let direction = direction_name(call.direction);
+        let mut fields = Map::new();
+        fields.insert(
+            "Subject".into(),
+            json!(task_subject(call.direction, call.data.phone_number.as_deref())),
+        );
+        fields.insert("Status".into(), json!("In Progress"));
+        fields.insert("CallType".into(), json!(direction));
+        fields.insert("CallObject".into(), json!(external_id));
+        fields.insert("ActivityDate".into(), json!(at.format("%Y-%m-%d").to_string()));
+        let owner_agent = agent.or(call.agent.as_ref().map(AgentId::as_str));
+        if let Some(owner) = owner_agent.and_then(|a| self.settings.owners.get(a)) {
+            fields.insert("OwnerId".into(), json!(owner));
         }
-        tx.commit().await?;
-        self.outbox.notify();
+        if self.settings.use_task_description && !notes.is_empty() {
+            fields.insert("Description".into(), json!(notes));
+        }
+        // Popped while ringing or dialing: the Task is born linked.
+        if let (Some(object), Some(id)) = (record_type, record_id) {
+            fields.insert(link_field(&object).into(), json!(id));
+        }
+        enqueue(conn, &task_write(&external_id, fields), at_ms).await?;
         Ok(())
     }
 
-    /// The call a contact-level event refers to: its own id, or (0 once the call is over) the
-    /// agent's latest call.
-    async fn resolve(
+    /// Closes the row when the call is over for its owner: not when it rang out on an agent
+    /// (it goes back to the queue), nor when a guest or consulted agent leaves it.
+    async fn ended(
         &self,
-        conn: &mut sqlx::AnyConnection,
+        conn: &mut AnyConnection,
         agent: Option<&str>,
         call_id: u64,
-    ) -> Result<Option<(String, String)>, FlowError> {
-        let row = if call_id != 0 {
-            sqlx::query("SELECT external_id, notes FROM call_log WHERE external_id = $1")
-                .bind(self.external_id(call_id))
-                .fetch_optional(&mut *conn)
-                .await?
-        } else if let Some(agent) = agent {
-            sqlx::query("SELECT external_id, notes FROM call_log WHERE agent = $1 ORDER BY id DESC LIMIT 1")
-                .bind(agent)
-                .fetch_optional(&mut *conn)
-                .await?
+        reason: EndReason,
+        at_ms: i64,
+    ) -> Result<(), FlowError> {
+        if agent.is_some() && reason == EndReason::NoAnswer {
+            return Ok(());
+        }
+        let external_id = call_external_id(call_id);
+        // An agent's CallEnded closes only that agent's call; an engine-wide one any.
+        let sql = if agent.is_some() {
+            "UPDATE call_log SET ended_at_ms = $1, end_reason = $2 \
+             WHERE external_id = $3 AND ended_at_ms IS NULL AND agent = $4 RETURNING connected_at_ms"
         } else {
-            None
+            "UPDATE call_log SET ended_at_ms = $1, end_reason = $2 \
+             WHERE external_id = $3 AND ended_at_ms IS NULL RETURNING connected_at_ms"
         };
-        Ok(match row {
-            Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
-            None => None,
-        })
+        let mut query = sqlx::query(sql).bind(at_ms).bind(format!("{reason:?}")).bind(&external_id);
+        if let Some(agent) = agent {
+            query = query.bind(agent);
+        }
+        let closed = query.fetch_optional(&mut *conn).await?;
+        let Some(row) = closed else { return Ok(()) };
+        let connected: Option<i64> = row.try_get(0)?;
+        if let Some(connected) = connected {
+            self.complete_task(conn, &external_id, connected, at_ms).await?;
+        }
+        Ok(())
+    }
+
+    async fn complete_task(
+        &self,
+        conn: &mut AnyConnection,
+        external_id: &str,
+        connected_ms: i64,
+        at_ms: i64,
+    ) -> Result<(), FlowError> {
+        if !self.settings.save_activity_log {
+            return Ok(());
+        }
+        let duration = ((at_ms - connected_ms).max(0) + 500) / 1000;
+        let mut fields = Map::new();
+        fields.insert("Status".into(), json!("Completed"));
+        fields.insert("CallDurationInSeconds".into(), json!(duration));
+        enqueue(conn, &task_write(external_id, fields), at_ms).await?;
+        Ok(())
+    }
+
+    /// After a restart: calls the last process left open are closed as ended by the restart,
+    /// at the last moment it was known alive; those that connected get their Task completed.
+    /// Returns how many were closed.
+    pub async fn close_open_calls(&self, conn: &mut AnyConnection, last_alive_ms: i64) -> Result<u64, FlowError> {
+        let open = sqlx::query(
+            "UPDATE call_log SET ended_at_ms = CASE WHEN created_at_ms > $1 THEN created_at_ms ELSE $1 END, \
+             end_reason = 'ServerRestart' WHERE ended_at_ms IS NULL RETURNING external_id, connected_at_ms, ended_at_ms",
+        )
+        .bind(last_alive_ms)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &open {
+            let external_id: String = row.try_get(0)?;
+            let connected: Option<i64> = row.try_get(1)?;
+            let ended: i64 = row.try_get(2)?;
+            if let Some(connected) = connected {
+                self.complete_task(conn, &external_id, connected, ended.max(connected)).await?;
+            }
+        }
+        Ok(open.len() as u64)
+    }
+
+    /// The row of call `call_id` when it is `agent`'s (any agent's with `None`): its
+    /// external id and notes. Call 0 is no call (a contact handed before any call).
+    async fn row_of(
+        &self,
+        conn: &mut AnyConnection,
+        agent: Option<&str>,
+        call_id: u64,
+    ) -> Result<Option<(String, String, String)>, FlowError> {
+        if call_id == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT external_id, notes, data, agent FROM call_log WHERE external_id = $1")
+            .bind(call_external_id(call_id))
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let owner: Option<String> = row.try_get(3)?;
+        if agent.is_some() && owner.as_deref() != agent {
+            return Ok(None);
+        }
+        Ok(Some((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
     }
 
     async fn categorized(
         &self,
+        conn: &mut AnyConnection,
         agent: Option<&str>,
         call_id: u64,
         disposition: &Disposition,
     ) -> Result<(), FlowError> {
-        let mut tx = self.outbox.store().begin_write().await?;
-        let Some((external_id, notes)) = self.resolve(&mut tx, agent, call_id).await? else {
+        let Some((external_id, notes, data)) = self.row_of(conn, agent, call_id).await? else {
             return Ok(());
         };
-        let data: String = sqlx::query_scalar("SELECT data FROM call_log WHERE external_id = $1")
-            .bind(&external_id)
-            .fetch_one(&mut *tx)
-            .await?;
         let campaign = serde_json::from_str::<NeotelData>(&data)
             .ok()
             .and_then(|d| d.call_campaing)
@@ -403,7 +469,7 @@ impl CallLogger {
             .bind(&text)
             .bind(&notes)
             .bind(&external_id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         if self.settings.save_activity_log {
             let mut fields = Map::new();
@@ -411,32 +477,50 @@ impl CallLogger {
             if self.settings.use_task_description && !notes.is_empty() {
                 fields.insert("Description".into(), json!(notes));
             }
-            enqueue(&mut tx, &task_write(&external_id, fields), now_millis()).await?;
+            enqueue(conn, &task_write(&external_id, fields), now_millis()).await?;
         }
-        tx.commit().await?;
-        self.outbox.notify();
         Ok(())
     }
 
-    async fn note(&self, agent: Option<&str>, call_id: u64, line: &str) -> Result<(), FlowError> {
-        let mut tx = self.outbox.store().begin_write().await?;
-        let Some((external_id, notes)) = self.resolve(&mut tx, agent, call_id).await? else {
+    async fn note(
+        &self,
+        conn: &mut AnyConnection,
+        agent: Option<&str>,
+        call_id: u64,
+        line: &str,
+    ) -> Result<(), FlowError> {
+        let Some((external_id, notes, _)) = self.row_of(conn, agent, call_id).await? else {
             return Ok(());
         };
         let notes = append_line(&notes, line);
         sqlx::query("UPDATE call_log SET notes = $1 WHERE external_id = $2")
             .bind(&notes)
             .bind(&external_id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         if self.settings.save_activity_log && self.settings.use_task_description {
             let mut fields = Map::new();
             fields.insert("Description".into(), json!(notes));
-            enqueue(&mut tx, &task_write(&external_id, fields), now_millis()).await?;
+            enqueue(conn, &task_write(&external_id, fields), now_millis()).await?;
         }
-        tx.commit().await?;
-        self.outbox.notify();
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::core::EventRecorder for CallLogger {
+    async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), String> {
+        CallLogger::record(self, conn, event).await.map_err(|e| e.to_string())
+    }
+
+    async fn recover(&self, conn: &mut AnyConnection, last_alive_ms: i64) -> Result<u64, String> {
+        self.close_open_calls(conn, last_alive_ms)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn committed(&self) {
+        self.outbox.notify();
     }
 }
 
@@ -485,7 +569,6 @@ pub struct SalesforceFlows {
     outbox: Outbox,
     settings: Arc<FlowSettings>,
     client: Option<Arc<SalesforceClient>>,
-    logger_run: String,
 }
 
 /// sObject API names: letters, digits and underscores, starting with a letter.
@@ -505,43 +588,27 @@ impl SalesforceFlows {
         outbox: Outbox,
         settings: Arc<FlowSettings>,
         client: Option<Arc<SalesforceClient>>,
-        run_id: impl Into<String>,
     ) -> Self {
         Self {
             outbox,
             settings,
             client,
-            logger_run: run_id.into(),
         }
     }
 
-    fn external_id(&self, call_id: u64) -> String {
-        call_external_id(&self.logger_run, call_id)
-    }
-
-    /// The agent's call `call_id` (absent or 0: the agent's latest): its external id and data.
-    /// Another agent's call is not found.
+    /// The agent's call `call_id` (the caller resolved it against the agent's current call):
+    /// its external id and data. Another agent's call is not found.
     async fn call_of(
         &self,
         conn: &mut sqlx::AnyConnection,
         agent: &str,
-        call_id: Option<u64>,
+        call_id: u64,
     ) -> Result<(String, NeotelData), FlowError> {
-        let row = match call_id.filter(|id| *id != 0) {
-            Some(id) => sqlx::query("SELECT external_id, data, agent FROM call_log WHERE external_id = $1")
-                .bind(self.external_id(id))
-                .fetch_optional(&mut *conn)
-                .await?
-                .filter(|r| r.try_get::<Option<String>, _>(2).ok().flatten().as_deref() == Some(agent)),
-            None => {
-                sqlx::query(
-                    "SELECT external_id, data, agent FROM call_log WHERE agent = $1 ORDER BY id DESC LIMIT 1",
-                )
-                .bind(agent)
-                .fetch_optional(&mut *conn)
-                .await?
-            }
-        };
+        let row = sqlx::query("SELECT external_id, data, agent FROM call_log WHERE external_id = $1")
+            .bind(call_external_id(call_id))
+            .fetch_optional(&mut *conn)
+            .await?
+            .filter(|r| r.try_get::<Option<String>, _>(2).ok().flatten().as_deref() == Some(agent));
         let Some(row) = row else {
             return Err(FlowError::NoCall {
                 agent: agent.to_owned(),
@@ -552,7 +619,7 @@ impl SalesforceFlows {
     }
 
     /// A fresh `neoSyncId__c` (Number(18,0)) for the new-record screen of the agent's call.
-    pub async fn new_sync_id(&self, agent: &str, call_id: Option<u64>) -> Result<i64, FlowError> {
+    pub async fn new_sync_id(&self, agent: &str, call_id: u64) -> Result<i64, FlowError> {
         for _ in 0..8 {
             let candidate: i64 = rand::random_range(100_000_000_000_000..999_999_999_999_999_999);
             let mut tx = self.outbox.store().begin_write().await?;
@@ -579,7 +646,7 @@ impl SalesforceFlows {
     pub async fn record_popped(
         &self,
         agent: &str,
-        call_id: Option<u64>,
+        call_id: u64,
         record_id: &str,
         object_type: &str,
     ) -> Result<(), FlowError> {
@@ -596,12 +663,15 @@ impl SalesforceFlows {
         let now = now_millis();
         let mut tx = self.outbox.store().begin_write().await?;
         let (external_id, data) = self.call_of(&mut tx, agent, call_id).await?;
-        sqlx::query("UPDATE call_log SET record_type = $1, record_id = $2 WHERE external_id = $3")
-            .bind(object_type)
-            .bind(record_id)
-            .bind(&external_id)
-            .execute(&mut *tx)
-            .await?;
+        // Linked before the call connected: the Task is created linked when it connects.
+        let connected: Option<i64> = sqlx::query_scalar(
+            "UPDATE call_log SET record_type = $1, record_id = $2 WHERE external_id = $3 RETURNING connected_at_ms",
+        )
+        .bind(object_type)
+        .bind(record_id)
+        .bind(&external_id)
+        .fetch_one(&mut *tx)
+        .await?;
         let external = external_data_fields(&self.settings.external_data, &data);
         if !external.is_empty() {
             enqueue(
@@ -615,7 +685,7 @@ impl SalesforceFlows {
             )
             .await?;
         }
-        if self.settings.save_activity_log {
+        if self.settings.save_activity_log && connected.is_some() {
             let mut fields = Map::new();
             fields.insert(link_field(object_type).into(), json!(record_id));
             enqueue(&mut tx, &task_write(&external_id, fields), now).await?;
@@ -636,7 +706,7 @@ impl SalesforceFlows {
     pub async fn sync(
         &self,
         agent: &str,
-        call_id: Option<u64>,
+        call_id: u64,
         neo_sync_id: i64,
     ) -> Result<RecordRef, FlowError> {
         let client = self.client()?;

@@ -6,6 +6,7 @@
 //! stored as `BIGINT` Unix milliseconds. Where the dialects differ (`FOR UPDATE SKIP LOCKED`,
 //! identity columns) code branches on [`Backend`], and each backend has its own migration set.
 
+pub mod core;
 mod settings;
 
 use std::str::FromStr;
@@ -61,6 +62,11 @@ pub enum StoreError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database was written by a newer version of ctibridge (its migration {0} is unknown \
+         to this binary); run that version or a newer one"
+    )]
+    NewerSchema(i64),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
 }
@@ -162,8 +168,11 @@ impl Store {
     /// Applies pending migrations; a no-op when all are applied. Concurrent callers on
     /// PostgreSQL serialise on sqlx's advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.backend.migrator().run(&self.pool).await?;
-        Ok(())
+        match self.backend.migrator().run(&self.pool).await {
+            Ok(()) => Ok(()),
+            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => Err(StoreError::NewerSchema(version)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether the database answers and has every migration of this binary applied.

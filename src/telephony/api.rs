@@ -154,6 +154,13 @@ pub trait Telephony: Send + Sync + 'static {
     /// The event stream of every agent (filter by `EventEnvelope::agent`).
     fn subscribe(&self) -> broadcast::Receiver<EventEnvelope>;
 
+    /// Returns once every change made so far is saved (state, call log, outbox). Methods do
+    /// this before they answer; readers of the call log call it first, since the events they
+    /// react to are pushed before the commit.
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Login: DEVICE / USER / PASSWORD.
     async fn login(&self, request: LoginRequest) -> Result<Position>;
     /// Logout (leaves the campaign first).

@@ -79,6 +79,10 @@ pub enum TelephonyError {
     Config(String),
     #[error("internal telephony error: {0}")]
     Internal(String),
+    /// The change was made but its commit failed: it stays queued and is saved once the
+    /// database answers again; the method is not acknowledged.
+    #[error("the database did not save the change yet ({0}); it is kept and retried")]
+    NotSaved(String),
 }
 
 /// The HTTP status class of a refusal, for the RPC proxy.
@@ -126,7 +130,7 @@ impl TelephonyError {
             | SelfTarget(_)
             | NoCallbackCampaign(_)
             | NoCampaign => ErrorClass::Unprocessable,
-            Contacts(_) | Config(_) | Internal(_) => ErrorClass::Internal,
+            Contacts(_) | Config(_) | Internal(_) | NotSaved(_) => ErrorClass::Internal,
         }
     }
 }

@@ -155,6 +155,9 @@ pub enum Event {
     },
     CallbackScheduled {
         callback: Callback,
+        /// The call whose contact it was scheduled from (0: a contact handed before any call).
+        #[serde(default)]
+        call_id: CallId,
     },
     /// A callback's time came: it goes to its campaign's dialer.
     CallbackDue {

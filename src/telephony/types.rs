@@ -36,8 +36,9 @@ impl fmt::Display for AgentId {
     }
 }
 
-/// A call id (callId); 0 is never a call (Neotel shows 0 once the call is over).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A call id (callId): minted once at intake, never repeated across restarts and instances;
+/// 0 is never a call (a contact handed by a preview dialer before it is dialed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CallId(pub u64);
 

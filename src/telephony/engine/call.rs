@@ -89,7 +89,7 @@ impl Inner {
         found: Option<ContactMatch>,
     ) -> Result<CallId> {
         self.check_dial(user, &request)?;
-        let id = CallId(self.next_id());
+        let id = self.new_call_id();
         let session = self.session(user)?;
         let (phone, contact, campaign) = match &session.contact {
             Some(existing) => {
@@ -336,7 +336,7 @@ impl Inner {
     }
 
     /// The owner is done with the call (it ended, or went on elsewhere): wrap-up with the
-    /// contact still on screen, its callId now 0.
+    /// contact still on screen, still naming the call (its Task is the one to categorize).
     pub fn wrap_up(&mut self, user: &AgentId, id: CallId, reason: EndReason) {
         let call_data = self
             .calls
@@ -348,7 +348,6 @@ impl Inner {
         {
             return;
         }
-        self.last_wrapped.insert(user.clone(), id);
         let Ok(session) = self.session_mut(user) else {
             return;
         };
@@ -369,7 +368,7 @@ impl Inner {
         }
         let (scheduled, campaign) = match session.contact.as_mut() {
             Some(contact) => {
-                contact.data.call_id = 0;
+                contact.data.call_id = id.0;
                 (contact.scheduled, contact.campaign)
             }
             None => (false, None),
@@ -395,10 +394,9 @@ impl Inner {
     /// The automatic release timer: releases when the agent still has that call's contact.
     pub fn auto_release(&mut self, user: &AgentId, id: CallId) {
         let due = self.session(user).is_ok_and(|s| {
-            s.state == WrapUp && s.contact.as_ref().is_some_and(|c| c.data.call_id == 0) && s.call.is_none()
+            s.state == WrapUp && s.contact.as_ref().is_some_and(|c| c.data.call_id == id.0) && s.call.is_none()
         });
-        // The contact's callId is 0 after the call: match on the last call the agent ended.
-        if due && self.last_wrapped.get(user) == Some(&id) {
+        if due {
             self.release(user, true);
         }
     }

@@ -45,7 +45,7 @@ impl Inner {
                     })
                     .count();
                 for _ in in_flight..ready {
-                    let Some(lead) = self.leads.get_mut(&campaign).and_then(|l| l.pop_front()) else {
+                    let Some(lead) = self.next_lead(campaign) else {
                         break;
                     };
                     self.place_predictive(campaign, lead);
@@ -53,7 +53,7 @@ impl Inner {
             }
             DialerKind::Preview | DialerKind::Progressive => {
                 while let Some(agent) = self.longest_available(campaign) {
-                    let Some(lead) = self.leads.get_mut(&campaign).and_then(|l| l.pop_front()) else {
+                    let Some(lead) = self.next_lead(campaign) else {
                         break;
                     };
                     self.hand_lead(&agent, campaign, lead);
@@ -67,8 +67,15 @@ impl Inner {
         }
     }
 
+    /// Takes the campaign's next lead (the change is saved with the next commit).
+    fn next_lead(&mut self, campaign: CampaignId) -> Option<Lead> {
+        let lead = self.leads.get_mut(&campaign)?.pop_front()?;
+        self.leads_changed(campaign);
+        Some(lead)
+    }
+
     fn place_predictive(&mut self, campaign: CampaignId, lead: Lead) {
-        let id = CallId(self.next_id());
+        let id = self.new_call_id();
         let mut data = lead.data;
         data.call_id = id.0;
         self.calls.insert(
@@ -131,6 +138,7 @@ impl Inner {
             data.user_out_campaign = None;
             data.campaign_crm_id = None;
             data.campaign_base_id = None;
+            self.leads_changed(campaign);
             self.leads.entry(campaign).or_default().push_front(Lead {
                 phone: contact.phone,
                 data,
@@ -146,7 +154,7 @@ impl Inner {
         user: &AgentId,
         request: ScheduleCallbackRequest,
     ) -> Result<Callback> {
-        let callback_id = CallbackId(self.next_id());
+        let callback_id = self.new_callback_id();
         let session = self.session(user)?;
         let contact = session
             .contact
@@ -200,6 +208,7 @@ impl Inner {
             scheduled_by: user.clone(),
         };
         let state = session.state;
+        let call_id = CallId(contact.data.call_id);
         let session = self.session_mut(user)?;
         if let Some(contact) = session.contact.as_mut() {
             contact.scheduled = true;
@@ -213,6 +222,7 @@ impl Inner {
             Some(user),
             Event::CallbackScheduled {
                 callback: callback.clone(),
+                call_id,
             },
         );
         self.emit_position(user);
@@ -227,6 +237,8 @@ impl Inner {
         let Some((callback, lead)) = self.callbacks.remove(&id) else {
             return;
         };
+        self.callback_changed(id);
+        self.leads_changed(callback.campaign);
         self.leads.entry(callback.campaign).or_default().push_front(lead);
         self.emit(None, Event::CallbackDue { callback });
         self.run();

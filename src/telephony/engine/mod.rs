@@ -26,6 +26,7 @@ pub mod campaign;
 pub mod clock;
 mod conference;
 mod dialer;
+pub mod durable;
 mod monitor;
 pub mod roster;
 pub mod sim;
@@ -54,6 +55,7 @@ use crate::telephony::types::{
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use sim::{CustomerBehaviour, InboundCall, LeadInput, Simulation};
 
+use durable::{CommitSink, RestoredState};
 use state::{Inner, Timer};
 
 /// Events buffered per subscriber before it lags.
@@ -64,6 +66,12 @@ pub(crate) struct Shared {
     events: broadcast::Sender<EventEnvelope>,
     wake: Arc<Notify>,
     stopped: AtomicBool,
+    /// Where changes are saved; `None`: the engine persists nothing (unit tests, benchmarks).
+    sink: Option<Arc<dyn CommitSink>>,
+    /// One commit at a time, in the order the changes were made.
+    gate: tokio::sync::Mutex<()>,
+    /// Whether the last commit failed (logged once per episode).
+    failing: AtomicBool,
 }
 
 impl Shared {
@@ -71,6 +79,47 @@ impl Shared {
         // A panic while holding the lock leaves consistent-enough state for a simulation;
         // keep serving rather than poisoning every later call.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Saves every change made so far (events → call log and outbox, agents, callbacks,
+    /// leads) in one transaction. Returns once they are committed: whoever acknowledges a
+    /// change calls this first. A failed commit is kept and retried by the next flush.
+    pub(crate) async fn flush(&self) -> Result<()> {
+        let Some(sink) = &self.sink else {
+            return Ok(());
+        };
+        let _turn = self.gate.lock().await;
+        let commit = self.lock().take_commit();
+        if commit.is_empty() {
+            return Ok(());
+        }
+        match sink.commit(&commit).await {
+            Ok(committed) => {
+                if self.failing.swap(false, Ordering::SeqCst) {
+                    tracing::warn!("the database saves telephony changes again");
+                }
+                self.lock().committed(committed);
+                Ok(())
+            }
+            Err(e) => {
+                if !self.failing.swap(true, Ordering::SeqCst) {
+                    tracing::error!(
+                        error = %e,
+                        events = commit.events.len(),
+                        "cannot save telephony changes; they are kept and retried"
+                    );
+                }
+                self.lock().restore_commit(commit);
+                Err(TelephonyError::NotSaved(e))
+            }
+        }
+    }
+
+    /// Runs a change under the lock, then commits it before answering.
+    async fn apply<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        let result = f(&mut self.lock());
+        self.flush().await?;
+        result
     }
 }
 
@@ -98,6 +147,30 @@ impl EmbeddedEngine {
         contacts: Arc<dyn ContactResolver>,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<EmbeddedEngine>> {
+        Self::build(config, contacts, clock, None).await
+    }
+
+    /// A durable engine: starts from what the last process saved and commits every change
+    /// through `sink` before acknowledging it.
+    pub async fn durable(
+        config: &TelephonyConfig,
+        contacts: Arc<dyn ContactResolver>,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn CommitSink>,
+        restored: RestoredState,
+    ) -> Result<Arc<EmbeddedEngine>> {
+        let engine = Self::build(config, contacts, clock, Some((sink, restored))).await?;
+        // Save what the restore changed (wrap-ups of calls that died with the process).
+        engine.shared.flush().await?;
+        Ok(engine)
+    }
+
+    async fn build(
+        config: &TelephonyConfig,
+        contacts: Arc<dyn ContactResolver>,
+        clock: Arc<dyn Clock>,
+        durable: Option<(Arc<dyn CommitSink>, RestoredState)>,
+    ) -> Result<Arc<EmbeddedEngine>> {
         let agents = config.agents.clone();
         let (roster, demo) = tokio::task::spawn_blocking(move || roster::build(&agents))
             .await
@@ -114,7 +187,7 @@ impl EmbeddedEngine {
         }
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let wake = Arc::new(Notify::new());
-        let inner = Inner::new(
+        let mut inner = Inner::new(
             roster,
             campaigns,
             rest_states,
@@ -124,11 +197,26 @@ impl EmbeddedEngine {
             events.clone(),
             wake.clone(),
         );
+        let sink = match durable {
+            Some((sink, restored)) => {
+                inner.journal = Some(durable::Journal::default());
+                let users: Vec<AgentId> = restored.agents.iter().map(|a| a.user.clone()).collect();
+                inner.restore(restored);
+                if let Some(journal) = inner.journal.as_mut() {
+                    journal.agents.extend(users);
+                }
+                Some(sink)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             events,
             wake: wake.clone(),
             stopped: AtomicBool::new(false),
+            sink,
+            gate: tokio::sync::Mutex::new(()),
+            failing: AtomicBool::new(false),
         });
         tokio::spawn(run_timers(Arc::downgrade(&shared), wake));
         if demo {
@@ -160,6 +248,10 @@ impl EmbeddedEngine {
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
         f(&mut self.shared.lock())
     }
+
+    async fn apply<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        self.shared.apply(f).await
+    }
 }
 
 impl Drop for EmbeddedEngine {
@@ -169,7 +261,8 @@ impl Drop for EmbeddedEngine {
     }
 }
 
-/// Fires due timers; sleeps until the next one or until a new one is scheduled.
+/// Fires due timers and saves what they and the simulation changed; sleeps until the next
+/// timer, a new one, or a change to save (a failed save is retried every second).
 async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {
     loop {
         let next = {
@@ -179,17 +272,25 @@ async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {
             if shared.stopped.load(Ordering::SeqCst) {
                 return;
             }
-            let mut inner = shared.lock();
-            loop {
-                let Some((&key, _)) = inner.timers.first_key_value() else {
-                    break None;
-                };
-                if key.0 > Instant::now() {
-                    break Some(key.0);
+            let next = {
+                let mut inner = shared.lock();
+                loop {
+                    let Some((&key, _)) = inner.timers.first_key_value() else {
+                        break None;
+                    };
+                    if key.0 > Instant::now() {
+                        break Some(key.0);
+                    }
+                    if let Some(timer) = inner.timers.remove(&key) {
+                        inner.fire(timer);
+                    }
                 }
-                if let Some(timer) = inner.timers.remove(&key) {
-                    inner.fire(timer);
-                }
+            };
+            match shared.flush().await {
+                Ok(()) => next,
+                Err(_) => Some(next.map_or(Instant::now() + Duration::from_secs(1), |n| {
+                    n.min(Instant::now() + Duration::from_secs(1))
+                })),
             }
         };
         match next {
@@ -231,6 +332,10 @@ impl Telephony for EmbeddedEngine {
         self.shared.events.subscribe()
     }
 
+    async fn flush(&self) -> Result<()> {
+        self.shared.flush().await
+    }
+
     async fn login(&self, request: LoginRequest) -> Result<Position> {
         let device = request.device.trim().to_owned();
         if device.is_empty() {
@@ -244,27 +349,27 @@ impl Telephony for EmbeddedEngine {
         if !verified {
             return Err(TelephonyError::WrongPassword(request.user));
         }
-        self.with(|inner| inner.login(&request.user, &device))
+        self.apply(|inner| inner.login(&request.user, &device)).await
     }
 
     async fn logout(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.logout(agent))
+        self.apply(|inner| inner.logout(agent)).await
     }
 
     async fn login_campaign(&self, agent: &AgentId, campaign: CampaignId) -> Result<()> {
-        self.with(|inner| inner.login_campaign(agent, campaign))
+        self.apply(|inner| inner.login_campaign(agent, campaign)).await
     }
 
     async fn logout_campaign(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.logout_campaign(agent))
+        self.apply(|inner| inner.logout_campaign(agent)).await
     }
 
     async fn pause(&self, agent: &AgentId, reason: PauseReason) -> Result<()> {
-        self.with(|inner| inner.pause(agent, reason))
+        self.apply(|inner| inner.pause(agent, reason)).await
     }
 
     async fn unpause(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.unpause(agent))
+        self.apply(|inner| inner.unpause(agent)).await
     }
 
     async fn dial(&self, agent: &AgentId, request: DialRequest) -> Result<CallId> {
@@ -285,11 +390,11 @@ impl Telephony for EmbeddedEngine {
             }
             None => None,
         };
-        self.with(|inner| inner.dial(agent, request, found))
+        self.apply(|inner| inner.dial(agent, request, found)).await
     }
 
     async fn hangup(&self, agent: &AgentId, call: Option<CallId>) -> Result<()> {
-        self.with(|inner| inner.hangup(agent, call))
+        self.apply(|inner| inner.hangup(agent, call)).await
     }
 
     async fn position(&self, agent: &AgentId) -> Result<Position> {
@@ -297,67 +402,67 @@ impl Telephony for EmbeddedEngine {
     }
 
     async fn update_contact(&self, agent: &AgentId, disposition: Disposition) -> Result<()> {
-        self.with(|inner| inner.update_contact(agent, disposition))
+        self.apply(|inner| inner.update_contact(agent, disposition)).await
     }
 
     async fn crm_unavailable(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.crm_unavailable(agent))
+        self.apply(|inner| inner.crm_unavailable(agent)).await
     }
 
     async fn crm_available(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.crm_available(agent))
+        self.apply(|inner| inner.crm_available(agent)).await
     }
 
     async fn crm_showing_contact(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.crm_showing_contact(agent))
+        self.apply(|inner| inner.crm_showing_contact(agent)).await
     }
 
     async fn join_conference(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.join_conference(agent))
+        self.apply(|inner| inner.join_conference(agent)).await
     }
 
     async fn invite_participant(&self, agent: &AgentId, participant: Participant) -> Result<()> {
-        self.with(|inner| inner.invite_participant(agent, participant))
+        self.apply(|inner| inner.invite_participant(agent, participant)).await
     }
 
     async fn kick_all(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.kick_all(agent))
+        self.apply(|inner| inner.kick_all(agent)).await
     }
 
     async fn end_conference(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.end_conference(agent))
+        self.apply(|inner| inner.end_conference(agent)).await
     }
 
     async fn execute_task(&self, agent: &AgentId, task: Task, params: TaskParams) -> Result<()> {
-        self.with(|inner| inner.execute_task(agent, task, params))
+        self.apply(|inner| inner.execute_task(agent, task, params)).await
     }
 
     async fn send_dtmf(&self, agent: &AgentId, call: Option<CallId>, digits: &str) -> Result<()> {
-        self.with(|inner| inner.send_dtmf(agent, call, digits))
+        self.apply(|inner| inner.send_dtmf(agent, call, digits)).await
     }
 
     async fn transfer(&self, agent: &AgentId, call: Option<CallId>, request: TransferRequest) -> Result<()> {
-        self.with(|inner| inner.transfer(agent, call, request))
+        self.apply(|inner| inner.transfer(agent, call, request)).await
     }
 
     async fn complete_transfer(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.complete_transfer(agent))
+        self.apply(|inner| inner.complete_transfer(agent)).await
     }
 
     async fn cancel_transfer(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.cancel_transfer(agent))
+        self.apply(|inner| inner.cancel_transfer(agent)).await
     }
 
     async fn monitor(&self, agent: &AgentId, request: MonitorRequest) -> Result<()> {
-        self.with(|inner| inner.monitor(agent, request))
+        self.apply(|inner| inner.monitor(agent, request)).await
     }
 
     async fn end_monitor(&self, agent: &AgentId) -> Result<()> {
-        self.with(|inner| inner.end_monitor(agent))
+        self.apply(|inner| inner.end_monitor(agent)).await
     }
 
     async fn schedule_callback(&self, agent: &AgentId, request: ScheduleCallbackRequest) -> Result<Callback> {
-        self.with(|inner| inner.schedule_callback(agent, request))
+        self.apply(|inner| inner.schedule_callback(agent, request)).await
     }
 
     async fn directory(&self, agent: &AgentId) -> Result<Directory> {

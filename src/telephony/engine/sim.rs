@@ -121,7 +121,7 @@ impl Simulation {
             .await
             .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
         let mut inner = self.shared.lock();
-        let id = CallId(inner.next_id());
+        let id = inner.new_call_id();
         let mut data = NeotelData {
             call_id: id.0,
             call_campaing: Some(campaign.0),
@@ -153,6 +153,8 @@ impl Simulation {
         }
         inner.enqueue(id, false);
         inner.run();
+        drop(inner);
+        self.shared.flush().await?;
         Ok(id)
     }
 
@@ -215,8 +217,11 @@ impl Simulation {
         }
         let count = prepared.len();
         let mut inner = self.shared.lock();
+        inner.leads_changed(campaign);
         inner.leads.entry(campaign).or_default().extend(prepared);
         inner.run();
+        drop(inner);
+        self.shared.flush().await?;
         Ok(count)
     }
 
@@ -249,6 +254,12 @@ impl Simulation {
     /// Leads not dialed yet.
     pub fn pending_leads(&self, campaign: CampaignId) -> usize {
         self.shared.lock().pending_leads(campaign)
+    }
+
+    /// Returns once every change made so far is saved (the simulation's own changes are
+    /// saved by the engine's background task otherwise).
+    pub async fn flush(&self) -> Result<()> {
+        self.shared.flush().await
     }
 
     /// Callbacks waiting for their time.

@@ -10,6 +10,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use super::campaign::Campaign;
+use super::durable::{IdBlock, Journal};
 use super::clock::Clock;
 use super::roster::RosterEntry;
 use super::sim::CustomerBehaviour;
@@ -150,7 +151,7 @@ impl Call {
 }
 
 /// A contact an outbound campaign will dial.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Lead {
     pub phone: String,
     pub data: NeotelData,
@@ -186,13 +187,15 @@ pub struct Inner {
     pub callbacks: BTreeMap<CallbackId, (Callback, Lead)>,
     pub scripts: HashMap<String, VecDeque<CustomerBehaviour>>,
     pub timers: BTreeMap<(Instant, u64), Timer>,
-    /// The last call each agent wrapped up (the automatic release matches on it).
-    pub last_wrapped: HashMap<AgentId, CallId>,
     pub ring_timeout: Duration,
     pub dial_timeout: Duration,
     pub clock: Arc<dyn Clock>,
     pub events: broadcast::Sender<EventEnvelope>,
     pub wake: Arc<Notify>,
+    /// What changed since the last commit; `None` when the engine persists nothing.
+    pub journal: Option<Journal>,
+    /// Call and callback ids: reserved from the database, never repeated.
+    pub ids: IdBlock,
     next_id: u64,
     engine_seq: u64,
 }
@@ -231,20 +234,47 @@ impl Inner {
             callbacks: BTreeMap::new(),
             scripts: HashMap::new(),
             timers: BTreeMap::new(),
-            last_wrapped: HashMap::new(),
             ring_timeout,
             dial_timeout,
             clock,
             events,
             wake,
+            journal: None,
+            ids: IdBlock::unbounded(),
             next_id: 0,
             engine_seq: 0,
         }
     }
 
+    /// A process-local id (offers, timers).
     pub fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// A call id: minted once at intake, never repeated across restarts and instances.
+    pub fn new_call_id(&mut self) -> CallId {
+        CallId(self.ids.take())
+    }
+
+    pub fn new_callback_id(&mut self) -> CallbackId {
+        let id = CallbackId(self.ids.take());
+        self.callback_changed(id);
+        id
+    }
+
+    /// Notes a callback to save (or delete) with the next commit.
+    pub fn callback_changed(&mut self, id: CallbackId) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.callbacks.insert(id);
+        }
+    }
+
+    /// Notes a campaign's lead queue to save with the next commit.
+    pub fn leads_changed(&mut self, campaign: CampaignId) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.leads.insert(campaign);
+        }
     }
 
     /// Publishes an event about `agent` (or engine-wide with `None`).
@@ -266,6 +296,13 @@ impl Inner {
             event,
         };
         tracing::debug!(agent = ?envelope.agent, seq, event = ?envelope.event, "telephony event");
+        if let Some(journal) = self.journal.as_mut() {
+            if let Some(agent) = &envelope.agent {
+                journal.agents.insert(agent.clone());
+            }
+            journal.events.push(envelope.clone());
+            self.wake.notify_one();
+        }
         // No subscriber is not an error: nobody is watching yet.
         let _ = self.events.send(envelope);
     }

@@ -206,7 +206,8 @@ async fn the_helpers_refuse_bad_input_and_other_agents_calls() {
         json!({"callId": call, "recordId": record, "objectType": "Contact"}),
     )
     .await;
-    assert_eq!((theirs.status, theirs.code()), (409, "no_call"));
+    // agent2 has no call of its own: naming agent1's is refused, never linked.
+    assert_eq!((theirs.status, theirs.code()), (409, "not_current_call"));
     let bad_id = helper(
         &app,
         Some(&token),

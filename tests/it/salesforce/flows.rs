@@ -37,9 +37,8 @@ async fn rig_with(callcenter: DeploymentConfig) -> Rig {
     let client: Arc<SalesforceClient> = Arc::new(jwt_client(&fake, &store).await);
     let outbox = Outbox::new(store);
     let settings = Arc::new(FlowSettings::new(&callcenter, &TelephonyConfig::default()));
-    let run = CallLogger::new_run_id();
-    let logger = CallLogger::new(outbox.clone(), settings.clone(), run.clone());
-    let flows = SalesforceFlows::new(outbox.clone(), settings, Some(client.clone()), run);
+    let logger = CallLogger::new(outbox.clone(), settings.clone());
+    let flows = SalesforceFlows::new(outbox.clone(), settings, Some(client.clone()));
     let worker = Worker::new(
         "w",
         outbox.clone(),
@@ -139,7 +138,7 @@ async fn an_inbound_call_becomes_one_task_with_its_disposition_and_externaldata(
 
     // The adapter popped the single match: externalData goes onto it, the Task links to it.
     rig.flows
-        .record_popped(agent.as_str(), Some(call), &contact, "Contact")
+        .record_popped(agent.as_str(), call, &contact, "Contact")
         .await
         .unwrap();
 
@@ -195,9 +194,9 @@ async fn a_record_created_from_the_new_record_screen_is_found_by_neosyncid() {
     rig.log_events().await;
 
     // No match: the adapter asks for a fresh neoSyncId for the new-record defaults.
-    let sync_id = rig.flows.new_sync_id(agent.as_str(), Some(call)).await.unwrap();
+    let sync_id = rig.flows.new_sync_id(agent.as_str(), call).await.unwrap();
     assert!(sync_id >= 100_000_000_000_000);
-    let other = rig.flows.new_sync_id(agent.as_str(), Some(call)).await.unwrap();
+    let other = rig.flows.new_sync_id(agent.as_str(), call).await.unwrap();
     assert_ne!(sync_id, other, "each request gets its own number");
 
     // The agent saves the new Lead (created through the API: not yet searchable by SOSL).
@@ -205,7 +204,7 @@ async fn a_record_created_from_the_new_record_screen_is_found_by_neosyncid() {
         "Lead",
         json!({"LastName": "Nuevo", "Company": "-", "Phone": "1166660000", "neoSyncId__c": other}),
     );
-    let found = rig.flows.sync(agent.as_str(), Some(call), other).await.unwrap();
+    let found = rig.flows.sync(agent.as_str(), call, other).await.unwrap();
     assert_eq!(
         found,
         RecordRef {
@@ -220,7 +219,7 @@ async fn a_record_created_from_the_new_record_screen_is_found_by_neosyncid() {
     assert_eq!(task["WhoId"], json!(lead));
     assert!(rig.fake.record("Lead", &lead).unwrap()["neoContactId__c"].is_number());
 
-    let missing = rig.flows.sync(agent.as_str(), Some(call), 42).await.unwrap_err();
+    let missing = rig.flows.sync(agent.as_str(), call, 42).await.unwrap_err();
     assert!(
         matches!(missing, FlowError::NotFound { neo_sync_id: 42, .. }),
         "{missing}"
@@ -235,19 +234,19 @@ async fn an_agent_cannot_link_another_agents_call() {
     let contact = rig.fake.insert("Contact", json!({"LastName": "X"}));
     let err = rig
         .flows
-        .record_popped("agent2", Some(call), &contact, "Contact")
+        .record_popped("agent2", call, &contact, "Contact")
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::NoCall { .. }), "{err}");
     let err = rig
         .flows
-        .record_popped("agent1", Some(call), "003'; DROP", "Contact")
+        .record_popped("agent1", call, "003'; DROP", "Contact")
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::Invalid(_)), "{err}");
     let err = rig
         .flows
-        .record_popped("agent1", Some(call), &contact, "Contact WHERE")
+        .record_popped("agent1", call, &contact, "Contact WHERE")
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::Invalid(_)), "{err}");
@@ -322,7 +321,7 @@ async fn without_credentials_the_search_says_so_and_writes_wait() {
         &DeploymentConfig::default(),
         &TelephonyConfig::default(),
     ));
-    let flows = SalesforceFlows::new(outbox, settings, None, "run");
+    let flows = SalesforceFlows::new(outbox, settings, None);
     let err = flows.search(None, Some("1155550000")).await.unwrap_err();
     assert!(err.to_string().contains("not configured"), "{err}");
 }
@@ -339,7 +338,7 @@ async fn concurrent_calls_are_all_logged() {
         &DeploymentConfig::default(),
         &TelephonyConfig::default(),
     ));
-    let logger = Arc::new(CallLogger::new(outbox.clone(), settings, "run"));
+    let logger = Arc::new(CallLogger::new(outbox.clone(), settings));
     let envelope = |agent: &str, event: Event| EventEnvelope {
         agent: Some(AgentId::new(agent)),
         seq: 0,
@@ -387,7 +386,7 @@ async fn concurrent_calls_are_all_logged() {
                     &agent,
                     Event::ContactUpdated {
                         contact_id: None,
-                        call_id: CallId(0),
+                        call_id: CallId(i),
                         disposition,
                     },
                 ))
