@@ -115,7 +115,11 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
         &TelephonyConfig::default(),
     ));
     let logger = Arc::new(CallLogger::new(outbox.clone(), settings.clone()));
-    let flows = Arc::new(SalesforceFlows::new(outbox.clone(), settings, Some(client.clone())));
+    let flows = Arc::new(SalesforceFlows::new(
+        outbox.clone(),
+        settings,
+        Some(client.clone()),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker = Worker::new(
         "bench",
@@ -163,10 +167,7 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
                 ))
                 .await
                 .unwrap();
-            flows
-                .record_popped(&agent, i, &contact, "Contact")
-                .await
-                .unwrap();
+            flows.record_popped(&agent, i, &contact, "Contact").await.unwrap();
             tokio::time::sleep(TALK_TIME).await;
             logger
                 .handle(&envelope(

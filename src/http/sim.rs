@@ -83,6 +83,12 @@ pub async fn customer_answers(
     simulation(&state)?
         .customer_answers(CallId(call.into_inner()))
         .map_err(sim_error)?;
+    saved(&state).await
+}
+
+/// Answers once what the simulation changed is saved, like a method.
+async fn saved(state: &ApiState) -> Result<HttpResponse, ApiError> {
+    state.telephony.flush().await.map_err(sim_error)?;
     Ok(ok())
 }
 
@@ -96,7 +102,7 @@ pub async fn customer_hangs_up(
     simulation(&state)?
         .customer_hangs_up(CallId(call.into_inner()))
         .map_err(sim_error)?;
-    Ok(ok())
+    saved(&state).await
 }
 
 #[derive(Deserialize)]
@@ -119,7 +125,7 @@ pub async fn customer_presses(
     simulation(&state)?
         .customer_presses(CallId(call.into_inner()), &args.digits)
         .map_err(sim_error)?;
-    Ok(ok())
+    saved(&state).await
 }
 
 /// A call as the engine sees it.
@@ -150,7 +156,7 @@ pub async fn agent_answers(
     simulation(&state)?
         .agent_answers(&AgentId::new(user.into_inner()))
         .map_err(sim_error)?;
-    Ok(ok())
+    saved(&state).await
 }
 
 #[derive(Deserialize)]
@@ -203,7 +209,7 @@ pub async fn dialer_step(
     simulation(&state)?
         .advance_dialer(CampaignId(campaign.into_inner()))
         .map_err(sim_error)?;
-    Ok(ok())
+    saved(&state).await
 }
 
 #[derive(Deserialize)]

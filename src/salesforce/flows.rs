@@ -215,7 +215,9 @@ impl CallLogger {
         match &envelope.event {
             // The call rings on its owner's device, or the owner dials it: the softphone may
             // pop the record from now on, so the row must exist.
-            Event::CallOffered { call } if agent.is_some() && call.agent.as_ref().map(AgentId::as_str) == agent => {
+            Event::CallOffered { call }
+                if agent.is_some() && call.agent.as_ref().map(AgentId::as_str) == agent =>
+            {
                 self.opened(conn, agent, call, at).await
             }
             Event::Position(position)
@@ -359,7 +361,10 @@ impl CallLogger {
             "UPDATE call_log SET ended_at_ms = $1, end_reason = $2 \
              WHERE external_id = $3 AND ended_at_ms IS NULL RETURNING connected_at_ms"
         };
-        let mut query = sqlx::query(sql).bind(at_ms).bind(format!("{reason:?}")).bind(&external_id);
+        let mut query = sqlx::query(sql)
+            .bind(at_ms)
+            .bind(format!("{reason:?}"))
+            .bind(&external_id);
         if let Some(agent) = agent {
             query = query.bind(agent);
         }
@@ -393,7 +398,11 @@ impl CallLogger {
     /// After a restart: calls the last process left open are closed as ended by the restart,
     /// at the last moment it was known alive; those that connected get their Task completed.
     /// Returns how many were closed.
-    pub async fn close_open_calls(&self, conn: &mut AnyConnection, last_alive_ms: i64) -> Result<u64, FlowError> {
+    pub async fn close_open_calls(
+        &self,
+        conn: &mut AnyConnection,
+        last_alive_ms: i64,
+    ) -> Result<u64, FlowError> {
         let open = sqlx::query(
             "UPDATE call_log SET ended_at_ms = CASE WHEN created_at_ms > $1 THEN created_at_ms ELSE $1 END, \
              end_reason = 'ServerRestart' WHERE ended_at_ms IS NULL RETURNING external_id, connected_at_ms, ended_at_ms",
@@ -406,7 +415,8 @@ impl CallLogger {
             let connected: Option<i64> = row.try_get(1)?;
             let ended: i64 = row.try_get(2)?;
             if let Some(connected) = connected {
-                self.complete_task(conn, &external_id, connected, ended.max(connected)).await?;
+                self.complete_task(conn, &external_id, connected, ended.max(connected))
+                    .await?;
             }
         }
         Ok(open.len() as u64)
@@ -510,7 +520,9 @@ impl CallLogger {
 #[async_trait::async_trait]
 impl crate::store::core::EventRecorder for CallLogger {
     async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), String> {
-        CallLogger::record(self, conn, event).await.map_err(|e| e.to_string())
+        CallLogger::record(self, conn, event)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn recover(&self, conn: &mut AnyConnection, last_alive_ms: i64) -> Result<u64, String> {
@@ -584,11 +596,7 @@ pub fn valid_record_id(id: &str) -> bool {
 }
 
 impl SalesforceFlows {
-    pub fn new(
-        outbox: Outbox,
-        settings: Arc<FlowSettings>,
-        client: Option<Arc<SalesforceClient>>,
-    ) -> Self {
+    pub fn new(outbox: Outbox, settings: Arc<FlowSettings>, client: Option<Arc<SalesforceClient>>) -> Self {
         Self {
             outbox,
             settings,
@@ -703,12 +711,7 @@ impl SalesforceFlows {
 
     /// Finds the record created with `neo_sync_id` (SOQL by `neoSyncId__c` over the entity
     /// types in priority order) and links it to the call as a pop would.
-    pub async fn sync(
-        &self,
-        agent: &str,
-        call_id: u64,
-        neo_sync_id: i64,
-    ) -> Result<RecordRef, FlowError> {
+    pub async fn sync(&self, agent: &str, call_id: u64, neo_sync_id: i64) -> Result<RecordRef, FlowError> {
         let client = self.client()?;
         for object in &self.settings.entity_types {
             let soql = format!("SELECT Id, Name FROM {object} WHERE {SYNC_ID_FIELD} = {neo_sync_id} LIMIT 1");

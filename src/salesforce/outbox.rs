@@ -148,12 +148,28 @@ pub struct Outbox {
     notify: Arc<Notify>,
 }
 
-const CLAIM_CANDIDATES: &str = "SELECT o.id FROM salesforce_outbox o \
-     WHERE o.state = 'pending' AND o.next_attempt_at_ms <= $3 \
-       AND (o.claim_expires_at_ms IS NULL OR o.claim_expires_at_ms <= $3) \
-       AND NOT EXISTS (SELECT 1 FROM salesforce_outbox p \
-                       WHERE p.record_key = o.record_key AND p.state = 'pending' AND p.id < o.id) \
-     ORDER BY o.id LIMIT $4";
+/// A worker that has not beaten for this long is dead: its claims are free.
+pub const WORKER_DEAD_AFTER_MS: i64 = 5_000;
+
+/// A claim is free once its lease ran out or its worker stopped beating (`$3` is now).
+fn claim_free(alias: &str) -> String {
+    format!(
+        "({alias}claim_expires_at_ms IS NULL OR {alias}claim_expires_at_ms <= $3 \
+         OR {alias}claimed_by IN (SELECT worker FROM outbox_workers WHERE alive_ms <= $3 - {WORKER_DEAD_AFTER_MS}))"
+    )
+}
+
+/// Due rows, at most one per record key (the oldest pending one).
+fn claim_candidates() -> String {
+    format!(
+        "SELECT o.id FROM salesforce_outbox o \
+         WHERE o.state = 'pending' AND o.next_attempt_at_ms <= $3 AND {} \
+           AND NOT EXISTS (SELECT 1 FROM salesforce_outbox p \
+                           WHERE p.record_key = o.record_key AND p.state = 'pending' AND p.id < o.id) \
+         ORDER BY o.id LIMIT $4",
+        claim_free("o.")
+    )
+}
 
 const ROW_COLUMNS: &str = "id, record_key, operation, sobject, ext_id_field, ext_id_value, record_id, fields, create_only_fields, attempts";
 
@@ -178,6 +194,28 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Records that `worker` is alive (see [`WORKER_DEAD_AFTER_MS`]).
+    pub async fn beat(&self, worker: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox_workers (worker, alive_ms) VALUES ($1, $2) \
+             ON CONFLICT (worker) DO UPDATE SET alive_ms = excluded.alive_ms",
+        )
+        .bind(worker)
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets workers dead for a day (their names are per process).
+    pub async fn forget_dead_workers(&self, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM outbox_workers WHERE alive_ms < $1")
+            .bind(now_ms - 86_400_000)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Wakes the worker (after a transaction that enqueued has committed).
     pub fn notify(&self) {
         self.notify.notify_one();
@@ -198,15 +236,16 @@ impl Outbox {
         now_ms: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let candidates = match self.store.backend() {
-            Backend::Sqlite => CLAIM_CANDIDATES.to_owned(),
+            Backend::Sqlite => claim_candidates(),
             // Concurrent workers skip each other's locked rows instead of waiting or
             // claiming them twice.
-            Backend::Postgres => format!("{CLAIM_CANDIDATES} FOR UPDATE SKIP LOCKED"),
+            Backend::Postgres => format!("{} FOR UPDATE SKIP LOCKED", claim_candidates()),
         };
         let sql = format!(
             "UPDATE salesforce_outbox SET claimed_by = $1, claim_expires_at_ms = $2 \
-             WHERE id IN ({candidates}) AND (claim_expires_at_ms IS NULL OR claim_expires_at_ms <= $3) \
-             RETURNING {ROW_COLUMNS}"
+             WHERE id IN ({candidates}) AND {} \
+             RETURNING {ROW_COLUMNS}",
+            claim_free("")
         );
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

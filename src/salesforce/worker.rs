@@ -81,6 +81,8 @@ pub struct Worker {
     client: Arc<SalesforceClient>,
     config: WorkerConfig,
     clock: Arc<dyn Clock>,
+    /// The failing episode in progress, if any (see `follow_episode`).
+    episode: std::sync::Mutex<Option<Episode>>,
 }
 
 impl Worker {
@@ -97,12 +99,28 @@ impl Worker {
             client,
             config,
             clock,
+            episode: std::sync::Mutex::new(None),
         }
     }
 
     /// Runs rounds until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // The heartbeat runs beside the rounds: a slow delivery must not look like a death.
+        let beat = {
+            let (outbox, id, clock) = (self.outbox.clone(), self.id.clone(), self.clock.clone());
+            tokio::spawn(async move {
+                let _ = outbox.forget_dead_workers(clock.now_ms()).await;
+                let mut ticks = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    ticks.tick().await;
+                    if let Err(e) = outbox.beat(&id, clock.now_ms()).await {
+                        tracing::debug!(error = %e, "outbox worker heartbeat failed");
+                    }
+                }
+            })
+        };
+        let _stop_beat = AbortOnDrop(beat);
         loop {
             let report = match self.run_once().await {
                 Ok(report) => report,
@@ -292,11 +310,13 @@ impl Worker {
             self.outbox.expedite_retries(now).await?;
         }
         let mut delivered = Vec::new();
+        let mut first_retry_error = None;
         for (id, attempts, fate) in fates {
             match fate {
                 Fate::Delivered(salesforce_id) => delivered.push((id, salesforce_id)),
                 Fate::Retry(error) => {
                     report.retried += 1;
+                    first_retry_error.get_or_insert_with(|| error.clone());
                     let next = now + self.backoff(attempts);
                     self.outbox.retry_later(&self.id, id, &error, next).await?;
                 }
@@ -308,7 +328,42 @@ impl Worker {
             }
         }
         report.delivered = delivered.len();
+        self.follow_episode(report, first_retry_error.as_deref(), now);
         self.outbox.mark_delivered(&self.id, &delivered, now).await
+    }
+
+    /// Logs an episode of failing writes (outage, row locks, limits) once when it starts and
+    /// once when writes go through again, with what it cost: not one line per failed request.
+    fn follow_episode(&self, report: &RoundReport, error: Option<&str>, now: i64) {
+        let mut episode = self.episode.lock().unwrap_or_else(|e| e.into_inner());
+        match (episode.as_mut(), error) {
+            (None, Some(error)) => {
+                tracing::warn!(
+                    failed_writes = report.retried,
+                    error = %error.escape_debug(),
+                    "Salesforce is not taking writes; they wait in the outbox and are retried"
+                );
+                *episode = Some(Episode {
+                    since_ms: now,
+                    failed_writes: report.retried as u64,
+                    failed_rounds: 1,
+                });
+            }
+            (Some(ongoing), Some(_)) => {
+                ongoing.failed_writes += report.retried as u64;
+                ongoing.failed_rounds += 1;
+            }
+            (Some(ongoing), None) if report.delivered > 0 => {
+                tracing::warn!(
+                    seconds = (now - ongoing.since_ms).max(0) / 1000,
+                    failed_writes = ongoing.failed_writes,
+                    failed_rounds = ongoing.failed_rounds,
+                    "Salesforce takes writes again; the waiting ones are being delivered"
+                );
+                *episode = None;
+            }
+            _ => {}
+        }
     }
 
     /// Exponential backoff with jitter, capped.
@@ -388,6 +443,22 @@ fn refuses_create_only(row: &OutboxRow, errors: &[ApiErrorItem]) -> bool {
                 && (e.fields.iter().any(|f| create_only.contains_key(f))
                     || create_only.keys().any(|k| e.message.contains(k.as_str())))
         })
+}
+
+/// A run of rounds whose writes failed and wait for a retry.
+struct Episode {
+    since_ms: i64,
+    failed_writes: u64,
+    failed_rounds: u64,
+}
+
+/// Aborts a background task when the owner returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]

@@ -65,9 +65,10 @@ impl CoreStore {
     /// ids. Run once at start-up, before the engine is built.
     pub async fn load(&self) -> Result<RestoredState, CoreStoreError> {
         let mut tx = self.store.begin_write().await?;
-        let version: Option<i64> = sqlx::query_scalar("SELECT value FROM core_meta WHERE name = 'state_version'")
-            .fetch_optional(&mut *tx)
-            .await?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM core_meta WHERE name = 'state_version'")
+                .fetch_optional(&mut *tx)
+                .await?;
         match version {
             Some(found) if found > STATE_VERSION => {
                 return Err(CoreStoreError::NewerState {
@@ -128,12 +129,12 @@ impl CoreStore {
         {
             let id: i64 = row.try_get(0)?;
             let body: String = row.try_get(1)?;
-            callbacks.push(
-                serde_json::from_str::<StoredCallback>(&body).map_err(|e| CoreStoreError::Corrupt {
+            callbacks.push(serde_json::from_str::<StoredCallback>(&body).map_err(|e| {
+                CoreStoreError::Corrupt {
                     what: format!("callback {id}"),
                     detail: e.to_string(),
-                })?,
-            );
+                }
+            })?);
         }
         let mut leads = Vec::new();
         for row in sqlx::query("SELECT campaign, leads FROM core_leads")
@@ -250,10 +251,11 @@ impl CommitSink for CoreStore {
 
 /// Reserves the next block of call / callback ids: `[first, end)`.
 async fn reserve_ids(conn: &mut AnyConnection) -> Result<(u64, u64), StoreError> {
-    let end: i64 = sqlx::query_scalar("UPDATE core_meta SET value = value + $1 WHERE name = 'next_id' RETURNING value")
-        .bind(ID_BLOCK as i64)
-        .fetch_one(&mut *conn)
-        .await?;
+    let end: i64 =
+        sqlx::query_scalar("UPDATE core_meta SET value = value + $1 WHERE name = 'next_id' RETURNING value")
+            .bind(ID_BLOCK as i64)
+            .fetch_one(&mut *conn)
+            .await?;
     let end = end.max(ID_BLOCK as i64 + 1) as u64;
     Ok((end - ID_BLOCK, end))
 }

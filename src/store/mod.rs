@@ -170,7 +170,9 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend.migrator().run(&self.pool).await {
             Ok(()) => Ok(()),
-            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => Err(StoreError::NewerSchema(version)),
+            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
+                Err(StoreError::NewerSchema(version))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -577,21 +577,32 @@ dual_db_test!(
         let dir = directory_with(&db, KeyKind::Clave1).await;
         for newline in ["\n", "\r\n"] {
             let text = [
-                "clave_1,phone,name",    // 1
-                "2001,011 4321-5678,Uno", // 2
-                "2002,abc,Dos",          // 3
-                "",                      // 4
-                "2003,12,Tres",          // 5
+                "clave_1,phone,name",          // 1
+                "2001,011 4321-5678,Uno",      // 2
+                "2002,abc,Dos",                // 3
+                "",                            // 4
+                "2003,12,Tres",                // 5
                 "2004,011 4321-5679,\"Cuatro", // 6
-                "segunda linea\"",      // 7
-                "2005,xyz,Cinco",        // 8
+                "segunda linea\"",             // 7
+                "2005,xyz,Cinco",              // 8
             ]
             .join(newline);
-            let report = import_csv(&dir, SALES, text.as_bytes(), ImportOptions::default(), &ProgressBar::hidden())
-                .await
-                .unwrap();
+            let report = import_csv(
+                &dir,
+                SALES,
+                text.as_bytes(),
+                ImportOptions::default(),
+                &ProgressBar::hidden(),
+            )
+            .await
+            .unwrap();
             let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
-            assert_eq!(lines, vec![3, 5, 8], "line ends {newline:?}: {:?}", report.rejected);
+            assert_eq!(
+                lines,
+                vec![3, 5, 8],
+                "line ends {newline:?}: {:?}",
+                report.rejected
+            );
         }
     }
 );

@@ -10,6 +10,7 @@ mod config;
 mod contacts;
 mod http;
 mod http_adapter;
+mod restart;
 mod salesforce;
 mod server;
 mod store;

@@ -394,7 +394,9 @@ impl Inner {
     /// The automatic release timer: releases when the agent still has that call's contact.
     pub fn auto_release(&mut self, user: &AgentId, id: CallId) {
         let due = self.session(user).is_ok_and(|s| {
-            s.state == WrapUp && s.contact.as_ref().is_some_and(|c| c.data.call_id == id.0) && s.call.is_none()
+            s.state == WrapUp
+                && s.contact.as_ref().is_some_and(|c| c.data.call_id == id.0)
+                && s.call.is_none()
         });
         if due {
             self.release(user, true);

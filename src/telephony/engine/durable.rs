@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use super::state::{Contact, Inner, Lead, Link, Resume, Session};
 use crate::telephony::events::{EventEnvelope, NeotelData};
 use crate::telephony::types::{
-    AgentId, AgentState, CallId, CallState, Callback, CallbackId, CampaignId, CrmState, Disposition, MonitorView,
-    PauseReason,
+    AgentId, AgentState, CallId, CallState, Callback, CallbackId, CampaignId, CrmState, Disposition,
+    MonitorView, PauseReason,
 };
 
 /// The version of the stored state's shape. A database written by a newer version is refused
@@ -245,7 +245,15 @@ impl Inner {
         let leads = journal
             .leads
             .iter()
-            .map(|c| (*c, self.leads.get(c).map(|q| q.iter().cloned().collect()).unwrap_or_default()))
+            .map(|c| {
+                (
+                    *c,
+                    self.leads
+                        .get(c)
+                        .map(|q| q.iter().cloned().collect())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
         Commit {
             events: journal.events,
@@ -348,7 +356,9 @@ impl Inner {
                 }
             } else if s.call.is_some() || s.monitoring.is_some() || session.state == AgentState::Ringing {
                 // A call that rang, dialed or was someone else's: back to where the agent was.
-                if s.call.as_ref().is_some_and(|c| c.link == "owner") && session.state != AgentState::Previewing {
+                if s.call.as_ref().is_some_and(|c| c.link == "owner")
+                    && session.state != AgentState::Previewing
+                {
                     session.contact = None;
                     session.crm = CrmState::Available;
                 }
@@ -394,7 +404,10 @@ impl Inner {
                 if s.state != AgentState::WrapUp || contact.data.call_id == 0 {
                     return None;
                 }
-                let after = contact.campaign.and_then(|c| self.campaigns.get(&c))?.auto_release?;
+                let after = contact
+                    .campaign
+                    .and_then(|c| self.campaigns.get(&c))?
+                    .auto_release?;
                 Some((user.clone(), CallId(contact.data.call_id), after))
             })
             .collect();

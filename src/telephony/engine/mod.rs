@@ -422,7 +422,8 @@ impl Telephony for EmbeddedEngine {
     }
 
     async fn invite_participant(&self, agent: &AgentId, participant: Participant) -> Result<()> {
-        self.apply(|inner| inner.invite_participant(agent, participant)).await
+        self.apply(|inner| inner.invite_participant(agent, participant))
+            .await
     }
 
     async fn kick_all(&self, agent: &AgentId) -> Result<()> {

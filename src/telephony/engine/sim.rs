@@ -120,40 +120,42 @@ impl Simulation {
             .contacto_insert_salesforce(&lookup)
             .await
             .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
-        let mut inner = self.shared.lock();
-        let id = inner.new_call_id();
-        let mut data = NeotelData {
-            call_id: id.0,
-            call_campaing: Some(campaign.0),
-            call_dialer: Some("inbound".to_owned()),
-            call_queue: Some(call.queue.clone()),
-            call_reason: Some("inbound".to_owned()),
-            phone_number: ani.clone(),
-            ..NeotelData::default()
+        let id = {
+            let mut inner = self.shared.lock();
+            let id = inner.new_call_id();
+            let mut data = NeotelData {
+                call_id: id.0,
+                call_campaing: Some(campaign.0),
+                call_dialer: Some("inbound".to_owned()),
+                call_queue: Some(call.queue.clone()),
+                call_reason: Some("inbound".to_owned()),
+                phone_number: ani.clone(),
+                ..NeotelData::default()
+            };
+            contact_data(&mut data, &found);
+            inner.calls.insert(
+                id,
+                Call {
+                    direction: Direction::Inbound,
+                    campaign: Some(campaign),
+                    phone: ani.unwrap_or_default(),
+                    data,
+                    clavesf: Some(found.clavesf.to_string()),
+                    state: CallState::Queued,
+                    agent: None,
+                    predictive: false,
+                    transfer: None,
+                    conference: None,
+                    hang_up_after: None,
+                },
+            );
+            if let Some(after) = call.hang_up_after {
+                inner.schedule(after, super::state::Timer::CustomerHangsUp(id));
+            }
+            inner.enqueue(id, false);
+            inner.run();
+            id
         };
-        contact_data(&mut data, &found);
-        inner.calls.insert(
-            id,
-            Call {
-                direction: Direction::Inbound,
-                campaign: Some(campaign),
-                phone: ani.unwrap_or_default(),
-                data,
-                clavesf: Some(found.clavesf.to_string()),
-                state: CallState::Queued,
-                agent: None,
-                predictive: false,
-                transfer: None,
-                conference: None,
-                hang_up_after: None,
-            },
-        );
-        if let Some(after) = call.hang_up_after {
-            inner.schedule(after, super::state::Timer::CustomerHangsUp(id));
-        }
-        inner.enqueue(id, false);
-        inner.run();
-        drop(inner);
         self.shared.flush().await?;
         Ok(id)
     }
@@ -216,11 +218,12 @@ impl Simulation {
             });
         }
         let count = prepared.len();
-        let mut inner = self.shared.lock();
-        inner.leads_changed(campaign);
-        inner.leads.entry(campaign).or_default().extend(prepared);
-        inner.run();
-        drop(inner);
+        {
+            let mut inner = self.shared.lock();
+            inner.leads_changed(campaign);
+            inner.leads.entry(campaign).or_default().extend(prepared);
+            inner.run();
+        }
         self.shared.flush().await?;
         Ok(count)
     }

@@ -10,8 +10,8 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use super::campaign::Campaign;
-use super::durable::{IdBlock, Journal};
 use super::clock::Clock;
+use super::durable::{IdBlock, Journal};
 use super::roster::RosterEntry;
 use super::sim::CustomerBehaviour;
 use crate::telephony::api::Method;

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::support::server::TestApp;
+use crate::support::server::{Api, TestApp};
 
 pub const ADMIN: &str = "demo-admin";
 pub const INBOUND: i64 = 97;
@@ -66,8 +66,11 @@ async fn answer(response: reqwest::Response) -> Answer {
 }
 
 /// `POST /neoapi/{method}` with a JSON body and an optional bearer token.
-pub async fn rpc(app: &TestApp, token: Option<&str>, method: &str, body: Value) -> Answer {
-    let mut request = app.client.post(app.url(&format!("/neoapi/{method}"))).json(&body);
+pub async fn rpc(app: &impl Api, token: Option<&str>, method: &str, body: Value) -> Answer {
+    let mut request = app
+        .client()
+        .post(app.url(&format!("/neoapi/{method}")))
+        .json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -75,9 +78,9 @@ pub async fn rpc(app: &TestApp, token: Option<&str>, method: &str, body: Value) 
 }
 
 /// `POST /neoapi/{method}` with raw bytes as the body.
-pub async fn rpc_raw(app: &TestApp, token: Option<&str>, method: &str, body: Vec<u8>) -> Answer {
+pub async fn rpc_raw(app: &impl Api, token: Option<&str>, method: &str, body: Vec<u8>) -> Answer {
     let mut request = app
-        .client
+        .client()
         .post(app.url(&format!("/neoapi/{method}")))
         .header("content-type", "application/json")
         .body(body);
@@ -88,9 +91,9 @@ pub async fn rpc_raw(app: &TestApp, token: Option<&str>, method: &str, body: Vec
 }
 
 /// `POST /sim/{path}` with the admin token.
-pub async fn sim(app: &TestApp, path: &str, body: Value) -> Answer {
+pub async fn sim(app: &impl Api, path: &str, body: Value) -> Answer {
     let request = app
-        .client
+        .client()
         .post(app.url(&format!("/sim/{path}")))
         .bearer_auth(ADMIN)
         .json(&body);
@@ -98,7 +101,7 @@ pub async fn sim(app: &TestApp, path: &str, body: Value) -> Answer {
 }
 
 /// Logs a demo user in; returns the session token.
-pub async fn login(app: &TestApp, user: &str, device: &str) -> String {
+pub async fn login(app: &impl Api, user: &str, device: &str) -> String {
     let answer = rpc(
         app,
         None,
@@ -110,7 +113,7 @@ pub async fn login(app: &TestApp, user: &str, device: &str) -> String {
 }
 
 /// Logs a demo agent in and into the inbound campaign.
-pub async fn available(app: &TestApp, user: &str, device: &str) -> String {
+pub async fn available(app: &impl Api, user: &str, device: &str) -> String {
     let token = login(app, user, device).await;
     rpc(app, Some(&token), "Login_Campaign", json!({"campaign": INBOUND}))
         .await
@@ -119,7 +122,7 @@ pub async fn available(app: &TestApp, user: &str, device: &str) -> String {
 }
 
 /// A customer calls the inbound queue; returns the call id.
-pub async fn inbound_call(app: &TestApp, ani: &str, data: Option<&str>) -> u64 {
+pub async fn inbound_call(app: &impl Api, ani: &str, data: Option<&str>) -> u64 {
     let mut body = json!({"ani": ani, "queue": QUEUE});
     if let Some(data) = data {
         body["data"] = json!(data);
@@ -130,7 +133,7 @@ pub async fn inbound_call(app: &TestApp, ani: &str, data: Option<&str>) -> u64 {
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens the agent websocket without authenticating.
-pub async fn ws_open(app: &TestApp) -> Socket {
+pub async fn ws_open(app: &impl Api) -> Socket {
     let url = app.url("/neoapi/ws").replacen("http", "ws", 1);
     let (socket, _) = tokio_tungstenite::connect_async(url)
         .await
@@ -139,7 +142,7 @@ pub async fn ws_open(app: &TestApp) -> Socket {
 }
 
 /// Opens the agent websocket and authenticates; returns it with the snapshot.
-pub async fn ws_connect(app: &TestApp, token: &str) -> (Socket, Value) {
+pub async fn ws_connect(app: &impl Api, token: &str) -> (Socket, Value) {
     let mut socket = ws_open(app).await;
     socket
         .send(Message::text(json!({"type": "auth", "token": token}).to_string()))

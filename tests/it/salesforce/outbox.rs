@@ -432,3 +432,40 @@ dual_db_test!(
         assert_eq!(rig.fake.records("Task").len(), 11);
     }
 );
+
+dual_db_test!(
+    claims_of_a_worker_that_stopped_beating_are_taken_at_once,
+    |db: TestDb| async move {
+        let store = db.store().await;
+        let outbox = Outbox::new(store);
+        outbox
+            .enqueue(&task("dead-1", json!({"Status": "In Progress"})), T0)
+            .await
+            .unwrap();
+        outbox
+            .enqueue(&task("alive-1", json!({"Status": "In Progress"})), T0)
+            .await
+            .unwrap();
+        let lease = Duration::from_secs(120);
+        // "dead" claimed one row and beat for the last time at T0 (its process was killed);
+        // "busy" claimed the other and is still beating.
+        outbox.beat("dead", T0).await.unwrap();
+        outbox.beat("busy", T0).await.unwrap();
+        let dead = outbox.claim("dead", 1, lease, T0).await.unwrap();
+        let busy = outbox.claim("busy", 1, lease, T0).await.unwrap();
+        assert_eq!((dead.len(), busy.len()), (1, 1));
+
+        // 4 s later nobody may take either; 6 s later the dead worker's row is free, long
+        // before its 120 s lease ends, and the busy worker's is not.
+        outbox.beat("busy", T0 + 6_000).await.unwrap();
+        assert!(
+            outbox
+                .claim("next", 10, lease, T0 + 4_000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let taken = outbox.claim("next", 10, lease, T0 + 6_000).await.unwrap();
+        assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), vec![dead[0].id]);
+    }
+);

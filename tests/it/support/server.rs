@@ -42,3 +42,19 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 }
+
+/// A server the tests talk to over HTTP: in-process ([`TestApp`]) or a real process.
+pub trait Api {
+    fn url(&self, path: &str) -> String;
+    fn client(&self) -> &reqwest::Client;
+}
+
+impl Api for TestApp {
+    fn url(&self, path: &str) -> String {
+        TestApp::url(self, path)
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}

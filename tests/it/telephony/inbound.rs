@@ -80,7 +80,10 @@ async fn a_full_inbound_call_from_queue_to_release() {
     assert_eq!(position.state, AgentState::WrapUp);
     assert!(position.call.is_none());
     let contact = position.contact.unwrap();
-    assert_eq!(contact.data.call_id, call.0, "wrap-up still names the call its Task belongs to");
+    assert_eq!(
+        contact.data.call_id, call.0,
+        "wrap-up still names the call its Task belongs to"
+    );
     assert_eq!(contact.data.contact_id, Some(contact_id));
 
     // Categorize, then Play.
