@@ -2,6 +2,7 @@
 //! event stream, with the drivers behind it.
 //!
 //! - [`api`]: the [`Telephony`] trait and the [`Method`] names;
+//! - [`asterisk`]: the Asterisk Manager Interface codec (the Asterisk driver builds on it);
 //! - [`types`]: identifiers, states, requests and the [`Position`] snapshot;
 //! - [`events`]: the [`Event`] stream and the [`NeotelData`] vocabulary;
 //! - [`error`]: [`TelephonyError`], typed refusals;
@@ -10,6 +11,7 @@
 //!   API for demos and tests.
 
 pub mod api;
+pub mod asterisk;
 pub mod config;
 pub mod engine;
 pub mod error;
