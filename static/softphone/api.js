@@ -12,6 +12,16 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 10000;
 
+// The server's answers to the Salesforce helper requests, newest last (at most 100): what the
+// server said to the adapter's own requests, for support and for the browser tests.
+const answers = [];
+window.__ctibridgeApi = answers;
+function noteAnswer(path, status, code) {
+  if (!path.startsWith('/api/salesforce/')) return;
+  answers.push({ path, status, code: code || null, at: Date.now() });
+  if (answers.length > 100) answers.shift();
+}
+
 export async function request(path, { token, body, method = 'POST' } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -29,6 +39,7 @@ export async function request(path, { token, body, method = 'POST' } = {}) {
       cache: 'no-store',
     });
   } catch (e) {
+    noteAnswer(path, 0, 'unreachable');
     throw new ApiError(0, 'unreachable', e && e.name === 'AbortError' ? 'timeout' : String(e?.message || e));
   } finally {
     clearTimeout(timer);
@@ -42,6 +53,7 @@ export async function request(path, { token, body, method = 'POST' } = {}) {
       json = null;
     }
   }
+  noteAnswer(path, response.status, json && json.error && json.error.code);
   if (!response.ok) {
     const err = json && json.error;
     throw new ApiError(

@@ -125,6 +125,27 @@ async fn login_campaign_login_and_an_inbound_call_pops_the_single_match() {
     wait_pop(&browser, "sobject:003000000000001AAA").await;
     browser.wait_text("#contact-name", "Ana García").await;
     browser.wait_text("#agent-state", "Sonando").await;
+    // The server took the adapter's own pop while the call still rang, and saved the link.
+    let popped = browser
+        .wait_for(
+            "the server's answer to popped",
+            "const w = document.getElementById('softphone').contentWindow; \
+             return (w.__ctibridgeApi || []).find((a) => a.path === '/api/salesforce/popped')",
+        )
+        .await;
+    assert_eq!(popped["status"], 202, "{popped}");
+    let state = browser.softphone("return $('#agent-state').textContent").await;
+    assert!(
+        state.as_str().is_some_and(|s| s.starts_with("Sonando")),
+        "still ringing when the pop was answered: {state}"
+    );
+    let store = app._db.store().await;
+    let linked: Option<String> =
+        sqlx::query_scalar("SELECT record_id FROM call_log WHERE phone = '1155551001'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(linked.as_deref(), Some("003000000000001AAA"));
     let search = browser
         .softphone("return window.harness.log.find((e) => e.method === 'searchAndScreenPop').args")
         .await;
@@ -146,6 +167,15 @@ async fn login_campaign_login_and_an_inbound_call_pops_the_single_match() {
     // One pop for the call: answering does not pop again.
     let pops = browser.softphone("return window.harness.pops.length").await;
     assert_eq!(pops, 1);
+    // The walk-through shows no error banner, and every helper request was taken.
+    let notice = browser
+        .softphone("const n = $('#notice'); return n.hidden ? null : n.textContent")
+        .await;
+    assert!(notice.is_null(), "no notice expected, got {notice}");
+    let refused = browser
+        .softphone("return frame.contentWindow.__ctibridgeApi.filter((a) => a.status >= 400)")
+        .await;
+    assert_eq!(refused, serde_json::json!([]), "helper requests refused");
     browser.finish().await;
 }
 

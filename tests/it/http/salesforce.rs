@@ -137,6 +137,111 @@ async fn a_call_handled_over_the_api_becomes_one_task_with_its_disposition() {
 }
 
 #[tokio::test]
+async fn a_pop_while_the_call_rings_links_that_call_and_no_other() {
+    let fake = FakeSalesforce::start().await;
+    let ana = fake.insert("Contact", json!({"LastName": "García", "Phone": "1155551001"}));
+    let luis = fake.insert("Contact", json!({"LastName": "Pérez", "Phone": "1155551002"}));
+    let app =
+        TestApp::spawn_with(|c| c.salesforce = crate::salesforce::config_for(&fake, AuthFlow::JwtBearer))
+            .await;
+    let token = available(&app, "agent1", "1001").await;
+    let (mut socket, _) = ws_connect(&app, &token).await;
+
+    // The first call: popped at once on the ring event, before anyone answers, naming no call.
+    let first = inbound_call(&app, "1155551001", None).await;
+    wait_for(&mut socket, "callOffered").await;
+    let popped = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"recordId": ana, "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!(
+        popped.status, 202,
+        "a pop while ringing is taken: {}",
+        popped.body
+    );
+    let sync_id = helper(&app, Some(&token), "new-sync-id", json!({"callId": first})).await;
+    sync_id.ok();
+    sim(&app, "agents/agent1/answer", json!({})).await.ok();
+    wait_for(&mut socket, "callConnected").await;
+    rpc(&app, Some(&token), "Hangup", json!({})).await.ok();
+    // In wrap-up the contact still names the call: a pop now is that call's too.
+    let p = rpc(&app, Some(&token), "Position", json!({})).await;
+    assert_eq!(p.ok()["contact"]["callId"], json!(first));
+    rpc(
+        &app,
+        Some(&token),
+        "UpdateContact",
+        json!({"category": 1, "subcategory": 11}),
+    )
+    .await
+    .ok();
+    rpc(&app, Some(&token), "CRM_Available", json!({})).await.ok();
+
+    // The second call rings: naming the first (the previous call) or 0 never touches the
+    // first call's Task; 0 means "no call named" and links the ringing one.
+    let second = inbound_call(&app, "1155551002", None).await;
+    wait_for(&mut socket, "callOffered").await;
+    let stale = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"callId": first, "recordId": luis, "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!(
+        (stale.status, stale.code()),
+        (409, "not_current_call"),
+        "{}",
+        stale.body
+    );
+    let zero = helper(
+        &app,
+        Some(&token),
+        "popped",
+        json!({"callId": 0, "recordId": luis, "objectType": "Contact"}),
+    )
+    .await;
+    assert_eq!(zero.status, 202, "{}", zero.body);
+    sim(&app, "agents/agent1/answer", json!({})).await.ok();
+    wait_for(&mut socket, "callConnected").await;
+    sim(&app, &format!("calls/{second}/hangup"), json!({})).await.ok();
+    wait_for(&mut socket, "callEnded").await;
+
+    let task_of = |call: u64| {
+        fake.records("Task")
+            .into_iter()
+            .find(|t| t.get("ctiCallId__c") == Some(&json!(call.to_string())))
+    };
+    eventually("both Tasks completed and linked", || {
+        task_of(first).is_some_and(|t| t.get("CallDisposition").is_some())
+            && task_of(second).is_some_and(|t| t.get("Status") == Some(&json!("Completed")))
+    })
+    .await;
+    let first_task = task_of(first).unwrap();
+    assert_eq!(
+        first_task["WhoId"],
+        json!(ana),
+        "born linked to the record popped while ringing"
+    );
+    assert_eq!(first_task["CallObject"], json!(first.to_string()));
+    assert_eq!(task_of(second).unwrap()["WhoId"], json!(luis));
+    assert_eq!(fake.records("Task").len(), 2);
+    eventually("externalData on both records", || {
+        fake.record("Contact", &ana)
+            .unwrap()
+            .contains_key("neoContactId__c")
+            && fake
+                .record("Contact", &luis)
+                .unwrap()
+                .contains_key("neoContactId__c")
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_new_record_sync_finds_the_saved_record() {
     let fake = FakeSalesforce::start().await;
     let app =
