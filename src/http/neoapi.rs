@@ -410,6 +410,8 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         UnknownCampaign(_) => "unknown_campaign",
         NotOutbound(_) => "not_outbound",
         UnknownQueue(_) => "unknown_queue",
+        UnknownCall(_) => "unknown_call",
+        UnknownDevice(_) => "unknown_device",
         UnknownUser(_) => "unknown_user",
         UserNotAvailable(_) => "user_not_available",
         UnknownRestState(_) => "unknown_rest_state",

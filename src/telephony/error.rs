@@ -29,6 +29,10 @@ pub enum TelephonyError {
     UnknownCampaign(CampaignId),
     #[error("campaign {0} is not an outbound campaign")]
     NotOutbound(CampaignId),
+    #[error("the switch named call {0}, which the core does not know")]
+    UnknownCall(u64),
+    #[error("the switch named device `{0}`, where no agent is logged in")]
+    UnknownDevice(String),
     #[error("unknown queue `{0}`")]
     UnknownQueue(String),
     #[error("unknown user `{0}`")]
@@ -103,6 +107,8 @@ impl TelephonyError {
             UnknownAgent(_) | WrongPassword(_) | NotLoggedIn(_) => ErrorClass::Unauthorized,
             Forbidden | NotYourCall(_) => ErrorClass::Forbidden,
             UnknownCampaign(_)
+            | UnknownCall(_)
+            | UnknownDevice(_)
             | UnknownQueue(_)
             | UnknownUser(_)
             | UnknownRestState(_)

@@ -1,7 +1,8 @@
 //! ACD: calls wait in their campaign's queue and go, first come first served, to the agent of
 //! the campaign who has been available the longest. An offered call rings on the agent's
-//! device until the agent answers (through the softphone, here the simulation) or the ring
-//! timeout sends it back to the head of the queue and the agent to the "No answer" rest state.
+//! device until the agent answers or the ring timeout sends it back to the head of the queue
+//! and the agent to the "No answer" rest state. A switch with its own queues routes instead:
+//! it says which device it offered a call to ([`Inner::offered_by_switch`]).
 
 use super::state::{Contact, Inner, Link, Timer};
 use crate::telephony::error::{Result, TelephonyError};
@@ -42,8 +43,26 @@ impl Inner {
             .map(|(user, _)| user.clone())
     }
 
-    /// Hands queued calls to ready agents.
+    /// The switch offered call `id` to `device` (switches with their own queues).
+    pub fn offered_by_switch(&mut self, id: CallId, device: &str) -> Result<()> {
+        let user = self
+            .agent_on(device)
+            .ok_or_else(|| TelephonyError::UnknownDevice(device.to_owned()))?;
+        if !self.calls.contains_key(&id) {
+            return Err(TelephonyError::UnknownCall(id.0));
+        }
+        for queue in self.queues.values_mut() {
+            queue.retain(|c| *c != id);
+        }
+        self.offer(id, &user, Link::Owner);
+        Ok(())
+    }
+
+    /// Hands queued calls to ready agents (unless the switch routes calls itself).
     pub fn dispatch(&mut self) {
+        if self.routes_calls {
+            return;
+        }
         let campaigns: Vec<CampaignId> = self.queues.keys().copied().collect();
         for campaign in campaigns {
             loop {
@@ -80,10 +99,15 @@ impl Inner {
         }
         let view = call.view();
         let offer = self.next_id();
+        let mut device = None;
         if let Ok(session) = self.session_mut(user) {
             session.state = AgentState::Ringing;
             session.call = Some((id, link));
             session.offer = offer;
+            device = Some(session.device.clone());
+        }
+        if let Some(device) = device.filter(|_| !self.routes_calls) {
+            self.command(crate::telephony::switch::SwitchCommand::RingDevice { call: id, device });
         }
         self.emit(Some(user), Event::CallOffered { call: view });
         self.emit_position(user);

@@ -6,6 +6,7 @@ use super::state::{Inner, Resume, Session};
 use crate::telephony::api::Method;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::Event;
+use crate::telephony::switch::SwitchCommand;
 use crate::telephony::types::{
     AgentId, AgentState, CampaignId, CrmState, Disposition, PauseReason, Position, Task, TaskParams,
 };
@@ -50,6 +51,14 @@ impl Inner {
 
     pub fn logout(&mut self, user: &AgentId) -> Result<()> {
         self.require(user, Method::Logout, &[LoggedIn, Available, Paused])?;
+        if let Some(device) = self.device_of(user) {
+            self.command(SwitchCommand::AgentPresence {
+                agent: user.clone(),
+                device,
+                queue: None,
+                paused: None,
+            });
+        }
         if let Some(agent) = self.agents.get_mut(user) {
             agent.session = None;
         }
@@ -74,6 +83,7 @@ impl Inner {
             session.available_since = Instant::now();
         }
         self.emit_position(user);
+        self.presence_changed(user);
         self.run();
         Ok(())
     }
@@ -93,6 +103,7 @@ impl Inner {
             session.state = LoggedIn;
         }
         self.emit_position(user);
+        self.presence_changed(user);
         self.run();
         Ok(())
     }
@@ -109,6 +120,7 @@ impl Inner {
         session.state = Paused;
         session.pause = Some(reason);
         self.emit_position(user);
+        self.presence_changed(user);
         self.run();
         Ok(())
     }
@@ -120,6 +132,7 @@ impl Inner {
         session.pause = None;
         session.available_since = Instant::now();
         self.emit_position(user);
+        self.presence_changed(user);
         self.run();
         Ok(())
     }

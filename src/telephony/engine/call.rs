@@ -1,13 +1,13 @@
-//! Calls: dialing, the customer's side (answer, busy, no answer, hang-up, digits), DTMF,
-//! hang-up by the agent, the end of a call and the wrap-up that follows.
+//! Calls: dialing, what the switch reports of the customer's side (answer, busy, no answer,
+//! hang-up, digits), DTMF, hang-up by the agent, the end of a call and the wrap-up that follows.
 
 use crate::contacts::ContactMatch;
 
-use super::sim::CustomerBehaviour;
 use super::state::{Call, Contact, Inner, Link, Resume, Timer};
 use crate::telephony::api::Method;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{EndReason, Event, NeotelData};
+use crate::telephony::switch::SwitchCommand;
 use crate::telephony::types::{
     AgentId, AgentState, CallId, CallState, CrmState, DialRequest, Direction, Participant, TransferMode,
 };
@@ -145,7 +145,6 @@ impl Inner {
                 predictive: false,
                 transfer: None,
                 conference: None,
-                hang_up_after: None,
             },
         );
         let session = self.session_mut(user)?;
@@ -162,29 +161,14 @@ impl Inner {
         session.pause = None;
         session.call = Some((id, Link::Owner));
         session.contact = Some(contact);
+        let device = session.device.clone();
         self.emit_position(user);
-        self.start_customer_leg(id, &phone);
+        self.command(SwitchCommand::Originate {
+            call: id,
+            device: Some(device),
+            number: phone,
+        });
         Ok(id)
-    }
-
-    /// The customer's phone rings: what happens next is scripted by the simulation (or the
-    /// call rings until the dial timeout).
-    pub fn start_customer_leg(&mut self, call: CallId, phone: &str) {
-        let behaviour = self.scripts.get_mut(phone).and_then(|s| s.pop_front());
-        match behaviour {
-            Some(CustomerBehaviour::Answer { after, hang_up_after }) => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.hang_up_after = hang_up_after;
-                }
-                self.schedule(after, Timer::CustomerAnswers(call));
-            }
-            Some(CustomerBehaviour::Busy) => {
-                self.schedule(std::time::Duration::ZERO, Timer::CustomerBusy(call))
-            }
-            Some(CustomerBehaviour::NoAnswer) | None => {
-                self.schedule(self.dial_timeout, Timer::CustomerNoAnswer(call));
-            }
-        }
     }
 
     /// The customer picked up an outbound call.
@@ -193,10 +177,6 @@ impl Inner {
         if call.state != CallState::Dialing {
             return Err(TelephonyError::NoActiveCall);
         }
-        if let Some(after) = call.hang_up_after {
-            self.schedule(after, Timer::CustomerHangsUp(id));
-        }
-        let call = self.calls.get_mut(&id).ok_or(TelephonyError::NoActiveCall)?;
         if call.predictive {
             // Predictive: the customer is on the line first; now find an agent.
             self.enqueue(id, false);
@@ -260,6 +240,10 @@ impl Inner {
         {
             return Err(TelephonyError::NoActiveCall);
         }
+        self.command(SwitchCommand::SendDtmf {
+            call: id,
+            digits: digits.to_owned(),
+        });
         self.emit(
             Some(user),
             Event::DtmfSent {
@@ -297,6 +281,7 @@ impl Inner {
                 if attended {
                     self.cancel_consultation(id);
                 } else {
+                    self.command(SwitchCommand::Hangup { call: id });
                     self.end_call(id, EndReason::AgentHangup);
                 }
                 Ok(())

@@ -7,6 +7,7 @@ use super::state::{Inner, Link, Resume};
 use crate::telephony::api::Method;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{EndReason, Event};
+use crate::telephony::switch::SwitchCommand;
 use crate::telephony::types::{AgentId, AgentState, CallId, CallState, Participant};
 
 use super::call::validate_number;
@@ -37,6 +38,7 @@ impl Inner {
             return Err(TelephonyError::InConference);
         }
         call.conference = Some(Vec::new());
+        self.command(SwitchCommand::ConferenceStart { call: id });
         self.emit(Some(user), Event::ConferenceStarted { call_id: id });
         self.emit_position(user);
         Ok(())
@@ -85,6 +87,10 @@ impl Inner {
         if let Some(conference) = self.calls.get_mut(&id).and_then(|c| c.conference.as_mut()) {
             conference.push(participant.clone());
         }
+        self.command(SwitchCommand::ConferenceInvite {
+            call: id,
+            participant: participant.clone(),
+        });
         for agent in self.call_agents(id) {
             self.emit(
                 Some(&agent),
@@ -103,6 +109,7 @@ impl Inner {
         if self.calls.get(&id).is_none_or(|c| c.conference.is_none()) {
             return Err(TelephonyError::NotInConference);
         }
+        self.command(SwitchCommand::ConferenceKick { call: id });
         self.kick(user, id);
         self.emit_position(user);
         Ok(())
@@ -113,6 +120,7 @@ impl Inner {
         if self.calls.get(&id).is_none_or(|c| c.conference.is_none()) {
             return Err(TelephonyError::NotInConference);
         }
+        self.command(SwitchCommand::ConferenceEnd { call: id });
         self.kick(user, id);
         if let Some(call) = self.calls.get_mut(&id) {
             call.conference = None;

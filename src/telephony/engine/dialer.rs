@@ -91,10 +91,14 @@ impl Inner {
                 predictive: true,
                 transfer: None,
                 conference: None,
-                hang_up_after: None,
             },
         );
-        self.start_customer_leg(id, &lead.phone);
+        // Predictive: the customer first; an agent once they answer.
+        self.command(crate::telephony::switch::SwitchCommand::Originate {
+            call: id,
+            device: None,
+            number: lead.phone,
+        });
     }
 
     /// Preview / progressive: the agent gets the contact before any call.

@@ -46,14 +46,15 @@ use crate::config::TelephonyConfig;
 use crate::contacts::{ContactResolver, InboundLookup};
 use crate::telephony::api::Telephony;
 use crate::telephony::error::{Result, TelephonyError};
-use crate::telephony::events::{EndReason, EventEnvelope};
+use crate::telephony::events::{EventEnvelope, NeotelData};
+use crate::telephony::switch::{Switch, SwitchEvent, SwitchInput};
 use crate::telephony::types::{
     AgentId, CallId, Callback, CampaignId, DialRequest, Directory, Disposition, LoginRequest, MonitorRequest,
     Participant, PauseReason, Position, ScheduleCallbackRequest, Task, TaskParams, TransferRequest,
 };
 
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use sim::{CustomerBehaviour, InboundCall, LeadInput, Simulation};
+pub use sim::{CustomerBehaviour, InboundCall, LeadInput, SimulatedSwitch, Simulation};
 
 use durable::{CommitSink, RestoredState};
 use state::{Inner, Timer};
@@ -72,6 +73,8 @@ pub(crate) struct Shared {
     gate: tokio::sync::Mutex<()>,
     /// Whether the last commit failed (logged once per episode).
     failing: AtomicBool,
+    /// The telephony platform: gets the core's commands once each change is made.
+    switch: Arc<dyn Switch>,
 }
 
 impl Shared {
@@ -115,11 +118,39 @@ impl Shared {
         }
     }
 
-    /// Runs a change under the lock, then commits it before answering.
+    /// Runs a change under the lock, then sends the switch the commands it produced.
+    pub(crate) fn change<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let (result, commands) = {
+            let mut inner = self.lock();
+            let result = f(&mut inner);
+            (result, std::mem::take(&mut inner.commands))
+        };
+        for command in commands {
+            self.switch.command(command);
+        }
+        result
+    }
+
+    /// Runs a change, then commits it before answering.
     async fn apply<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
-        let result = f(&mut self.lock());
+        let result = self.change(f);
         self.flush().await?;
         result
+    }
+
+    /// An event from the switch: applied, then saved. One the core cannot place (a call or
+    /// device it does not know, a call no longer in that stage) is logged and ignored.
+    pub(crate) async fn switch_event(&self, event: SwitchEvent) -> Result<()> {
+        let described = format!("{event:?}");
+        if let Err(e) = self.change(|inner| inner.switch_event(event)) {
+            tracing::warn!(
+                switch = self.switch.name(),
+                event = %described.escape_debug(),
+                error = %e,
+                "switch event ignored"
+            );
+        }
+        self.flush().await
     }
 }
 
@@ -129,6 +160,8 @@ pub struct EmbeddedEngine {
     shared: Arc<Shared>,
     resolver: Arc<dyn ContactResolver>,
     demo: bool,
+    /// The simulated switch, when it is the engine's platform.
+    sim: Option<Arc<SimulatedSwitch>>,
 }
 
 impl EmbeddedEngine {
@@ -147,7 +180,17 @@ impl EmbeddedEngine {
         contacts: Arc<dyn ContactResolver>,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<EmbeddedEngine>> {
-        Self::build(config, contacts, clock, None).await
+        Self::build(config, contacts, clock, None, None).await
+    }
+
+    /// An engine in front of another telephony platform (tests: a scripted switch).
+    pub async fn with_switch(
+        config: &TelephonyConfig,
+        contacts: Arc<dyn ContactResolver>,
+        clock: Arc<dyn Clock>,
+        switch: Arc<dyn Switch>,
+    ) -> Result<Arc<EmbeddedEngine>> {
+        Self::build(config, contacts, clock, None, Some(switch)).await
     }
 
     /// A durable engine: starts from what the last process saved and commits every change
@@ -159,7 +202,7 @@ impl EmbeddedEngine {
         sink: Arc<dyn CommitSink>,
         restored: RestoredState,
     ) -> Result<Arc<EmbeddedEngine>> {
-        let engine = Self::build(config, contacts, clock, Some((sink, restored))).await?;
+        let engine = Self::build(config, contacts, clock, Some((sink, restored)), None).await?;
         // Save what the restore changed (wrap-ups of calls that died with the process).
         engine.shared.flush().await?;
         Ok(engine)
@@ -170,7 +213,17 @@ impl EmbeddedEngine {
         contacts: Arc<dyn ContactResolver>,
         clock: Arc<dyn Clock>,
         durable: Option<(Arc<dyn CommitSink>, RestoredState)>,
+        switch: Option<Arc<dyn Switch>>,
     ) -> Result<Arc<EmbeddedEngine>> {
+        let (switch, sim): (Arc<dyn Switch>, _) = match switch {
+            Some(switch) => (switch, None),
+            None => {
+                let sim = Arc::new(SimulatedSwitch::new(Duration::from_secs(
+                    config.dial_timeout_secs.max(1),
+                )));
+                (sim.clone(), Some(sim))
+            }
+        };
         let agents = config.agents.clone();
         let (roster, demo) = tokio::task::spawn_blocking(move || roster::build(&agents))
             .await
@@ -192,11 +245,11 @@ impl EmbeddedEngine {
             campaigns,
             rest_states,
             Duration::from_secs(config.ring_timeout_secs.max(1)),
-            Duration::from_secs(config.dial_timeout_secs.max(1)),
             clock,
             events.clone(),
             wake.clone(),
         );
+        inner.routes_calls = switch.routes_calls();
         let sink = match durable {
             Some((sink, restored)) => {
                 inner.journal = Some(durable::Journal::default());
@@ -217,6 +270,10 @@ impl EmbeddedEngine {
             sink,
             gate: tokio::sync::Mutex::new(()),
             failing: AtomicBool::new(false),
+            switch: switch.clone(),
+        });
+        switch.attach(SwitchInput {
+            shared: Arc::downgrade(&shared),
         });
         tokio::spawn(run_timers(Arc::downgrade(&shared), wake));
         if demo {
@@ -229,7 +286,20 @@ impl EmbeddedEngine {
             shared,
             resolver: contacts,
             demo,
+            sim,
         }))
+    }
+
+    /// A call arrives from the telephony platform (core intake; see [`intake`]).
+    pub async fn call_arrived(&self, call: InboundCall) -> Result<CallId> {
+        intake(&self.shared, self.resolver.as_ref(), call).await
+    }
+
+    /// Where a switch sends its events (the same handle it got when attached).
+    pub fn switch_input(&self) -> SwitchInput {
+        SwitchInput {
+            shared: Arc::downgrade(&self.shared),
+        }
     }
 
     /// True when running the public demo roster.
@@ -242,6 +312,7 @@ impl EmbeddedEngine {
         Simulation {
             shared: self.shared.clone(),
             resolver: self.resolver.clone(),
+            switch: self.sim.clone(),
         }
     }
 
@@ -272,8 +343,7 @@ async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {
             if shared.stopped.load(Ordering::SeqCst) {
                 return;
             }
-            let next = {
-                let mut inner = shared.lock();
+            let next = shared.change(|inner| {
                 loop {
                     let Some((&key, _)) = inner.timers.first_key_value() else {
                         break None;
@@ -285,7 +355,7 @@ async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {
                         inner.fire(timer);
                     }
                 }
-            };
+            });
             match shared.flush().await {
                 Ok(()) => next,
                 Err(_) => Some(next.map_or(Instant::now() + Duration::from_secs(1), |n| {
@@ -308,22 +378,98 @@ async fn run_timers(shared: Weak<Shared>, wake: Arc<Notify>) {
 impl Inner {
     fn fire(&mut self, timer: Timer) {
         match timer {
-            Timer::CustomerAnswers(call) => {
-                // The call may have been hung up meanwhile: nothing to answer then.
-                let _ = self.customer_answers(call);
-            }
-            Timer::CustomerBusy(call) => self.customer_unreached(call, EndReason::Busy),
-            Timer::CustomerNoAnswer(call) => self.customer_unreached(call, EndReason::NoAnswer),
-            Timer::CustomerHangsUp(call) => {
-                if self.calls.contains_key(&call) {
-                    let _ = self.customer_hangs_up(call);
-                }
-            }
             Timer::RingTimeout { call, agent, offer } => self.ring_timeout(call, &agent, offer),
             Timer::AutoRelease { agent, call } => self.auto_release(&agent, call),
             Timer::CallbackDue(id) => self.callback_due(id),
         }
     }
+}
+
+impl Inner {
+    /// Applies what the switch reports.
+    pub fn switch_event(&mut self, event: SwitchEvent) -> Result<()> {
+        match event {
+            SwitchEvent::Offered { call, device } => self.offered_by_switch(call, &device),
+            SwitchEvent::DeviceAnswered { device } => {
+                let user = self
+                    .agent_on(&device)
+                    .ok_or_else(|| TelephonyError::UnknownDevice(device.clone()))?;
+                self.agent_answers(&user)
+            }
+            SwitchEvent::CustomerAnswered { call } => self.customer_answers(call),
+            SwitchEvent::CustomerUnreached { call, reason } => {
+                if !self.calls.contains_key(&call) {
+                    return Err(TelephonyError::UnknownCall(call.0));
+                }
+                self.customer_unreached(call, reason);
+                Ok(())
+            }
+            SwitchEvent::CustomerHungUp { call } => self.customer_hangs_up(call),
+            SwitchEvent::CustomerDigits { call, digits } => self.customer_presses(call, &digits),
+        }
+    }
+}
+
+/// The core's call intake: CONTACTO_INSERT_SALESFORCE (find the contact by DATA or ANI in the
+/// campaign's database, insert it when missing), then a call id minted once, the Neotel data,
+/// and the call queued for the ACD (or for the switch's own routing). Answers once saved.
+pub(crate) async fn intake(
+    shared: &Shared,
+    resolver: &dyn ContactResolver,
+    call: InboundCall,
+) -> Result<CallId> {
+    let (campaign, database_id) = {
+        let inner = shared.lock();
+        let campaign = inner
+            .campaigns
+            .values()
+            .find(|c| c.queue == call.queue)
+            .ok_or_else(|| TelephonyError::UnknownQueue(call.queue.clone()))?;
+        (campaign.id, campaign.database_id)
+    };
+    let ani = call.ani.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
+    let lookup = InboundLookup {
+        data: call.data.clone(),
+        ani: ani.clone(),
+        database_id,
+    };
+    let found = resolver
+        .contacto_insert_salesforce(&lookup)
+        .await
+        .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
+    let id = shared.change(|inner| {
+        let id = inner.new_call_id();
+        let mut data = NeotelData {
+            call_id: id.0,
+            call_campaing: Some(campaign.0),
+            call_dialer: Some("inbound".to_owned()),
+            call_queue: Some(call.queue.clone()),
+            call_reason: Some("inbound".to_owned()),
+            phone_number: ani.clone(),
+            ..NeotelData::default()
+        };
+        call::contact_data(&mut data, &found);
+        inner.calls.insert(
+            id,
+            state::Call {
+                direction: crate::telephony::types::Direction::Inbound,
+                campaign: Some(campaign),
+                phone: ani.unwrap_or_default(),
+                data,
+                clavesf: Some(found.clavesf.to_string()),
+                state: crate::telephony::types::CallState::Queued,
+                agent: None,
+                predictive: false,
+                transfer: None,
+                conference: None,
+            },
+        );
+        inner.enqueue(id, false);
+        inner.run();
+        id
+    });
+    shared.flush().await?;
+    Ok(id)
 }
 
 #[async_trait]

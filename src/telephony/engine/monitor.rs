@@ -6,6 +6,7 @@ use super::state::{Inner, Resume};
 use crate::telephony::api::Method;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::Event;
+use crate::telephony::switch::SwitchCommand;
 use crate::telephony::types::{AgentId, AgentState, MonitorRequest, MonitorView, Role};
 
 use AgentState::*;
@@ -30,7 +31,13 @@ impl Inner {
             return Err(TelephonyError::UserNotAvailable(request.target.clone()));
         }
         let previous = self.session(user)?.monitoring.clone();
+        let target_device = target
+            .session
+            .as_ref()
+            .map(|s| s.device.clone())
+            .unwrap_or_default();
         let session = self.session_mut(user)?;
+        let supervisor_device = session.device.clone();
         if state != Monitoring {
             session.resume = Some(Resume { state, pause });
             session.state = Monitoring;
@@ -49,6 +56,11 @@ impl Inner {
                 },
             );
         }
+        self.command(SwitchCommand::Spy {
+            supervisor_device,
+            target_device,
+            mode: request.mode,
+        });
         self.emit(
             Some(user),
             Event::MonitorStarted {
@@ -77,6 +89,7 @@ impl Inner {
         let Some(view) = session.monitoring.take() else {
             return;
         };
+        let supervisor_device = session.device.clone();
         match session.resume.take() {
             Some(Resume { state, pause }) => {
                 session.state = state;
@@ -84,6 +97,7 @@ impl Inner {
             }
             None => session.state = session.idle_state(),
         }
+        self.command(SwitchCommand::EndSpy { supervisor_device });
         self.emit(
             Some(user),
             Event::MonitorEnded {

@@ -1,19 +1,27 @@
-//! The simulation API, for demos and tests: what customers and devices do. Inject an inbound
-//! call, script how a number behaves when dialed (answer after N s and maybe hang up after M s,
-//! busy, no answer), make the customer answer, hang up or press digits, pick up an agent's
-//! ringing device, load leads into an outbound campaign and run its dialer.
+//! The simulated switch, the default telephony platform behind the core, and its simulation
+//! API for demos and tests: what customers and devices do. Inject an inbound call, script how
+//! a number behaves when dialed (answer after N s and maybe hang up after M s, busy, no
+//! answer), make the customer answer, hang up or press digits, pick up an agent's ringing
+//! device, load leads into an outbound campaign and run its dialer.
+//!
+//! [`SimulatedSwitch`] leaves routing to the core's ACD and answers the core's commands the way
+//! customers would (an `Originate` follows the number's script); everything it and the
+//! simulation API report goes through the same [`SwitchEvent`]s a real platform sends.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::contacts::{ContactResolver, InboundLookup};
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::NeotelData;
-use crate::telephony::types::{AgentId, CallId, CallState, CallView, Callback, CampaignId, Direction};
+use crate::telephony::types::{AgentId, CallId, CallView, Callback, CampaignId};
 
 use super::Shared;
 use super::call::{contact_data, validate_number};
-use super::state::{Call, Lead};
+use super::state::Lead;
+use crate::telephony::events::EndReason;
+use crate::telephony::switch::{Switch, SwitchCommand, SwitchEvent, SwitchInput};
 
 /// What a dialed number does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,106 +86,182 @@ pub struct LeadInput {
     pub key: Option<String>,
 }
 
+/// The simulated telephony platform: customers follow their scripts, devices ring until the
+/// simulation API answers them.
+pub struct SimulatedSwitch {
+    scripts: Mutex<HashMap<String, VecDeque<CustomerBehaviour>>>,
+    /// A placed call nobody scripted rings this long, then ends unanswered.
+    dial_timeout: Duration,
+    input: OnceLock<SwitchInput>,
+}
+
+impl SimulatedSwitch {
+    pub fn new(dial_timeout: Duration) -> SimulatedSwitch {
+        SimulatedSwitch {
+            scripts: Mutex::new(HashMap::new()),
+            dial_timeout,
+            input: OnceLock::new(),
+        }
+    }
+
+    /// Reports `events` in the background: the first `after` from now, each later one its own
+    /// wait after the one before.
+    fn later(&self, after: Duration, events: Vec<(Duration, SwitchEvent)>) {
+        let Some(input) = self.input.get().cloned() else {
+            return;
+        };
+        // Deadlines from now, not from when the task first runs.
+        let mut at = tokio::time::Instant::now() + after;
+        let timed: Vec<_> = events
+            .into_iter()
+            .map(|(wait, event)| {
+                at += wait;
+                (at, event)
+            })
+            .collect();
+        tokio::spawn(async move {
+            for (at, event) in timed {
+                tokio::time::sleep_until(at).await;
+                report(&input, event).await;
+            }
+        });
+    }
+
+    fn customer_leg(&self, call: CallId, number: &str) {
+        let behaviour = self
+            .scripts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(number)
+            .and_then(|s| s.pop_front());
+        match behaviour {
+            Some(CustomerBehaviour::Answer { after, hang_up_after }) => {
+                let mut events = vec![(Duration::ZERO, SwitchEvent::CustomerAnswered { call })];
+                if let Some(talk) = hang_up_after {
+                    events.push((talk, SwitchEvent::CustomerHungUp { call }));
+                }
+                self.later(after, events);
+            }
+            Some(CustomerBehaviour::Busy) => self.later(
+                Duration::ZERO,
+                vec![(
+                    Duration::ZERO,
+                    SwitchEvent::CustomerUnreached {
+                        call,
+                        reason: EndReason::Busy,
+                    },
+                )],
+            ),
+            Some(CustomerBehaviour::NoAnswer) | None => self.later(
+                self.dial_timeout,
+                vec![(
+                    Duration::ZERO,
+                    SwitchEvent::CustomerUnreached {
+                        call,
+                        reason: EndReason::NoAnswer,
+                    },
+                )],
+            ),
+        }
+    }
+}
+
+/// Sends a scripted event; a refusal means the call moved on meanwhile (the customer hung up
+/// before the scripted answer): nothing to do.
+async fn report(input: &SwitchInput, event: SwitchEvent) {
+    if let Err(e) = input.send(event).await {
+        tracing::warn!(error = %e, "simulated switch: event not saved yet");
+    }
+}
+
+impl Switch for SimulatedSwitch {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
+    fn routes_calls(&self) -> bool {
+        false
+    }
+
+    fn attach(&self, input: SwitchInput) {
+        let _ = self.input.set(input);
+    }
+
+    fn command(&self, command: SwitchCommand) {
+        // Devices ring until the simulation API answers them; transfers, conferences, spying
+        // and digits need no simulated audio.
+        if let SwitchCommand::Originate { call, number, .. } = command {
+            self.customer_leg(call, &number);
+        }
+    }
+}
+
 /// Drives the customers' and devices' side of the embedded engine.
 #[derive(Clone)]
 pub struct Simulation {
     pub(super) shared: Arc<Shared>,
     pub(super) resolver: Arc<dyn ContactResolver>,
+    /// `None` when the engine runs another switch: scripts then do nothing.
+    pub(super) switch: Option<Arc<SimulatedSwitch>>,
 }
 
 impl Simulation {
     /// The next time `phone` is dialed, it behaves like this (scripts queue up per number).
     pub fn script_customer(&self, phone: &str, behaviour: CustomerBehaviour) {
-        self.shared
-            .lock()
-            .scripts
-            .entry(phone.to_owned())
-            .or_default()
-            .push_back(behaviour);
+        if let Some(switch) = &self.switch {
+            switch
+                .scripts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(phone.to_owned())
+                .or_default()
+                .push_back(behaviour);
+        }
     }
 
-    /// A customer calls a queue: CONTACTO_INSERT_SALESFORCE runs first (find the contact by
-    /// DATA or ANI, insert it into the campaign's database when missing), then the call is
-    /// queued and offered to the longest-available agent.
+    /// A customer calls a queue: the core's intake runs CONTACTO_INSERT_SALESFORCE (find the
+    /// contact by DATA or ANI, insert it when missing), then queues the call, which the ACD
+    /// offers to the longest-available agent.
     pub async fn inbound_call(&self, call: InboundCall) -> Result<CallId> {
-        let (campaign, database_id) = {
-            let inner = self.shared.lock();
-            let campaign = inner
-                .campaigns
-                .values()
-                .find(|c| c.queue == call.queue)
-                .ok_or_else(|| TelephonyError::UnknownQueue(call.queue.clone()))?;
-            (campaign.id, campaign.database_id)
-        };
-        let ani = call.ani.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
-        let lookup = InboundLookup {
-            data: call.data.clone(),
-            ani: ani.clone(),
-            database_id,
-        };
-        let found = self
-            .resolver
-            .contacto_insert_salesforce(&lookup)
-            .await
-            .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
-        let id = {
-            let mut inner = self.shared.lock();
-            let id = inner.new_call_id();
-            let mut data = NeotelData {
-                call_id: id.0,
-                call_campaing: Some(campaign.0),
-                call_dialer: Some("inbound".to_owned()),
-                call_queue: Some(call.queue.clone()),
-                call_reason: Some("inbound".to_owned()),
-                phone_number: ani.clone(),
-                ..NeotelData::default()
-            };
-            contact_data(&mut data, &found);
-            inner.calls.insert(
-                id,
-                Call {
-                    direction: Direction::Inbound,
-                    campaign: Some(campaign),
-                    phone: ani.unwrap_or_default(),
-                    data,
-                    clavesf: Some(found.clavesf.to_string()),
-                    state: CallState::Queued,
-                    agent: None,
-                    predictive: false,
-                    transfer: None,
-                    conference: None,
-                    hang_up_after: None,
-                },
+        let hang_up_after = call.hang_up_after;
+        let id = super::intake(&self.shared, self.resolver.as_ref(), call).await?;
+        if let (Some(after), Some(switch)) = (hang_up_after, &self.switch) {
+            switch.later(
+                after,
+                vec![(Duration::ZERO, SwitchEvent::CustomerHungUp { call: id })],
             );
-            if let Some(after) = call.hang_up_after {
-                inner.schedule(after, super::state::Timer::CustomerHangsUp(id));
-            }
-            inner.enqueue(id, false);
-            inner.run();
-            id
-        };
-        self.shared.flush().await?;
+        }
         Ok(id)
     }
 
     /// The customer picks up an outbound call that rings.
     pub fn customer_answers(&self, call: CallId) -> Result<()> {
-        self.shared.lock().customer_answers(call)
+        self.shared
+            .change(|inner| inner.switch_event(SwitchEvent::CustomerAnswered { call }))
     }
 
     /// The customer hangs up (in a queue: abandoned).
     pub fn customer_hangs_up(&self, call: CallId) -> Result<()> {
-        self.shared.lock().customer_hangs_up(call)
+        self.shared
+            .change(|inner| inner.switch_event(SwitchEvent::CustomerHungUp { call }))
     }
 
     /// The customer presses digits; the agents on the call are told.
     pub fn customer_presses(&self, call: CallId, digits: &str) -> Result<()> {
-        self.shared.lock().customer_presses(call, digits)
+        self.shared.change(|inner| {
+            inner.switch_event(SwitchEvent::CustomerDigits {
+                call,
+                digits: digits.to_owned(),
+            })
+        })
     }
 
     /// The agent picks up the ringing device.
     pub fn agent_answers(&self, agent: &AgentId) -> Result<()> {
-        self.shared.lock().agent_answers(agent)
+        self.shared.change(|inner| {
+            let device = inner.session(agent)?.device.clone();
+            inner.switch_event(SwitchEvent::DeviceAnswered { device })
+        })
     }
 
     /// Adds leads to an outbound campaign (each looked up / inserted in the campaign's
@@ -218,25 +302,25 @@ impl Simulation {
             });
         }
         let count = prepared.len();
-        {
-            let mut inner = self.shared.lock();
+        self.shared.change(|inner| {
             inner.leads_changed(campaign);
             inner.leads.entry(campaign).or_default().extend(prepared);
             inner.run();
-        }
+        });
         self.shared.flush().await?;
         Ok(count)
     }
 
     /// Runs a campaign's dialer now (it also runs on every change that frees an agent).
     pub fn advance_dialer(&self, campaign: CampaignId) -> Result<()> {
-        let mut inner = self.shared.lock();
-        if !inner.campaign(campaign)?.is_outbound() {
-            return Err(TelephonyError::NotOutbound(campaign));
-        }
-        inner.dialer_pass(campaign);
-        inner.dispatch();
-        Ok(())
+        self.shared.change(|inner| {
+            if !inner.campaign(campaign)?.is_outbound() {
+                return Err(TelephonyError::NotOutbound(campaign));
+            }
+            inner.dialer_pass(campaign);
+            inner.dispatch();
+            Ok(())
+        })
     }
 
     /// A call as the engine sees it.

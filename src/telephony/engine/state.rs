@@ -13,10 +13,10 @@ use super::campaign::Campaign;
 use super::clock::Clock;
 use super::durable::{IdBlock, Journal};
 use super::roster::RosterEntry;
-use super::sim::CustomerBehaviour;
 use crate::telephony::api::Method;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{Event, EventEnvelope, NeotelData};
+use crate::telephony::switch::SwitchCommand;
 use crate::telephony::types::{
     AgentId, AgentState, CallId, CallState, CallView, Callback, CallbackId, CampaignId, CampaignInfo,
     CampaignRef, ContactView, CrmState, Direction, Directory, Disposition, MonitorView, Participant,
@@ -128,8 +128,6 @@ pub struct Call {
     pub predictive: bool,
     pub transfer: Option<Transfer>,
     pub conference: Option<Vec<Participant>>,
-    /// Scripted: the customer hangs up this long after answering.
-    pub hang_up_after: Option<Duration>,
 }
 
 impl Call {
@@ -161,10 +159,6 @@ pub struct Lead {
 /// Something that happens at a given time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Timer {
-    CustomerAnswers(CallId),
-    CustomerBusy(CallId),
-    CustomerNoAnswer(CallId),
-    CustomerHangsUp(CallId),
     RingTimeout {
         call: CallId,
         agent: AgentId,
@@ -185,10 +179,12 @@ pub struct Inner {
     pub queues: BTreeMap<CampaignId, VecDeque<CallId>>,
     pub leads: BTreeMap<CampaignId, VecDeque<Lead>>,
     pub callbacks: BTreeMap<CallbackId, (Callback, Lead)>,
-    pub scripts: HashMap<String, VecDeque<CustomerBehaviour>>,
     pub timers: BTreeMap<(Instant, u64), Timer>,
     pub ring_timeout: Duration,
-    pub dial_timeout: Duration,
+    /// Commands for the switch, sent once the lock is released.
+    pub commands: Vec<SwitchCommand>,
+    /// The switch offers calls itself: the core's ACD does not ring devices.
+    pub routes_calls: bool,
     pub clock: Arc<dyn Clock>,
     pub events: broadcast::Sender<EventEnvelope>,
     pub wake: Arc<Notify>,
@@ -207,7 +203,6 @@ impl Inner {
         campaigns: Vec<Campaign>,
         rest_states: BTreeMap<u32, String>,
         ring_timeout: Duration,
-        dial_timeout: Duration,
         clock: Arc<dyn Clock>,
         events: broadcast::Sender<EventEnvelope>,
         wake: Arc<Notify>,
@@ -232,10 +227,10 @@ impl Inner {
             queues: BTreeMap::new(),
             leads: BTreeMap::new(),
             callbacks: BTreeMap::new(),
-            scripts: HashMap::new(),
             timers: BTreeMap::new(),
             ring_timeout,
-            dial_timeout,
+            commands: Vec::new(),
+            routes_calls: false,
             clock,
             events,
             wake,
@@ -244,6 +239,45 @@ impl Inner {
             next_id: 0,
             engine_seq: 0,
         }
+    }
+
+    /// Asks the switch to do something (sent once the change is made).
+    pub fn command(&mut self, command: SwitchCommand) {
+        self.commands.push(command);
+    }
+
+    /// The device a logged-in agent works on.
+    pub fn device_of(&self, user: &AgentId) -> Option<String> {
+        self.session(user).ok().map(|s| s.device.clone())
+    }
+
+    /// The logged-in agent on `device`.
+    pub fn agent_on(&self, device: &str) -> Option<AgentId> {
+        self.agents
+            .iter()
+            .find(|(_, a)| a.session.as_ref().is_some_and(|s| s.device == device))
+            .map(|(user, _)| user.clone())
+    }
+
+    /// Tells a switch with its own queues where the agent is: the campaign's queue, paused or
+    /// not (sent on campaign login / logout, pause / unpause, logout).
+    pub fn presence_changed(&mut self, user: &AgentId) {
+        let Some(agent) = self.agents.get(user) else {
+            return;
+        };
+        let command = match &agent.session {
+            Some(s) => SwitchCommand::AgentPresence {
+                agent: user.clone(),
+                device: s.device.clone(),
+                queue: s
+                    .campaign
+                    .and_then(|c| self.campaigns.get(&c))
+                    .map(|c| c.queue.clone()),
+                paused: s.pause.and_then(|p| self.rest_state(p)).map(|r| r.name),
+            },
+            None => return,
+        };
+        self.command(command);
     }
 
     /// A process-local id (offers, timers).

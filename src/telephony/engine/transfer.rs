@@ -10,6 +10,7 @@ use super::state::{Inner, Link, Transfer};
 use crate::telephony::api::Method;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{EndReason, Event};
+use crate::telephony::switch::SwitchCommand;
 use crate::telephony::types::{
     AgentId, AgentState, CallId, CallState, CampaignId, TransferMode, TransferRequest, TransferTarget,
 };
@@ -68,6 +69,11 @@ impl Inner {
         {
             return Err(TelephonyError::AttendedNotSupported);
         }
+        self.command(SwitchCommand::Transfer {
+            call: id,
+            target: target.clone(),
+            mode: request.mode,
+        });
         self.emit(
             Some(user),
             Event::TransferStarted {
@@ -108,6 +114,7 @@ impl Inner {
         if !transfer.answered {
             return Err(TelephonyError::TransferNotAnswered);
         }
+        self.command(SwitchCommand::CompleteTransfer { call: id });
         self.hand_over(user, id, transfer.target);
         Ok(())
     }
@@ -132,6 +139,7 @@ impl Inner {
             return;
         };
         let owner = call.agent.clone();
+        self.command(SwitchCommand::CancelTransfer { call: id });
         if let TransferTarget::User(target) = &transfer.target {
             self.detach(target, id, EndReason::AgentHangup);
         }

@@ -8,6 +8,7 @@ mod inbound;
 mod monitor;
 mod outbound;
 mod refusals;
+mod switch;
 mod transfers;
 
 use std::sync::{Arc, Mutex};

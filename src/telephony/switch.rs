@@ -1,0 +1,136 @@
+//! The switch interface: what the contact-center core asks of a telephony platform
+//! ([`SwitchCommand`]) and what the platform tells the core ([`SwitchEvent`]). The core keeps
+//! agents, contacts, campaigns, dispositions and the call log; a switch only moves audio:
+//! rings devices, places and bridges calls, transfers, conferences, spies, sends digits.
+//!
+//! A switch either routes calls itself (a PBX with its own queues offers a call to an agent's
+//! device and says so with [`SwitchEvent::Offered`]) or leaves routing to the core's ACD, which
+//! then sends [`SwitchCommand::RingDevice`] (the simulated switch). [`Switch::routes_calls`]
+//! tells which.
+
+use std::sync::Weak;
+
+use crate::telephony::events::EndReason;
+use crate::telephony::types::{AgentId, CallId, MonitorMode, Participant, TransferMode, TransferTarget};
+
+/// What the core asks the switch to do. Sent after the change that caused it is made; a
+/// switch answers with [`SwitchEvent`]s (a customer answering, a device picking up), never by
+/// return value, so a slow platform never holds the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchCommand {
+    /// Ring an agent's device with a call the core routed (core ACD only).
+    RingDevice {
+        call: CallId,
+        device: String,
+    },
+    /// Place a call to `number`: the agent's `device` first when given (manual, click-to-dial,
+    /// preview and progressive dialers), the customer alone otherwise (predictive).
+    Originate {
+        call: CallId,
+        device: Option<String>,
+        number: String,
+    },
+    /// Hang the call up for everyone on it.
+    Hangup {
+        call: CallId,
+    },
+    /// Send DTMF digits on the call, towards the customer.
+    SendDtmf {
+        call: CallId,
+        digits: String,
+    },
+    /// Transfer the call, blind (direct) or attended (a consultation first).
+    Transfer {
+        call: CallId,
+        target: TransferTarget,
+        mode: TransferMode,
+    },
+    /// Attended transfer: hand the customer to the consulted party.
+    CompleteTransfer {
+        call: CallId,
+    },
+    /// Attended transfer: drop the consultation, back to the customer.
+    CancelTransfer {
+        call: CallId,
+    },
+    /// Make the call a conference.
+    ConferenceStart {
+        call: CallId,
+    },
+    ConferenceInvite {
+        call: CallId,
+        participant: Participant,
+    },
+    /// Remove every invited participant.
+    ConferenceKick {
+        call: CallId,
+    },
+    /// Back to a two-party call.
+    ConferenceEnd {
+        call: CallId,
+    },
+    /// A supervisor's device listens to (or whispers to) an agent's call.
+    Spy {
+        supervisor_device: String,
+        target_device: String,
+        mode: MonitorMode,
+    },
+    EndSpy {
+        supervisor_device: String,
+    },
+    /// An agent's presence in a campaign's queue: member or not, paused with a reason or not
+    /// (a PBX with its own queues adds, removes and pauses the member).
+    AgentPresence {
+        agent: AgentId,
+        device: String,
+        queue: Option<String>,
+        paused: Option<String>,
+    },
+}
+
+/// What the switch tells the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchEvent {
+    /// The switch offered a queued call to a device (switches that route calls).
+    Offered { call: CallId, device: String },
+    /// An agent's device picked up the call ringing on it.
+    DeviceAnswered { device: String },
+    /// The customer picked up a call placed to them.
+    CustomerAnswered { call: CallId },
+    /// A call placed to a customer ended before they answered.
+    CustomerUnreached { call: CallId, reason: EndReason },
+    /// The customer hung up (waiting in a queue: abandoned).
+    CustomerHungUp { call: CallId },
+    /// The customer pressed digits.
+    CustomerDigits { call: CallId, digits: String },
+}
+
+/// A telephony platform behind the core.
+pub trait Switch: Send + Sync + 'static {
+    /// A short name for logs (`simulated`, `asterisk`, …).
+    fn name(&self) -> &'static str;
+    /// True when the platform offers calls to devices itself (its own queues).
+    fn routes_calls(&self) -> bool;
+    /// Called once, when the core starts: where to send events.
+    fn attach(&self, input: SwitchInput);
+    /// Carries out a command. Must not block: queue it and answer with events.
+    fn command(&self, command: SwitchCommand);
+}
+
+/// Where a switch sends its events: the core that attached it.
+#[derive(Clone)]
+pub struct SwitchInput {
+    pub(crate) shared: Weak<crate::telephony::engine::Shared>,
+}
+
+impl SwitchInput {
+    /// Applies an event and saves what it changed. An event about a call or device the core
+    /// does not know is logged and ignored (state unchanged); `Err` only when the change could
+    /// not be saved (it is kept and retried).
+    pub async fn send(&self, event: SwitchEvent) -> crate::telephony::error::Result<()> {
+        let Some(shared) = self.shared.upgrade() else {
+            return Ok(());
+        };
+        shared.switch_event(event).await
+    }
+}
