@@ -4,7 +4,8 @@
 //! call end to its Task written (p50 / p99 / max), and the same load with the org down for a
 //! third of the run: lost and duplicated Tasks.
 //!
-//! `cargo bench --bench salesforce_writeback` (60 s a run); `-- --seconds N` for shorter runs.
+//! `cargo bench --bench salesforce_writeback` (60 s a run); `-- --seconds N` for shorter runs,
+//! `-- --rate N` for another call rate (1 call/s: how few requests a quiet contact center costs).
 //!
 //! Measured on the 2-core development machine: steady, 0.102 API requests per handled call,
 //! call end → Task written p50 348 ms / p99 635 ms / max 705 ms; with the org down from 20 s to
@@ -33,7 +34,6 @@ use ctibridge::telephony::types::{AgentId, CallId, CallState, CallView, Directio
 use fake_salesforce::{FakeConfig, FakeSalesforce, TEST_PRIVATE_KEY};
 use sqlx::Row;
 
-const CALLS_PER_SECOND: u64 = 50;
 const TALK_TIME: Duration = Duration::from_secs(2);
 const WRAP_UP: Duration = Duration::from_millis(500);
 
@@ -81,7 +81,7 @@ fn call_view(call_id: u64, agent: &str) -> CallView {
     }
 }
 
-async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
+async fn run(seconds: u64, rate: u64, outage: Option<(u64, u64)>) -> Outcome {
     let fake = FakeSalesforce::start_with(FakeConfig {
         api_max: 5_000_000,
         ..FakeConfig::default()
@@ -138,9 +138,12 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
     let before = fake.api_calls();
 
     let started = Instant::now();
-    let total = seconds * CALLS_PER_SECOND;
+    let total = seconds * rate;
     let mut calls = Vec::new();
-    let mut ticker = tokio::time::interval(Duration::from_millis(1000 / CALLS_PER_SECOND));
+    let mut ticker = tokio::time::interval(Duration::from_millis(1000 / rate));
+    // When each call was released (its disposition saved): the Task is complete once the
+    // write carrying the disposition is delivered.
+    let released: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>> = Arc::default();
     let shared_fake = Arc::new(fake);
     let outage_task = outage.map(|(from, to)| {
         let fake = shared_fake.clone();
@@ -156,6 +159,7 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
         let logger = logger.clone();
         let flows = flows.clone();
         let contact = contacts[(i % 100) as usize].clone();
+        let released = released.clone();
         calls.push(tokio::spawn(async move {
             let agent = format!("agent{}", i % 200);
             logger
@@ -196,6 +200,10 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
                 ))
                 .await
                 .unwrap();
+            released
+                .lock()
+                .unwrap()
+                .insert(i.to_string(), Utc::now().timestamp_millis());
         }));
     }
     for call in calls {
@@ -221,14 +229,18 @@ async fn run(seconds: u64, outage: Option<(u64, u64)>) -> Outcome {
     let _ = started;
 
     let rows = sqlx::query(
-        "SELECT created_at_ms, delivered_at_ms FROM salesforce_outbox WHERE fields LIKE '%\"Status\":\"Completed\"%' AND state = 'delivered'",
+        "SELECT ext_id_value, delivered_at_ms FROM salesforce_outbox WHERE fields LIKE '%CallDisposition%' AND state = 'delivered'",
     )
     .fetch_all(store.pool())
     .await
     .unwrap();
+    let released = released.lock().unwrap().clone();
     let mut delays_ms: Vec<i64> = rows
         .iter()
-        .map(|r| r.get::<i64, _>(1) - r.get::<i64, _>(0))
+        .filter_map(|r| {
+            let call: String = r.get(0);
+            released.get(&call).map(|at| r.get::<i64, _>(1) - at)
+        })
         .collect();
     delays_ms.sort_unstable();
     let tasks = shared_fake.records("Task");
@@ -284,7 +296,7 @@ fn report(title: &str, o: &Outcome) {
         o.api_requests as f64 / o.calls as f64
     );
     println!(
-        "  call end -> Task written (ms):  p50 {}  p99 {}  max {}",
+        "  release -> Task complete (ms):  p50 {}  p99 {}  max {}",
         percentile(&o.delays_ms, 0.50),
         percentile(&o.delays_ms, 0.99),
         o.delays_ms.last().copied().unwrap_or(0)
@@ -321,19 +333,24 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--seconds") {
         seconds = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(seconds);
     }
+    let rate: u64 = args
+        .iter()
+        .position(|a| a == "--rate")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        println!(
-            "Salesforce write-back: {CALLS_PER_SECOND} calls/s for {seconds} s, fake org latency 100 ms"
-        );
-        let steady = run(seconds, None).await;
+        println!("Salesforce write-back: {rate} calls/s for {seconds} s, fake org latency 100 ms");
+        let steady = run(seconds, rate, None).await;
         report("steady", &steady);
         let from = seconds / 3;
         let to = from + (seconds / 3).clamp(1, 20);
-        let outage = run(seconds, Some((from, to))).await;
+        let outage = run(seconds, rate, Some((from, to))).await;
         report(&format!("org down from {from} s to {to} s"), &outage);
         for outcome in [&steady, &outage] {
             assert_eq!(

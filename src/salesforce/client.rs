@@ -415,32 +415,153 @@ impl SalesforceClient {
         sobject: &str,
         records: &[Map<String, Value>],
     ) -> Result<Vec<CollectionResult>, SalesforceError> {
-        if records.len() > COLLECTION_LIMIT {
-            return Err(SalesforceError::TooMany {
-                what: "sObject Collections records",
-                limit: COLLECTION_LIMIT,
-                got: records.len(),
-            });
-        }
-        let records: Vec<Value> = records
-            .iter()
-            .map(|fields| {
-                let mut record = Map::new();
-                record.insert("attributes".to_owned(), serde_json::json!({ "type": sobject }));
-                record.extend(fields.clone());
-                Value::Object(record)
-            })
-            .collect();
-        let body = serde_json::json!({ "allOrNone": false, "records": records });
+        let body = collection_body(sobject, records)?;
         let answer = self.call(method, &self.data_path(rest), &[], Some(&body)).await?;
         let results: Vec<CollectionResult> = Self::json(&answer)?;
-        if results.len() != records.len() {
-            return Err(SalesforceError::Malformed {
-                status: answer.status,
-                detail: format!("{} results for {} records", results.len(), records.len()),
+        check_results(answer.status, &results, records.len())?;
+        Ok(results)
+    }
+
+    /// Several sObject Collections writes in one Composite request (one API call, one round
+    /// trip): each becomes a subrequest, and each gets its own answer — its results, or the
+    /// error its subrequest met. At most [`COMPOSITE_LIMIT`] writes.
+    pub async fn collections_together(
+        &self,
+        writes: &[CollectionWrite],
+    ) -> Result<Vec<Result<Vec<CollectionResult>, SalesforceError>>, SalesforceError> {
+        let mut requests = Vec::with_capacity(writes.len());
+        for (i, write) in writes.iter().enumerate() {
+            let (rest, sobject, records) = match write {
+                CollectionWrite::Upsert {
+                    sobject,
+                    external_field,
+                    records,
+                } => (
+                    format!(
+                        "/composite/sobjects/{}/{}",
+                        segment(sobject),
+                        segment(external_field)
+                    ),
+                    sobject,
+                    records,
+                ),
+                CollectionWrite::Update { sobject, records } => {
+                    ("/composite/sobjects".to_owned(), sobject, records)
+                }
+            };
+            requests.push(Subrequest {
+                method: "PATCH".into(),
+                url: self.data_path(&rest),
+                reference_id: format!("w{i}"),
+                body: Some(collection_body(sobject, records)?),
             });
         }
-        Ok(results)
+        let responses = self.composite(false, &requests).await?;
+        if responses.len() != writes.len() {
+            return Err(SalesforceError::Malformed {
+                status: 200,
+                detail: format!(
+                    "{} subresponses for {} subrequests",
+                    responses.len(),
+                    writes.len()
+                ),
+            });
+        }
+        Ok(responses
+            .into_iter()
+            .zip(writes)
+            .map(|(response, write)| {
+                if response.status >= 300 {
+                    return Err(SalesforceError::Api {
+                        status: response.status,
+                        errors: response.errors(),
+                    });
+                }
+                let results: Vec<CollectionResult> =
+                    serde_json::from_value(response.body).map_err(|e| SalesforceError::Malformed {
+                        status: response.status,
+                        detail: format!("collection results: {e}"),
+                    })?;
+                check_results(response.status, &results, write.len())?;
+                Ok(results)
+            })
+            .collect())
+    }
+}
+
+/// An sObject Collections write, to send alone or with others ([`SalesforceClient::collections_together`]).
+#[derive(Debug, Clone)]
+pub enum CollectionWrite {
+    Upsert {
+        sobject: String,
+        external_field: String,
+        records: Vec<Map<String, Value>>,
+    },
+    Update {
+        sobject: String,
+        records: Vec<Map<String, Value>>,
+    },
+}
+
+impl CollectionWrite {
+    pub fn len(&self) -> usize {
+        match self {
+            CollectionWrite::Upsert { records, .. } | CollectionWrite::Update { records, .. } => {
+                records.len()
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The body of an sObject Collections write: `allOrNone` false, each record typed.
+fn collection_body(sobject: &str, records: &[Map<String, Value>]) -> Result<Value, SalesforceError> {
+    if records.len() > COLLECTION_LIMIT {
+        return Err(SalesforceError::TooMany {
+            what: "sObject Collections records",
+            limit: COLLECTION_LIMIT,
+            got: records.len(),
+        });
+    }
+    let records: Vec<Value> = records
+        .iter()
+        .map(|fields| {
+            let mut record = Map::new();
+            record.insert("attributes".to_owned(), serde_json::json!({ "type": sobject }));
+            record.extend(fields.clone());
+            Value::Object(record)
+        })
+        .collect();
+    Ok(serde_json::json!({ "allOrNone": false, "records": records }))
+}
+
+fn check_results(status: u16, results: &[CollectionResult], records: usize) -> Result<(), SalesforceError> {
+    if results.len() != records {
+        return Err(SalesforceError::Malformed {
+            status,
+            detail: format!("{} results for {records} records", results.len()),
+        });
+    }
+    Ok(())
+}
+
+impl SalesforceClient {
+    /// Sends one collection write alone.
+    pub async fn collection_write(
+        &self,
+        write: &CollectionWrite,
+    ) -> Result<Vec<CollectionResult>, SalesforceError> {
+        match write {
+            CollectionWrite::Upsert {
+                sobject,
+                external_field,
+                records,
+            } => self.upsert_collection(sobject, external_field, records).await,
+            CollectionWrite::Update { sobject, records } => self.update_collection(sobject, records).await,
+        }
     }
 }
 

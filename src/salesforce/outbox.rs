@@ -122,6 +122,9 @@ pub async fn enqueue(conn: &mut AnyConnection, write: &Write, now_ms: i64) -> Re
             Map::new(),
         ),
     };
+    if let Some(id) = merge_into_pending(conn, write, operation, fields, &create_only).await? {
+        return Ok(id);
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO salesforce_outbox (record_key, operation, sobject, ext_id_field, ext_id_value, record_id, \
          fields, create_only_fields, next_attempt_at_ms, created_at_ms) \
@@ -139,6 +142,63 @@ pub async fn enqueue(conn: &mut AnyConnection, write: &Write, now_ms: i64) -> Re
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
+}
+
+/// Coalesces: when the record's last pending write is not claimed yet, `write` joins it (its
+/// fields over the older ones), so the two go out as one record of one request. Returns the
+/// row's id, or `None` when a new row is needed (nothing pending, or it is being delivered).
+async fn merge_into_pending(
+    conn: &mut AnyConnection,
+    write: &Write,
+    operation: &str,
+    fields: &Map<String, Value>,
+    create_only: &Map<String, Value>,
+) -> Result<Option<i64>, StoreError> {
+    // On PostgreSQL the row is locked until commit, so two merges never overwrite each other
+    // and a worker's claim (SKIP LOCKED) passes it by meanwhile; SQLite's write lock is taken
+    // at BEGIN already.
+    let lock = if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT id, operation, fields, create_only_fields, claimed_by FROM salesforce_outbox \
+         WHERE record_key = $1 AND state = 'pending' ORDER BY id DESC LIMIT 1{lock}"
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(write.record_key())
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get(0)?;
+    let pending_operation: String = row.try_get(1)?;
+    let claimed_by: Option<String> = row.try_get(4)?;
+    if claimed_by.is_some() || pending_operation != operation {
+        return Ok(None);
+    }
+    let parse = |text: String| match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    let (Some(mut merged), Some(mut merged_create_only)) = (parse(row.try_get(2)?), parse(row.try_get(3)?))
+    else {
+        return Ok(None);
+    };
+    merged.extend(fields.clone());
+    merged_create_only.extend(create_only.clone());
+    let updated = sqlx::query(
+        "UPDATE salesforce_outbox SET fields = $1, create_only_fields = $2 \
+         WHERE id = $3 AND state = 'pending' AND claimed_by IS NULL",
+    )
+    .bind(Value::Object(merged).to_string())
+    .bind(Value::Object(merged_create_only).to_string())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok((updated.rows_affected() == 1).then_some(id))
 }
 
 /// The outbox table plus the in-process wake-up of the worker.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::{Map, Value};
 
-use super::client::{COLLECTION_LIMIT, CollectionResult, SalesforceClient};
+use super::client::{COLLECTION_LIMIT, COMPOSITE_LIMIT, CollectionResult, CollectionWrite, SalesforceClient};
 use super::error::{ApiErrorItem, SalesforceError, is_transient_item};
 use super::outbox::{Outbox, OutboxRow, Write};
 use crate::store::StoreError;
@@ -168,19 +168,19 @@ impl Worker {
         if rows.is_empty() {
             return Ok(report);
         }
-        // Chunks hold different records (one row per record a round), so they go out at
-        // once: a round costs one round trip, not one per chunk.
+        // Chunks hold different records (one row per record a round, its pending writes
+        // coalesced at enqueue): one chunk goes alone, several go together in one Composite
+        // request — a round costs one round trip and, under 25 chunks, one API call.
         let groups = group_rows(&rows);
         let chunks: Vec<&[&OutboxRow]> = groups.iter().flat_map(|g| g.chunks(COLLECTION_LIMIT)).collect();
-        let delivered = futures_util::future::join_all(chunks.iter().map(|chunk| async move {
-            let mut requests = RoundReport::default();
-            let results = self.deliver_chunk(chunk, &mut requests).await;
-            (chunk, results, requests.requests)
-        }))
-        .await;
+        let delivered: Vec<(&&[&OutboxRow], Vec<Fate>)> = if chunks.len() == 1 {
+            vec![(&chunks[0], self.deliver_chunk(chunks[0], &mut report).await)]
+        } else {
+            let fates = self.deliver_together(&chunks, &mut report).await;
+            chunks.iter().zip(fates).collect()
+        };
         let mut fates: Vec<(i64, i64, Fate)> = Vec::with_capacity(rows.len());
-        for (chunk, results, requests) in delivered {
-            report.requests += requests;
+        for (chunk, results) in delivered {
             fates.extend(
                 chunk
                     .iter()
@@ -198,35 +198,7 @@ impl Worker {
     /// row parks alone.
     async fn deliver_chunk(&self, chunk: &[&OutboxRow], report: &mut RoundReport) -> Vec<Fate> {
         match self.send(chunk, true, report).await {
-            Ok(results) => {
-                let mut fates = Vec::with_capacity(chunk.len());
-                let mut without_create_only = Vec::new();
-                for (i, (row, result)) in chunk.iter().zip(results).enumerate() {
-                    let fate = fate_of(&result);
-                    // The record exists already (a redelivery): send again without the
-                    // create-only fields, which Salesforce refuses to update.
-                    if matches!(fate, Fate::Park(_)) && refuses_create_only(row, &result.errors) {
-                        without_create_only.push(i);
-                    }
-                    fates.push(fate);
-                }
-                if !without_create_only.is_empty() {
-                    let retry: Vec<&OutboxRow> = without_create_only.iter().map(|&i| chunk[i]).collect();
-                    match self.send(&retry, false, report).await {
-                        Ok(results) => {
-                            for (&i, result) in without_create_only.iter().zip(results) {
-                                fates[i] = fate_of(&result);
-                            }
-                        }
-                        Err(e) => {
-                            for &i in &without_create_only {
-                                fates[i] = fate_of_error(&e);
-                            }
-                        }
-                    }
-                }
-                fates
-            }
+            Ok(results) => self.fates_of(chunk, results, report).await,
             Err(e) if e.is_transient() || chunk.len() == 1 => {
                 chunk.iter().map(|_| fate_of_error(&e)).collect()
             }
@@ -244,6 +216,43 @@ impl Worker {
         }
     }
 
+    /// The rows' fates from their results; a record that exists already and refused the
+    /// create-only fields (a redelivery) goes again without them.
+    async fn fates_of(
+        &self,
+        chunk: &[&OutboxRow],
+        results: Vec<CollectionResult>,
+        report: &mut RoundReport,
+    ) -> Vec<Fate> {
+        let mut fates = Vec::with_capacity(chunk.len());
+        let mut without_create_only = Vec::new();
+        for (i, (row, result)) in chunk.iter().zip(results).enumerate() {
+            let fate = fate_of(&result);
+            // The record exists already (a redelivery): send again without the
+            // create-only fields, which Salesforce refuses to update.
+            if matches!(fate, Fate::Park(_)) && refuses_create_only(row, &result.errors) {
+                without_create_only.push(i);
+            }
+            fates.push(fate);
+        }
+        if !without_create_only.is_empty() {
+            let retry: Vec<&OutboxRow> = without_create_only.iter().map(|&i| chunk[i]).collect();
+            match self.send(&retry, false, report).await {
+                Ok(results) => {
+                    for (&i, result) in without_create_only.iter().zip(results) {
+                        fates[i] = fate_of(&result);
+                    }
+                }
+                Err(e) => {
+                    for &i in &without_create_only {
+                        fates[i] = fate_of_error(&e);
+                    }
+                }
+            }
+        }
+        fates
+    }
+
     async fn send(
         &self,
         rows: &[&OutboxRow],
@@ -251,52 +260,46 @@ impl Worker {
         report: &mut RoundReport,
     ) -> Result<Vec<CollectionResult>, SalesforceError> {
         report.requests += 1;
-        match &rows[0].write {
-            Write::Upsert {
-                sobject,
-                external_field,
-                ..
-            } => {
-                let records: Vec<Map<String, Value>> = rows
-                    .iter()
-                    .map(|row| match &row.write {
-                        Write::Upsert {
-                            external_field,
-                            external_value,
-                            fields,
-                            create_only,
-                            ..
-                        } => {
-                            let mut record = Map::new();
-                            if with_create_only && !row.delivered_before {
-                                record.extend(create_only.clone());
-                            }
-                            record.extend(fields.clone());
-                            record.insert(external_field.clone(), Value::String(external_value.clone()));
-                            record
-                        }
-                        Write::Update { .. } => unreachable!("grouped by operation"),
-                    })
-                    .collect();
-                self.client
-                    .upsert_collection(sobject, external_field, &records)
-                    .await
-            }
-            Write::Update { sobject, .. } => {
-                let records: Vec<Map<String, Value>> = rows
-                    .iter()
-                    .map(|row| match &row.write {
-                        Write::Update { id, fields, .. } => {
-                            let mut record = fields.clone();
-                            record.insert("Id".to_owned(), Value::String(id.clone()));
-                            record
-                        }
-                        Write::Upsert { .. } => unreachable!("grouped by operation"),
-                    })
-                    .collect();
-                self.client.update_collection(sobject, &records).await
+        self.client
+            .collection_write(&write_of(rows, with_create_only))
+            .await
+    }
+
+    /// Sends the round's chunks (different sObject types or operations) as subrequests of one
+    /// Composite request, 25 at a time: one API call where each chunk alone would cost one.
+    /// A chunk whose subrequest is refused as a whole goes again alone (and row by row if it
+    /// must), so a bad row still parks alone.
+    async fn deliver_together(&self, chunks: &[&[&OutboxRow]], report: &mut RoundReport) -> Vec<Vec<Fate>> {
+        let mut fates = Vec::with_capacity(chunks.len());
+        for batch in chunks.chunks(COMPOSITE_LIMIT) {
+            let writes: Vec<CollectionWrite> = batch.iter().map(|chunk| write_of(chunk, true)).collect();
+            report.requests += 1;
+            match self.client.collections_together(&writes).await {
+                Ok(answers) => {
+                    for (chunk, answer) in batch.iter().zip(answers) {
+                        fates.push(match answer {
+                            Ok(results) => self.fates_of(chunk, results, report).await,
+                            Err(e) if e.is_transient() => chunk.iter().map(|_| fate_of_error(&e)).collect(),
+                            Err(_) => self.deliver_chunk(chunk, report).await,
+                        });
+                    }
+                }
+                Err(e) if e.is_transient() => {
+                    fates.extend(
+                        batch
+                            .iter()
+                            .map(|chunk| chunk.iter().map(|_| fate_of_error(&e)).collect()),
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, chunks = batch.len(), "Salesforce refused a Composite batch; sending its chunks one by one");
+                    for chunk in batch {
+                        fates.push(self.deliver_chunk(chunk, report).await);
+                    }
+                }
             }
         }
+        fates
     }
 
     async fn record(&self, fates: Vec<(i64, i64, Fate)>, report: &mut RoundReport) -> Result<(), StoreError> {
@@ -443,6 +446,55 @@ fn refuses_create_only(row: &OutboxRow, errors: &[ApiErrorItem]) -> bool {
                 && (e.fields.iter().any(|f| create_only.contains_key(f))
                     || create_only.keys().any(|k| e.message.contains(k.as_str())))
         })
+}
+
+/// The collection write of rows of one chunk (same operation, sObject, external-id field).
+fn write_of(rows: &[&OutboxRow], with_create_only: bool) -> CollectionWrite {
+    match &rows[0].write {
+        Write::Upsert {
+            sobject,
+            external_field,
+            ..
+        } => CollectionWrite::Upsert {
+            sobject: sobject.clone(),
+            external_field: external_field.clone(),
+            records: rows
+                .iter()
+                .filter_map(|row| match &row.write {
+                    Write::Upsert {
+                        external_field,
+                        external_value,
+                        fields,
+                        create_only,
+                        ..
+                    } => {
+                        let mut record = Map::new();
+                        if with_create_only && !row.delivered_before {
+                            record.extend(create_only.clone());
+                        }
+                        record.extend(fields.clone());
+                        record.insert(external_field.clone(), Value::String(external_value.clone()));
+                        Some(record)
+                    }
+                    Write::Update { .. } => None,
+                })
+                .collect(),
+        },
+        Write::Update { sobject, .. } => CollectionWrite::Update {
+            sobject: sobject.clone(),
+            records: rows
+                .iter()
+                .filter_map(|row| match &row.write {
+                    Write::Update { id, fields, .. } => {
+                        let mut record = fields.clone();
+                        record.insert("Id".to_owned(), Value::String(id.clone()));
+                        Some(record)
+                    }
+                    Write::Upsert { .. } => None,
+                })
+                .collect(),
+        },
+    }
 }
 
 /// A run of rounds whose writes failed and wait for a retry.

@@ -127,8 +127,12 @@ dual_db_test!(rows_of_many_calls_share_one_request, |db: TestDb| async move {
         .unwrap();
     let report = rig.worker.run_once().await.unwrap();
     assert_eq!(report.delivered, 151);
-    assert_eq!(report.requests, 2, "one collection per sObject kind");
-    assert_eq!(rig.fake.requests("collections"), 2);
+    // One collection per sObject kind, both in one Composite request: one API call.
+    assert_eq!(report.requests, 1);
+    assert_eq!(rig.fake.requests("composite"), 1);
+    assert_eq!(rig.fake.requests("composite_sobjects"), 2);
+    assert_eq!(rig.fake.requests("collections"), 0);
+    assert_eq!(rig.fake.api_calls(), 1, "one API call for 151 writes");
     let tasks = rig.fake.records("Task");
     assert_eq!(tasks.len(), 150);
     assert!(
@@ -163,10 +167,12 @@ dual_db_test!(writes_to_one_record_arrive_in_order, |db: TestDb| async move {
         .enqueue(&task("c1", json!({"CallDisposition": "Venta / Contado"})), T0)
         .await
         .unwrap();
-    // Only the oldest row of a record is claimable: three rounds for three writes.
+    // Not claimed yet: the three writes are one row, one record of one request, later
+    // fields over earlier ones.
+    assert_eq!(rig.outbox.stats().await.unwrap().pending, 1);
     let first = rig.worker.run_once().await.unwrap();
-    assert_eq!(first.claimed, 1);
-    assert_eq!(rig.drain().await, 2);
+    assert_eq!((first.claimed, first.requests), (1, 1));
+    assert_eq!(rig.drain().await, 0);
     let tasks = rig.task_by_call("c1");
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0]["Status"], "Completed");
@@ -250,7 +256,11 @@ dual_db_test!(
             assert_eq!(report.delivered, 0);
             rig.clock.advance_ms(5_000);
         }
-        assert_eq!(rig.outbox.stats().await.unwrap().pending, 50);
+        assert_eq!(
+            rig.outbox.stats().await.unwrap().pending,
+            25,
+            "each call's two writes wait as one"
+        );
         rig.fake.set_unavailable(false);
         rig.clock.advance_ms(120_000);
         rig.drain().await;
@@ -261,7 +271,7 @@ dual_db_test!(
             "in order: the last write wins"
         );
         let stats = rig.outbox.stats().await.unwrap();
-        assert_eq!((stats.pending, stats.parked, stats.delivered), (0, 0, 50));
+        assert_eq!((stats.pending, stats.parked, stats.delivered), (0, 0, 25));
     }
 );
 
@@ -296,6 +306,9 @@ dual_db_test!(
             )
             .await
             .unwrap();
+        let first = rig.worker.run_once().await.unwrap();
+        assert_eq!(first.parked, 1);
+        // A parked write is not pending: the next write to the record is a row of its own.
         rig.outbox
             .enqueue(
                 &task("p1", json!({"Subject": "Call", "CallDisposition": "Venta"})),
@@ -467,5 +480,84 @@ dual_db_test!(
         );
         let taken = outbox.claim("next", 10, lease, T0 + 6_000).await.unwrap();
         assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), vec![dead[0].id]);
+    }
+);
+
+dual_db_test!(
+    a_write_arriving_while_its_record_is_in_flight_waits_its_turn,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        rig.outbox
+            .enqueue(
+                &task("f1", json!({"Subject": "Call", "Status": "In Progress"})),
+                T0,
+            )
+            .await
+            .unwrap();
+        // Another worker is delivering that row: the next write cannot join it.
+        let in_flight = rig
+            .outbox
+            .claim("elsewhere", 10, Duration::from_secs(120), T0)
+            .await
+            .unwrap();
+        assert_eq!(in_flight.len(), 1);
+        rig.outbox
+            .enqueue(&task("f1", json!({"Status": "Completed"})), T0)
+            .await
+            .unwrap();
+        assert_eq!(rig.outbox.stats().await.unwrap().pending, 2);
+        assert_eq!(
+            rig.worker.run_once().await.unwrap().claimed,
+            0,
+            "not before the first"
+        );
+        rig.outbox
+            .mark_delivered("elsewhere", &[(in_flight[0].id, None)], T0)
+            .await
+            .unwrap();
+        assert_eq!(rig.drain().await, 1);
+        assert_eq!(rig.task_by_call("f1")[0]["Status"], "Completed");
+    }
+);
+
+dual_db_test!(
+    a_round_of_several_sobjects_goes_as_one_composite_and_fails_row_by_row,
+    |db: TestDb| async move {
+        let rig = rig(&db).await;
+        let contact = rig.fake.insert("Contact", json!({"LastName": "Ruiz"}));
+        let update = |id: &str, value: &str| Write::Update {
+            sobject: "Contact".into(),
+            id: id.into(),
+            fields: json!({"neoContactId__c": value}).as_object().cloned().unwrap(),
+        };
+        rig.outbox
+            .enqueue(&task("k1", json!({"Subject": "Call"})), T0)
+            .await
+            .unwrap();
+        rig.outbox.enqueue(&update(&contact, "7"), T0).await.unwrap();
+        rig.outbox
+            .enqueue(&update("003000000000099ZZZ", "8"), T0)
+            .await
+            .unwrap();
+
+        // The org is down: the whole round waits, nothing is parked.
+        rig.fake.set_unavailable(true);
+        let down = rig.worker.run_once().await.unwrap();
+        assert_eq!((down.requests, down.retried, down.parked), (1, 3, 0));
+        rig.fake.set_unavailable(false);
+        rig.clock.advance_ms(120_000);
+
+        // Back: one Composite request; the Task and the existing contact are written, the
+        // write to a record that does not exist parks alone.
+        let up = rig.worker.run_once().await.unwrap();
+        assert_eq!((up.requests, up.delivered, up.parked), (1, 2, 1));
+        assert_eq!(rig.task_by_call("k1").len(), 1);
+        assert_eq!(
+            rig.fake.record("Contact", &contact).unwrap()["neoContactId__c"],
+            "7"
+        );
+        let parked = rig.outbox.entries("parked", 10).await.unwrap();
+        assert_eq!(parked.len(), 1, "{parked:?}");
+        assert!(parked[0].record_key.contains("003000000000099ZZZ"), "{parked:?}");
     }
 );

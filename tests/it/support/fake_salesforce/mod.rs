@@ -1163,6 +1163,11 @@ fn composite(state: &mut State, _shared: &Shared, body: Option<Value>) -> (Statu
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         let (status, answer) = match segments.as_slice() {
             ["sobjects", tail @ ..] => sobject_request(state, &method, tail, request.get("body").cloned()),
+            // sObject Collections as a subrequest: the worker sends a round's chunks together.
+            ["composite", "sobjects", tail @ ..] if matches!(method.as_str(), "POST" | "PATCH") => {
+                state.count("composite_sobjects");
+                collections(state, &method, tail, request.get("body").cloned())
+            }
             _ => (
                 StatusCode::NOT_FOUND,
                 json!([item("NOT_FOUND", "The requested resource does not exist", &[])]),
