@@ -12,8 +12,13 @@
 //! Defaults: 10,000 sockets, 1,000 events/s, 20 s, 64 pollers. Needs two file descriptors per
 //! socket in all (one in each process): `ulimit -n` of at least BENCH_SOCKETS + 1,000.
 //!
+//! Last, a restart: BENCH_RESTART_AGENTS agents (1,000) logged in with a websocket each and
+//! BENCH_RESTART_CALLS calls (200) connected, `kill -9`, the server started again on the same
+//! database, every agent reconnecting at once: the time from the kill to each snapshot, and
+//! whether the agents whose call died are in wrap-up.
+//!
 //! Run without `--bench` (as `cargo test` and nextest do) it is a smoke test: 20 sockets,
-//! 1 second.
+//! 1 second, a restart with 20 agents and 5 calls.
 //!
 //! Measured on the 2-core development machine (client and server on the same cores), 10,000
 //! sockets, 1,000 events/s for 20 s: emit → receive p50 0.24 ms, p99 1.28 ms, max 10.2 ms;
@@ -78,6 +83,119 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(run(settings, full));
+    let (agents, calls) = if full {
+        (
+            env_or("BENCH_RESTART_AGENTS", 1_000) as usize,
+            env_or("BENCH_RESTART_CALLS", 200) as usize,
+        )
+    } else {
+        (20, 5)
+    };
+    runtime.block_on(restart(agents, calls, full));
+}
+
+/// `kill -9` with `agents` logged in (one websocket each) and `calls` calls connected, then a
+/// restart on the same database: how long until every agent's websocket has its snapshot
+/// again, and whether the snapshots are right (the agents whose call died wrap it up).
+async fn restart(agents: usize, calls: usize, full: bool) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let config_path = write_config(dir.path(), agents, port);
+    let mut server = spawn_server(&config_path, full);
+    let base = format!("http://127.0.0.1:{port}");
+    let ws_url = format!("ws://127.0.0.1:{port}/neoapi/ws");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("HTTP client");
+    wait_healthy(&client, &base).await;
+    let tokens = login_all(&client, &base, agents).await;
+    let post = |path: String, token: String, body: Value| {
+        let client = client.clone();
+        async move {
+            let answer = client
+                .post(path)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request sent");
+            assert!(
+                answer.status().is_success(),
+                "{}",
+                answer.text().await.unwrap_or_default()
+            );
+        }
+    };
+    // `calls` agents join the inbound campaign one at a time; each gets a call and answers.
+    for (i, token) in tokens.iter().take(calls).enumerate() {
+        post(
+            format!("{base}/neoapi/Login_Campaign"),
+            token.clone(),
+            json!({"campaign": 97}),
+        )
+        .await;
+        post(
+            format!("{base}/sim/inbound"),
+            "pw".into(),
+            json!({"ani": format!("11{:08}", i), "queue": "salesforce"}),
+        )
+        .await;
+        post(format!("{base}/sim/agents/a{i}/answer"), "pw".into(), json!({})).await;
+    }
+    let mut sockets = Vec::with_capacity(agents);
+    for token in &tokens {
+        sockets.push(
+            snapshot_of(&ws_url, token)
+                .await
+                .expect("a snapshot before the kill"),
+        );
+    }
+    let in_call = sockets.iter().filter(|s| s["state"] == "inCall").count();
+    assert_eq!(in_call, calls, "calls up before the kill");
+
+    server.start_kill().expect("kill -9");
+    server.wait().await.expect("the server exits");
+    let killed = Instant::now();
+    let _server = spawn_server(&config_path, full);
+    // Every agent reconnects at once, retrying until the server answers.
+    let gate = Arc::new(Semaphore::new(200));
+    let mut reconnects = Vec::with_capacity(agents);
+    for token in tokens {
+        let (url, gate) = (ws_url.clone(), gate.clone());
+        reconnects.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            loop {
+                if let Some(snapshot) = snapshot_of(&url, &token).await {
+                    return (killed.elapsed(), snapshot);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }));
+    }
+    let mut times = Vec::with_capacity(agents);
+    let mut wrapping_up = 0;
+    for reconnect in reconnects {
+        let (elapsed, snapshot) = reconnect.await.unwrap();
+        assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+        assert_ne!(snapshot["state"], "loggedOut", "still logged in: {snapshot}");
+        if snapshot["state"] == "wrapUp" {
+            wrapping_up += 1;
+        }
+        times.push(elapsed.as_micros() as u64);
+    }
+    times.sort_unstable();
+    println!();
+    println!("== restart after kill -9 ==");
+    println!("agents logged in        {agents} (one websocket each), {calls} calls connected");
+    println!(
+        "kill -9 -> snapshot     first {:.2} s   p50 {:.2} s   last {:.2} s",
+        times[0] as f64 / 1e6,
+        percentile(&times, 50.0) as f64 / 1e6,
+        times[times.len() - 1] as f64 / 1e6
+    );
+    println!("in wrap-up after it     {wrapping_up} (the agents whose call the crash ended)");
+    assert_eq!(wrapping_up, calls, "every agent whose call died wraps it up");
 }
 
 /// A roster entry's password hash, cheap to verify (the bench logs thousands of agents in).
@@ -113,56 +231,56 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-async fn run(s: Settings, full: bool) {
-    ctibridge::install_tls_provider();
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let port = free_port();
+/// A configuration with `agents` agents (`a0`, `a1`, … on devices 10000, 10001, …, password
+/// `pw`; the admin token is `pw` too) and a SQLite database in `dir`.
+fn write_config(dir: &std::path::Path, agents: usize, port: u16) -> std::path::PathBuf {
     let hash = cheap_hash("pw");
     let mut config = format!(
         "[server]\nbind = \"127.0.0.1:{port}\"\nadmin_token_hash = \"{hash}\"\n\
          login_failures_per_address = 1000000\nsession_ttl_secs = 86400\n\
          [database]\nurl = \"sqlite://{}\"\n[log]\nfilter = \"warn\"\n[telephony]\n",
-        dir.path().join("bench.db").display()
+        dir.join("bench.db").display()
     );
-    for i in 0..s.sockets {
+    for i in 0..agents {
         config.push_str(&format!(
             "[[telephony.agents]]\nuser = \"a{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\n",
             10_000 + i
         ));
     }
-    let config_path = dir.path().join("bench.toml");
+    let config_path = dir.join("bench.toml");
     std::fs::write(&config_path, config).expect("write the configuration");
+    config_path
+}
 
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
+fn spawn_server(config_path: &std::path::Path, full: bool) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
         .arg("--config")
-        .arg(&config_path)
+        .arg(config_path)
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(if full { Stdio::inherit() } else { Stdio::null() })
         .kill_on_drop(true)
         .spawn()
-        .expect("start the server");
-    let pid = server.id().expect("server pid");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("HTTP client");
+        .expect("start the server")
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
     let started = Instant::now();
     while client.get(format!("{base}/healthz")).send().await.is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the server did not start"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
 
-    // Log everyone in.
-    let t = Instant::now();
+/// Logs agents `a0`…`a{n-1}` in; returns their tokens.
+async fn login_all(client: &reqwest::Client, base: &str, n: usize) -> Vec<String> {
     let gate = Arc::new(Semaphore::new(64));
-    let mut logins = Vec::with_capacity(s.sockets);
-    for i in 0..s.sockets {
-        let (client, base, gate) = (client.clone(), base.clone(), gate.clone());
+    let mut logins = Vec::with_capacity(n);
+    for i in 0..n {
+        let (client, base, gate) = (client.clone(), base.to_owned(), gate.clone());
         logins.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.unwrap();
             let answer: Value = client
@@ -177,10 +295,41 @@ async fn run(s: Settings, full: bool) {
             answer["token"].as_str().expect("a token").to_owned()
         }));
     }
-    let mut tokens = Vec::with_capacity(s.sockets);
+    let mut tokens = Vec::with_capacity(n);
     for login in logins {
         tokens.push(login.await.unwrap());
     }
+    tokens
+}
+
+/// Opens an agent's websocket and reads its snapshot; `None` while the server is not there.
+async fn snapshot_of(url: &str, token: &str) -> Option<Value> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.ok()?;
+    socket
+        .send(Message::text(json!({"type": "auth", "token": token}).to_string()))
+        .await
+        .ok()?;
+    let frame = socket.next().await?.ok()?;
+    serde_json::from_str(frame.to_text().ok()?).ok()
+}
+
+async fn run(s: Settings, full: bool) {
+    ctibridge::install_tls_provider();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let config_path = write_config(dir.path(), s.sockets, port);
+    let mut server = spawn_server(&config_path, full);
+    let pid = server.id().expect("server pid");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("HTTP client");
+    wait_healthy(&client, &base).await;
+
+    // Log everyone in.
+    let t = Instant::now();
+    let tokens = login_all(&client, &base, s.sockets).await;
     println!(
         "logged in {} agents in {:.1} s",
         s.sockets,

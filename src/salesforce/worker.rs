@@ -49,7 +49,10 @@ impl Default for WorkerConfig {
         Self {
             batch_size: 4 * COLLECTION_LIMIT,
             lease: Duration::from_secs(120),
-            batch_window: Duration::from_millis(250),
+            // A second: at low volume a round then carries a call's successive writes (end,
+            // disposition) and other calls' as one request, and a Task is still complete
+            // about a second after release.
+            batch_window: Duration::from_secs(1),
             poll_interval: Duration::from_secs(1),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
