@@ -21,8 +21,10 @@
 //! 1 second, a restart with 20 agents and 5 calls.
 //!
 //! Measured on the 2-core development machine (client and server on the same cores), 10,000
-//! sockets, 1,000 events/s for 20 s: emit → receive p50 0.24 ms, p99 1.28 ms, max 10.2 ms;
-//! 21 KiB of server RSS per idle socket; 8,400 `Position` requests/s with 64 pollers.
+//! sockets, 1,000 events/s for 20 s, every Pause / Unpause committed to SQLite before its
+//! answer: emit → receive p50 0.15 ms, p99 0.66 ms, max 4.5 ms; 20.6 KiB of server RSS per idle
+//! socket; 22,974 `Position` requests/s with 64 pollers. Restart: every one of 1,000 agents had
+//! its snapshot 0.14 s after the `kill -9` (p50 0.11 s), the 200 whose call died in wrap-up.
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -152,3 +152,43 @@ async fn sqlite_file_is_created_when_missing() {
     assert!(store.readiness().await.unwrap().is_ready());
     assert!(path.exists());
 }
+
+dual_db_test!(
+    a_database_written_by_a_newer_version_is_refused_at_start_up,
+    |db: TestDb| async move {
+        let store = db.store().await;
+        // Telephony state of a newer shape: the core store refuses to read it.
+        let core = ctibridge::store::core::CoreStore::new(store.clone(), None);
+        core.load().await.expect("our own state loads");
+        sqlx::query("UPDATE core_meta SET value = 99 WHERE name = 'state_version'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let refused = core.load().await.unwrap_err().to_string();
+        assert!(
+            refused.contains("newer version of ctibridge") && refused.contains("state version 99"),
+            "{refused}"
+        );
+        let mut config = ctibridge::config::Config::default();
+        config.server.bind = "127.0.0.1:0".parse().unwrap();
+        config.database.url = db.url.clone();
+        let start = ctibridge::startup::Application::build(config).await;
+        let error = start.err().expect("refused at start-up").to_string();
+        assert!(error.contains("newer version of ctibridge"), "{error}");
+
+        // A migration this binary does not know: a newer schema.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', TRUE, $1, 0)",
+        )
+        .bind(vec![0u8; 48])
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let refused = store.migrate().await.unwrap_err().to_string();
+        assert!(
+            refused.contains("newer version of ctibridge") && refused.contains("9999"),
+            "{refused}"
+        );
+    }
+);
