@@ -4,6 +4,7 @@
 mod agents;
 mod callbacks;
 mod conference;
+mod durable;
 mod inbound;
 mod monitor;
 mod outbound;
