@@ -3,6 +3,7 @@
 mod support;
 
 mod apex;
+mod asterisk;
 mod browser;
 mod callcenter;
 mod cli;

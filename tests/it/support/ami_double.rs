@@ -1,0 +1,252 @@
+//! An AMI test double that speaks exactly what the recorded Asterisk 22 sessions show
+//! (`tests/fixtures/asterisk-ami/`): the banner, and for every action a client sends that a
+//! recording also sent (same action and headers, `ActionID` aside), the blocks Asterisk sent
+//! back until the recorder's next action — responses, list items and the unsolicited events of
+//! that stretch — byte for byte, with the client's `ActionID` in place of the recorded one.
+//! An action no recording sent gets Asterisk's answer to an unknown action.
+//!
+//! The test can also push raw bytes (malformed input), drop every connection, refuse new ones,
+//! and read the actions received.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use ctibridge::telephony::asterisk::codec::{Decoder, Frame, Message};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+/// One recorded action and what Asterisk sent after it, up to the next action.
+#[derive(Debug, Clone)]
+struct Step {
+    action: Message,
+    action_id: String,
+    received: Vec<Vec<u8>>,
+}
+
+/// A recording: its banner and its steps.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    banner: Vec<u8>,
+    steps: Vec<Step>,
+}
+
+pub fn recordings_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/asterisk-ami")
+}
+
+impl Recording {
+    /// Loads `name` (`inbound_answered`, …).
+    pub fn load(name: &str) -> Recording {
+        let path = recordings_dir().join(format!("{name}.txt"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // Blocks follow comment lines `# +SECONDS sent|received\n`.
+        let mut blocks: Vec<(bool, Vec<u8>)> = Vec::new();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            assert!(rest.starts_with(b"# +"), "{name}: expected a comment line");
+            let end = rest.iter().position(|&b| b == b'\n').expect("comment line end");
+            let sent = std::str::from_utf8(&rest[..end]).unwrap().ends_with("sent");
+            rest = &rest[end + 1..];
+            let next = find(rest, b"\n# +").map_or(rest.len(), |i| i + 1);
+            blocks.push((sent, rest[..next].to_vec()));
+            rest = &rest[next..];
+        }
+        let mut blocks = blocks.into_iter();
+        let (_, banner) = blocks.next().expect("the banner");
+        let mut steps: Vec<Step> = Vec::new();
+        for (sent, block) in blocks {
+            if sent {
+                let action = parse(&block);
+                let action_id = action.get("ActionID").unwrap_or_default().to_owned();
+                steps.push(Step {
+                    action,
+                    action_id,
+                    received: Vec::new(),
+                });
+            } else if let Some(step) = steps.last_mut() {
+                step.received.push(block);
+            }
+        }
+        Recording { banner, steps }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn parse(block: &[u8]) -> Message {
+    let mut decoder = Decoder::new();
+    // Not a banner: the decoder takes the first line as one only if it looks like one.
+    decoder.feed(block);
+    match decoder.next_frame() {
+        Ok(Some(Frame::Message(m))) => m,
+        other => panic!("a recorded action: {other:?}"),
+    }
+}
+
+/// The headers that identify an action: all but `ActionID`, keys case-insensitive, in any order.
+fn signature(message: &Message) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = message
+        .headers()
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("ActionID"))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+struct State {
+    steps: Vec<(Step, bool)>,
+    received: Vec<Message>,
+    accepting: bool,
+}
+
+/// The running double.
+#[derive(Clone)]
+pub struct AmiDouble {
+    pub port: u16,
+    banner: Vec<u8>,
+    state: Arc<Mutex<State>>,
+    /// Raw bytes to push to every connection, or `None` to drop them.
+    control: broadcast::Sender<Option<Vec<u8>>>,
+}
+
+impl AmiDouble {
+    /// Serves the steps of `recordings`, in order (a step answers once).
+    pub async fn start(recordings: &[&str]) -> AmiDouble {
+        let loaded: Vec<Recording> = recordings.iter().map(|r| Recording::load(r)).collect();
+        let banner = loaded[0].banner.clone();
+        let steps = loaded
+            .into_iter()
+            .flat_map(|r| r.steps)
+            .map(|s| (s, false))
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (control, _) = broadcast::channel(64);
+        let double = AmiDouble {
+            port,
+            banner,
+            state: Arc::new(Mutex::new(State {
+                steps,
+                received: Vec::new(),
+                accepting: true,
+            })),
+            control,
+        };
+        let serving = double.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                if !serving.state.lock().unwrap().accepting {
+                    drop(socket);
+                    continue;
+                }
+                tokio::spawn(serving.clone().serve(socket));
+            }
+        });
+        double
+    }
+
+    async fn serve(self, mut socket: tokio::net::TcpStream) {
+        let mut control = self.control.subscribe();
+        if socket.write_all(&self.banner).await.is_err() {
+            return;
+        }
+        let mut decoder = Decoder::new();
+        // The client's first line is an action, never a banner: a decoder that already took
+        // its banner.
+        decoder.feed(b"Asterisk Call Manager/11.0.0\r\n");
+        let _ = decoder.next_frame();
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            tokio::select! {
+                read = socket.read(&mut buffer) => {
+                    let n = match read {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    decoder.feed(&buffer[..n]);
+                    while let Ok(Some(Frame::Message(action))) = decoder.next_frame() {
+                        let answer = self.answer(&action);
+                        if socket.write_all(&answer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                pushed = control.recv() => match pushed {
+                    Ok(Some(bytes)) => {
+                        if socket.write_all(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) | Err(_) => return,
+                },
+            }
+        }
+    }
+
+    /// The recorded answer to `action`, with its `ActionID`.
+    fn answer(&self, action: &Message) -> Vec<u8> {
+        let id = action.get("ActionID").unwrap_or_default().to_owned();
+        let wanted = signature(action);
+        let mut state = self.state.lock().unwrap();
+        state.received.push(action.clone());
+        // Logins are answered every time (a client logs in again after each reconnection).
+        let step = state.steps.iter_mut().find(|(step, used)| {
+            (!*used || step.action.get("Action") == Some("Login")) && signature(&step.action) == wanted
+        });
+        let Some((step, used)) = step else {
+            let name = action.get("Action").unwrap_or_default();
+            return format!(
+                "Response: Error\r\nActionID: {id}\r\nMessage: Invalid/unknown command: {name}. Use Action: ListCommands to show available commands.\r\n\r\n"
+            )
+            .into_bytes();
+        };
+        *used = true;
+        let recorded = format!("ActionID: {}\r\n", step.action_id);
+        let replaced = format!("ActionID: {id}\r\n");
+        let mut out = Vec::new();
+        for block in &step.received {
+            match find(block, recorded.as_bytes()) {
+                Some(at) => {
+                    out.extend_from_slice(&block[..at]);
+                    out.extend_from_slice(replaced.as_bytes());
+                    out.extend_from_slice(&block[at + recorded.len()..]);
+                }
+                None => out.extend_from_slice(block),
+            }
+        }
+        out
+    }
+
+    /// Sends raw bytes to every connected client.
+    pub fn push(&self, bytes: &[u8]) {
+        let _ = self.control.send(Some(bytes.to_vec()));
+    }
+
+    /// Drops every connection (Asterisk restarted, the network broke).
+    pub fn drop_connections(&self) {
+        let _ = self.control.send(None);
+    }
+
+    /// Refuse (close at once) new connections, or take them again.
+    pub fn set_accepting(&self, accepting: bool) {
+        self.state.lock().unwrap().accepting = accepting;
+    }
+
+    /// The actions received so far.
+    pub fn received(&self) -> Vec<Message> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// The names of the actions received so far.
+    pub fn received_names(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|m| m.get("Action").unwrap_or_default().to_owned())
+            .collect()
+    }
+}
