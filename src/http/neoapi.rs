@@ -384,7 +384,8 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_saved",
-                "the database is unavailable: the change is kept and saved when it returns; retry shortly",
+                "the change was made but the database did not save it yet; it is saved when the \
+                 database answers again: do not repeat it, check Position",
             )
             .with_retry_after(1);
         }
@@ -433,7 +434,7 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         SelfTarget(_) => "self_target",
         NoCallbackCampaign(_) => "no_callback_campaign",
         NoCampaign => "no_campaign",
-        Contacts(_) | Config(_) | Internal(_) | NotSaved(_) => "telephony_unavailable",
+        Contacts(_) | Config(_) | Internal(_) | NotSaved(_) | SwitchDown(_) => "telephony_unavailable",
     };
     ApiError::new(status, code, e.to_string())
 }

@@ -17,6 +17,8 @@ use super::error::{ApiErrorItem, SalesforceError};
 
 /// Composite: at most 25 subrequests, counted as one API call.
 pub const COMPOSITE_LIMIT: usize = 25;
+/// sObject Collections (and query) subrequests one Composite request may carry.
+pub const COMPOSITE_COLLECTIONS_LIMIT: usize = 5;
 /// sObject Collections: at most 200 records a request.
 pub const COLLECTION_LIMIT: usize = 200;
 
@@ -424,11 +426,18 @@ impl SalesforceClient {
 
     /// Several sObject Collections writes in one Composite request (one API call, one round
     /// trip): each becomes a subrequest, and each gets its own answer — its results, or the
-    /// error its subrequest met. At most [`COMPOSITE_LIMIT`] writes.
+    /// error its subrequest met. At most [`COMPOSITE_COLLECTIONS_LIMIT`] writes.
     pub async fn collections_together(
         &self,
         writes: &[CollectionWrite],
     ) -> Result<Vec<Result<Vec<CollectionResult>, SalesforceError>>, SalesforceError> {
+        if writes.len() > COMPOSITE_COLLECTIONS_LIMIT {
+            return Err(SalesforceError::TooMany {
+                what: "sObject Collections subrequests in one Composite request",
+                limit: COMPOSITE_COLLECTIONS_LIMIT,
+                got: writes.len(),
+            });
+        }
         let mut requests = Vec::with_capacity(writes.len());
         for (i, write) in writes.iter().enumerate() {
             let (rest, sobject, records) = match write {

@@ -234,11 +234,10 @@ impl CallLogger {
             Event::CallEnded { call_id, reason } => self.ended(conn, agent, call_id.0, *reason, at).await,
             Event::ContactUpdated {
                 call_id, disposition, ..
-            } => self.categorized(conn, agent, call_id.0, disposition).await,
+            } => self.categorized(conn, call_id.0, disposition).await,
             Event::TransferCompleted { call_id, target } => {
                 self.note(
                     conn,
-                    agent,
                     call_id.0,
                     &format!("Transferred to {}", describe_target(target)),
                 )
@@ -250,15 +249,15 @@ impl CallLogger {
                     callback.at.format("%Y-%m-%d %H:%M UTC"),
                     callback.phone
                 );
-                self.note(conn, Some(callback.scheduled_by.as_str()), call_id.0, &line)
-                    .await
+                self.note(conn, call_id.0, &line).await
             }
             _ => Ok(()),
         }
     }
 
     /// The call's row exists from the first ring or dial; before it connects, a new offer
-    /// (the first agent let it ring out) moves it to the new agent.
+    /// (the first agent let it ring out) moves it to the new agent, and drops what the first
+    /// agent popped (the new agent's softphone pops again).
     async fn opened(
         &self,
         conn: &mut AnyConnection,
@@ -272,7 +271,9 @@ impl CallLogger {
         sqlx::query(
             "INSERT INTO call_log (external_id, agent, direction, phone, data, clavesf, notes, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (external_id) DO UPDATE SET agent = excluded.agent, data = excluded.data \
+             ON CONFLICT (external_id) DO UPDATE SET agent = excluded.agent, data = excluded.data, \
+             record_type = CASE WHEN call_log.agent = excluded.agent THEN call_log.record_type END, \
+             record_id = CASE WHEN call_log.agent = excluded.agent THEN call_log.record_id END \
              WHERE call_log.connected_at_ms IS NULL AND call_log.ended_at_ms IS NULL",
         )
         .bind(&external_id)
@@ -422,37 +423,32 @@ impl CallLogger {
         Ok(open.len() as u64)
     }
 
-    /// The row of call `call_id` when it is `agent`'s (any agent's with `None`): its
-    /// external id and notes. Call 0 is no call (a contact handed before any call).
+    /// The row of call `call_id`: its external id, notes and data. Call 0 is no call (a
+    /// contact handed before any call). The engine only reports an agent's own contact, and
+    /// after a transfer the contact is the target's, so the row's first agent is not checked.
     async fn row_of(
         &self,
         conn: &mut AnyConnection,
-        agent: Option<&str>,
         call_id: u64,
     ) -> Result<Option<(String, String, String)>, FlowError> {
         if call_id == 0 {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT external_id, notes, data, agent FROM call_log WHERE external_id = $1")
+        let row = sqlx::query("SELECT external_id, notes, data FROM call_log WHERE external_id = $1")
             .bind(call_external_id(call_id))
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let owner: Option<String> = row.try_get(3)?;
-        if agent.is_some() && owner.as_deref() != agent {
-            return Ok(None);
-        }
         Ok(Some((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
     }
 
     async fn categorized(
         &self,
         conn: &mut AnyConnection,
-        agent: Option<&str>,
         call_id: u64,
         disposition: &Disposition,
     ) -> Result<(), FlowError> {
-        let Some((external_id, notes, data)) = self.row_of(conn, agent, call_id).await? else {
+        let Some((external_id, notes, data)) = self.row_of(conn, call_id).await? else {
             return Ok(());
         };
         let campaign = serde_json::from_str::<NeotelData>(&data)
@@ -466,13 +462,19 @@ impl CallLogger {
             .cloned()
             .unwrap_or_else(|| format!("{} / {}", disposition.category, disposition.subcategory));
         let text: String = text.chars().take(255).collect();
-        let notes = match disposition
+        // Control characters (NUL above all, which PostgreSQL text refuses) are dropped.
+        let comment: Option<String> = disposition
             .comment
             .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        {
-            Some(comment) => append_line(&notes, comment),
+            .map(|c| {
+                c.chars()
+                    .filter(|ch| !ch.is_control() || *ch == '\n')
+                    .collect::<String>()
+            })
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty());
+        let notes = match comment {
+            Some(comment) => append_line(&notes, &comment),
             None => notes,
         };
         sqlx::query("UPDATE call_log SET disposition = $1, notes = $2 WHERE external_id = $3")
@@ -492,14 +494,8 @@ impl CallLogger {
         Ok(())
     }
 
-    async fn note(
-        &self,
-        conn: &mut AnyConnection,
-        agent: Option<&str>,
-        call_id: u64,
-        line: &str,
-    ) -> Result<(), FlowError> {
-        let Some((external_id, notes, _)) = self.row_of(conn, agent, call_id).await? else {
+    async fn note(&self, conn: &mut AnyConnection, call_id: u64, line: &str) -> Result<(), FlowError> {
+        let Some((external_id, notes, _)) = self.row_of(conn, call_id).await? else {
             return Ok(());
         };
         let notes = append_line(&notes, line);
@@ -519,10 +515,18 @@ impl CallLogger {
 
 #[async_trait::async_trait]
 impl crate::store::core::EventRecorder for CallLogger {
-    async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), String> {
-        CallLogger::record(self, conn, event)
-            .await
-            .map_err(|e| e.to_string())
+    async fn record(
+        &self,
+        conn: &mut AnyConnection,
+        event: &EventEnvelope,
+    ) -> Result<(), crate::store::core::RecordError> {
+        CallLogger::record(self, conn, event).await.map_err(|e| match &e {
+            FlowError::Store(StoreError::Sqlx(inner)) => crate::store::core::RecordError::from_sqlx(inner),
+            _ => crate::store::core::RecordError {
+                transient: false,
+                message: e.to_string(),
+            },
+        })
     }
 
     async fn recover(&self, conn: &mut AnyConnection, last_alive_ms: i64) -> Result<u64, String> {
@@ -604,19 +608,19 @@ impl SalesforceFlows {
         }
     }
 
-    /// The agent's call `call_id` (the caller resolved it against the agent's current call):
-    /// its external id and data. Another agent's call is not found.
+    /// The call `call_id`'s external id and data. The caller has checked it is the agent's
+    /// current call (the engine's word: after a transfer it is the target's, though the row
+    /// names the first agent).
     async fn call_of(
         &self,
         conn: &mut sqlx::AnyConnection,
         agent: &str,
         call_id: u64,
     ) -> Result<(String, NeotelData), FlowError> {
-        let row = sqlx::query("SELECT external_id, data, agent FROM call_log WHERE external_id = $1")
+        let row = sqlx::query("SELECT external_id, data FROM call_log WHERE external_id = $1")
             .bind(call_external_id(call_id))
             .fetch_optional(&mut *conn)
-            .await?
-            .filter(|r| r.try_get::<Option<String>, _>(2).ok().flatten().as_deref() == Some(agent));
+            .await?;
         let Some(row) = row else {
             return Err(FlowError::NoCall {
                 agent: agent.to_owned(),
@@ -651,6 +655,7 @@ impl SalesforceFlows {
     }
 
     /// The agent popped `record_id`: write `externalData` onto it and link the call's Task.
+    /// The caller has checked that `call_id` is the agent's current call.
     pub async fn record_popped(
         &self,
         agent: &str,

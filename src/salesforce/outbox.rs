@@ -156,7 +156,9 @@ async fn merge_into_pending(
 ) -> Result<Option<i64>, StoreError> {
     // On PostgreSQL the row is locked until commit, so two merges never overwrite each other
     // and a worker's claim (SKIP LOCKED) passes it by meanwhile; SQLite's write lock is taken
-    // at BEGIN already.
+    // at BEGIN already. Only an unclaimed row is locked (a claimed one is a worker's, whose
+    // delivery must not wait on us); when the record's oldest row is claimed, the others wait
+    // behind it anyway, so the last unclaimed row is the record's last row.
     let lock = if conn.backend_name().eq_ignore_ascii_case("postgresql") {
         " FOR UPDATE"
     } else {
@@ -164,7 +166,7 @@ async fn merge_into_pending(
     };
     let sql = format!(
         "SELECT id, operation, fields, create_only_fields, claimed_by FROM salesforce_outbox \
-         WHERE record_key = $1 AND state = 'pending' ORDER BY id DESC LIMIT 1{lock}"
+         WHERE record_key = $1 AND state = 'pending' AND claimed_by IS NULL ORDER BY id DESC LIMIT 1{lock}"
     );
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(write.record_key())

@@ -10,7 +10,9 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::{Map, Value};
 
-use super::client::{COLLECTION_LIMIT, COMPOSITE_LIMIT, CollectionResult, CollectionWrite, SalesforceClient};
+use super::client::{
+    COLLECTION_LIMIT, COMPOSITE_COLLECTIONS_LIMIT, CollectionResult, CollectionWrite, SalesforceClient,
+};
 use super::error::{ApiErrorItem, SalesforceError, is_transient_item};
 use super::outbox::{Outbox, OutboxRow, Write};
 use crate::store::StoreError;
@@ -269,12 +271,13 @@ impl Worker {
     }
 
     /// Sends the round's chunks (different sObject types or operations) as subrequests of one
-    /// Composite request, 25 at a time: one API call where each chunk alone would cost one.
+    /// Composite request, 5 at a time (Salesforce's limit for collection subrequests): one API
+    /// call where each chunk alone would cost one.
     /// A chunk whose subrequest is refused as a whole goes again alone (and row by row if it
     /// must), so a bad row still parks alone.
     async fn deliver_together(&self, chunks: &[&[&OutboxRow]], report: &mut RoundReport) -> Vec<Vec<Fate>> {
         let mut fates = Vec::with_capacity(chunks.len());
-        for batch in chunks.chunks(COMPOSITE_LIMIT) {
+        for batch in chunks.chunks(COMPOSITE_COLLECTIONS_LIMIT) {
             let writes: Vec<CollectionWrite> = batch.iter().map(|chunk| write_of(chunk, true)).collect();
             report.requests += 1;
             match self.client.collections_together(&writes).await {

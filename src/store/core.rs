@@ -16,11 +16,38 @@ use crate::telephony::engine::durable::{
 use crate::telephony::events::EventEnvelope;
 use crate::telephony::types::CampaignId;
 
+/// Why an event could not be recorded.
+#[derive(Debug, Clone)]
+pub struct RecordError {
+    /// The database may take it on a retry (a lock, a lost connection); otherwise the event
+    /// itself is refused (a value the database will never take) and retrying cannot help.
+    pub transient: bool,
+    pub message: String,
+}
+
+impl RecordError {
+    /// Classifies a database error: deadlocks, serialization failures, busy / locked
+    /// databases and connection trouble are transient.
+    pub fn from_sqlx(e: &sqlx::Error) -> RecordError {
+        let transient = match e {
+            sqlx::Error::Database(db) => matches!(
+                db.code().as_deref(),
+                Some("40P01" | "40001" | "55P03" | "57014" | "5" | "6" | "261" | "262" | "517")
+            ),
+            _ => true,
+        };
+        RecordError {
+            transient,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// What turns the core's events into rows of its own inside the committing transaction (the
 /// call log and its Salesforce writes).
 #[async_trait]
 pub trait EventRecorder: Send + Sync + 'static {
-    async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), String>;
+    async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), RecordError>;
     /// After a restart, before the engine starts: close what the last process left open,
     /// as of `last_alive_ms`. Returns how many calls were closed.
     async fn recover(&self, conn: &mut AnyConnection, last_alive_ms: i64) -> Result<u64, String>;
@@ -171,13 +198,37 @@ impl CoreStore {
     async fn write(&self, commit: &Commit) -> Result<Committed, String> {
         let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
         let conn: &mut AnyConnection = &mut tx;
+        let db = |e: sqlx::Error| e.to_string();
         if let Some(recorder) = &self.recorder {
+            // Each event behind a savepoint: one the database refuses for good (a value it will
+            // never store) is skipped and logged, so it cannot hold every later change back.
             for event in &commit.events {
-                recorder.record(conn, event).await?;
+                sqlx::query("SAVEPOINT core_event")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                match recorder.record(conn, event).await {
+                    Ok(()) => {}
+                    Err(e) if e.transient => return Err(e.message),
+                    Err(e) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT core_event")
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db)?;
+                        tracing::error!(
+                            error = %e.message.escape_debug(),
+                            event = %format!("{:?}", event.event).escape_debug(),
+                            "the call log refused an event; it is skipped so that the rest is saved"
+                        );
+                    }
+                }
+                sqlx::query("RELEASE SAVEPOINT core_event")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
             }
         }
         let now = now_millis();
-        let db = |e: sqlx::Error| e.to_string();
         for agent in &commit.agents {
             let session = match &agent.session {
                 Some(s) => Some(serde_json::to_string(s).map_err(|e| e.to_string())?),

@@ -83,6 +83,8 @@ pub enum TelephonyError {
     Config(String),
     #[error("internal telephony error: {0}")]
     Internal(String),
+    #[error("the telephony platform is unavailable: {0}")]
+    SwitchDown(String),
     /// The change was made but its commit failed: it stays queued and is saved once the
     /// database answers again; the method is not acknowledged.
     #[error("the database did not save the change yet ({0}); it is kept and retried")]
@@ -136,7 +138,7 @@ impl TelephonyError {
             | SelfTarget(_)
             | NoCallbackCampaign(_)
             | NoCampaign => ErrorClass::Unprocessable,
-            Contacts(_) | Config(_) | Internal(_) | NotSaved(_) => ErrorClass::Internal,
+            Contacts(_) | Config(_) | Internal(_) | NotSaved(_) | SwitchDown(_) => ErrorClass::Internal,
         }
     }
 }

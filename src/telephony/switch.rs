@@ -103,6 +103,14 @@ pub enum SwitchEvent {
     CustomerHungUp { call: CallId },
     /// The customer pressed digits.
     CustomerDigits { call: CallId, digits: String },
+    /// The offered call rang out on the device; the switch keeps it queued (switches that
+    /// route calls; the core's ACD has its own ring timeout).
+    RingNoAnswer { call: CallId, device: String },
+    /// The call ended, for this reason (an agent hanging up on their phone, say).
+    Ended { call: CallId, reason: EndReason },
+    /// The device's queue membership was paused (with the platform's reason) or unpaused
+    /// outside ctibridge (a supervisor at the PBX console, say).
+    MemberPaused { device: String, reason: Option<String> },
 }
 
 /// A telephony platform behind the core.
@@ -115,6 +123,11 @@ pub trait Switch: Send + Sync + 'static {
     fn attach(&self, input: SwitchInput);
     /// Carries out a command. Must not block: queue it and answer with events.
     fn command(&self, command: SwitchCommand);
+    /// Whether the platform can take commands now; `Err` says why not (the link is down).
+    /// Methods are refused meanwhile rather than silently lost.
+    fn available(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Where a switch sends its events: the core that attached it.
@@ -132,5 +145,20 @@ impl SwitchInput {
             return Ok(());
         };
         shared.switch_event(event).await
+    }
+
+    /// A call entered the platform: the core's intake (contact lookup, a call id minted once)
+    /// runs and queues it; the switch then routes it.
+    pub async fn arrived(
+        &self,
+        call: crate::telephony::engine::InboundCall,
+    ) -> crate::telephony::error::Result<CallId> {
+        let Some(shared) = self.shared.upgrade() else {
+            return Err(crate::telephony::error::TelephonyError::Internal(
+                "the core stopped".into(),
+            ));
+        };
+        let resolver = shared.resolver.clone();
+        crate::telephony::engine::intake(&shared, resolver.as_ref(), call).await
     }
 }

@@ -48,13 +48,110 @@ impl Inner {
         let user = self
             .agent_on(device)
             .ok_or_else(|| TelephonyError::UnknownDevice(device.to_owned()))?;
-        if !self.calls.contains_key(&id) {
-            return Err(TelephonyError::UnknownCall(id.0));
+        let call = self.calls.get(&id).ok_or(TelephonyError::UnknownCall(id.0))?;
+        // Only a call still looking for an agent can be offered; a device already busy with a
+        // call or a contact cannot take one.
+        if !matches!(call.state, CallState::Queued | CallState::Ringing) {
+            return Err(TelephonyError::InvalidTransition {
+                from: self.session(&user)?.state,
+                action: crate::telephony::api::Method::Position,
+            });
+        }
+        let previous = call.agent.clone().filter(|a| *a != user);
+        let session = self.session(&user)?;
+        if session.call.is_some() || session.contact.is_some() {
+            return Err(TelephonyError::UserNotAvailable(user));
         }
         for queue in self.queues.values_mut() {
             queue.retain(|c| *c != id);
         }
+        // Offered elsewhere now (a ring-all strategy, or it moved on): the earlier device stops.
+        if let Some(previous) = previous
+            && self
+                .session(&previous)
+                .is_ok_and(|s| s.call == Some((id, Link::Owner)))
+        {
+            self.release_ringing(&previous, id);
+        }
         self.offer(id, &user, Link::Owner);
+        Ok(())
+    }
+
+    /// The call rang out on `device`; the switch keeps it queued and routes it again. The agent
+    /// is back to where it was (the platform decides whether to pause members that miss calls).
+    pub fn rang_out_on_switch(&mut self, id: CallId, device: &str) -> Result<()> {
+        let user = self
+            .agent_on(device)
+            .ok_or_else(|| TelephonyError::UnknownDevice(device.to_owned()))?;
+        let session = self.session(&user)?;
+        if session.call.is_none_or(|(c, _)| c != id) || session.state != AgentState::Ringing {
+            return Err(TelephonyError::UnknownCall(id.0));
+        }
+        self.release_ringing(&user, id);
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.state = CallState::Queued;
+            call.agent = None;
+        }
+        Ok(())
+    }
+
+    /// An agent whose device rang with `id` no longer has it (it rang out, or the switch
+    /// offered it to someone else): back to where it was.
+    fn release_ringing(&mut self, user: &AgentId, id: CallId) {
+        if let Ok(session) = self.session_mut(user) {
+            session.call = None;
+            session.state = session.idle_state();
+        }
+        self.emit(
+            Some(user),
+            Event::CallEnded {
+                call_id: id,
+                reason: EndReason::NoAnswer,
+            },
+        );
+        self.emit_position(user);
+    }
+
+    /// The platform paused (`Some(reason)`) or unpaused the member on `device` by itself. The
+    /// reason names a rest state (system or configured) when it can; otherwise Break.
+    pub fn paused_on_switch(&mut self, device: &str, reason: Option<String>) -> Result<()> {
+        let user = self
+            .agent_on(device)
+            .ok_or_else(|| TelephonyError::UnknownDevice(device.to_owned()))?;
+        let state = self.session(&user)?.state;
+        match reason {
+            Some(name) => {
+                let reason = SystemRest::ALL
+                    .into_iter()
+                    .map(PauseReason::System)
+                    .chain(self.rest_states.keys().map(|id| PauseReason::Custom(*id)))
+                    .find(|r| {
+                        self.rest_state(*r)
+                            .is_some_and(|s| s.name.eq_ignore_ascii_case(name.trim()))
+                    })
+                    .unwrap_or(PauseReason::System(SystemRest::Break));
+                let idle = matches!(
+                    state,
+                    AgentState::Available | AgentState::LoggedIn | AgentState::Paused
+                );
+                if !idle || self.session(&user)?.pause == Some(reason) {
+                    return Ok(());
+                }
+                let session = self.session_mut(&user)?;
+                session.state = AgentState::Paused;
+                session.pause = Some(reason);
+            }
+            None => {
+                if state != AgentState::Paused {
+                    return Ok(());
+                }
+                let session = self.session_mut(&user)?;
+                session.state = session.idle_state();
+                session.pause = None;
+                session.available_since = tokio::time::Instant::now();
+            }
+        }
+        self.emit_position(&user);
         Ok(())
     }
 

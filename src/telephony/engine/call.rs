@@ -89,7 +89,7 @@ impl Inner {
         found: Option<ContactMatch>,
     ) -> Result<CallId> {
         self.check_dial(user, &request)?;
-        let id = self.new_call_id();
+        let id = self.new_call_id()?;
         let session = self.session(user)?;
         let (phone, contact, campaign) = match &session.contact {
             Some(existing) => {

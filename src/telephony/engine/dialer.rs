@@ -75,7 +75,12 @@ impl Inner {
     }
 
     fn place_predictive(&mut self, campaign: CampaignId, lead: Lead) {
-        let id = self.new_call_id();
+        let Ok(id) = self.new_call_id() else {
+            // No id until the database answers: the lead waits at the head of the queue.
+            self.leads_changed(campaign);
+            self.leads.entry(campaign).or_default().push_front(lead);
+            return;
+        };
         let mut data = lead.data;
         data.call_id = id.0;
         self.calls.insert(
@@ -158,7 +163,7 @@ impl Inner {
         user: &AgentId,
         request: ScheduleCallbackRequest,
     ) -> Result<Callback> {
-        let callback_id = self.new_callback_id();
+        let callback_id = self.new_callback_id()?;
         let session = self.session(user)?;
         let contact = session
             .contact

@@ -46,7 +46,10 @@ impl IdBlock {
         }
     }
 
-    pub fn take(&mut self) -> u64 {
+    /// The next id; `None` when the block is spent and the next one is not reserved yet (half
+    /// a block between two commits: only while the database does not answer). Never an id
+    /// that may repeat.
+    pub fn take(&mut self) -> Option<u64> {
         if self.next >= self.end
             && let Some((next, end)) = self.reserve.take()
         {
@@ -54,15 +57,11 @@ impl IdBlock {
             self.end = end;
         }
         if self.next >= self.end {
-            // Only reachable when a burst spends half a block between two commits.
-            tracing::error!(
-                next = self.next,
-                "call id block exhausted before the next one was reserved; ids may repeat"
-            );
+            return None;
         }
         let id = self.next;
         self.next += 1;
-        id
+        Some(id)
     }
 
     /// True when the next block should be reserved.
@@ -265,6 +264,20 @@ impl Inner {
         }
     }
 
+    /// Sends the switch every logged-in agent's queue presence (after a restart, or when the
+    /// switch's link comes back).
+    pub fn resync_presence(&mut self) {
+        let users: Vec<AgentId> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.session.is_some())
+            .map(|(user, _)| user.clone())
+            .collect();
+        for user in users {
+            self.presence_changed(&user);
+        }
+    }
+
     /// Puts back a commit the sink could not write, in front of what changed since.
     pub fn restore_commit(&mut self, commit: Commit) {
         let Some(journal) = self.journal.as_mut() else {
@@ -345,23 +358,19 @@ impl Inner {
                 }),
                 offer: 0,
             };
-            let connected_owner = s
-                .call
-                .as_ref()
-                .is_some_and(|c| c.link == "owner" && c.state == CallState::Connected);
-            if connected_owner && session.contact.is_some() {
+            let owned = s.call.as_ref().is_some_and(|c| c.link == "owner");
+            if owned && session.contact.is_some() {
+                // The agent's own call (connected, dialing a previewed lead or a redial from
+                // wrap-up): the contact stays on screen, in wrap-up, for the agent to
+                // categorize or release — a lead is never dropped.
                 session.state = AgentState::WrapUp;
+                session.resume = None;
                 if session.crm == CrmState::Available {
                     session.crm = CrmState::GetContact;
                 }
             } else if s.call.is_some() || s.monitoring.is_some() || session.state == AgentState::Ringing {
-                // A call that rang, dialed or was someone else's: back to where the agent was.
-                if s.call.as_ref().is_some_and(|c| c.link == "owner")
-                    && session.state != AgentState::Previewing
-                {
-                    session.contact = None;
-                    session.crm = CrmState::Available;
-                }
+                // A call that only rang, or someone else's (consulted, a conference guest), or
+                // monitoring: back to where the agent was.
                 match session.resume.take() {
                     Some(Resume { state, pause }) => {
                         session.state = state;

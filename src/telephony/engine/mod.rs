@@ -62,7 +62,7 @@ use state::{Inner, Timer};
 /// Events buffered per subscriber before it lags.
 const EVENT_BUFFER: usize = 1024;
 
-pub(crate) struct Shared {
+pub struct Shared {
     inner: Mutex<Inner>,
     events: broadcast::Sender<EventEnvelope>,
     wake: Arc<Notify>,
@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     failing: AtomicBool,
     /// The telephony platform: gets the core's commands once each change is made.
     switch: Arc<dyn Switch>,
+    /// CONTACTO_INSERT_SALESFORCE, for the intake of calls the switch reports.
+    pub(crate) resolver: Arc<dyn ContactResolver>,
 }
 
 impl Shared {
@@ -118,21 +120,22 @@ impl Shared {
         }
     }
 
-    /// Runs a change under the lock, then sends the switch the commands it produced.
+    /// Runs a change under the lock and sends the switch the commands it produced, still under
+    /// the lock, so two changes' commands reach the switch in the order the changes were made
+    /// (`Switch::command` only queues).
     pub(crate) fn change<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        let (result, commands) = {
-            let mut inner = self.lock();
-            let result = f(&mut inner);
-            (result, std::mem::take(&mut inner.commands))
-        };
-        for command in commands {
+        let mut inner = self.lock();
+        let result = f(&mut inner);
+        for command in std::mem::take(&mut inner.commands) {
             self.switch.command(command);
         }
         result
     }
 
-    /// Runs a change, then commits it before answering.
+    /// Runs a change, then commits it before answering. Refused while the platform cannot take
+    /// commands (its link is down): nothing changes then.
     async fn apply<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
+        self.switch.available().map_err(TelephonyError::SwitchDown)?;
         let result = self.change(f);
         self.flush().await?;
         result
@@ -146,7 +149,7 @@ impl Shared {
             tracing::warn!(
                 switch = self.switch.name(),
                 event = %described.escape_debug(),
-                error = %e,
+                error = %e.to_string().escape_debug(),
                 "switch event ignored"
             );
         }
@@ -203,7 +206,12 @@ impl EmbeddedEngine {
         restored: RestoredState,
     ) -> Result<Arc<EmbeddedEngine>> {
         let engine = Self::build(config, contacts, clock, Some((sink, restored)), None).await?;
-        // Save what the restore changed (wrap-ups of calls that died with the process).
+        // Tell the switch where every agent is, let the dialers and the ACD move, and save
+        // what the restore changed (wrap-ups of calls that died with the process).
+        engine.shared.change(|inner| {
+            inner.resync_presence();
+            inner.run();
+        });
         engine.shared.flush().await?;
         Ok(engine)
     }
@@ -271,6 +279,7 @@ impl EmbeddedEngine {
             gate: tokio::sync::Mutex::new(()),
             failing: AtomicBool::new(false),
             switch: switch.clone(),
+            resolver: contacts.clone(),
         });
         switch.attach(SwitchInput {
             shared: Arc::downgrade(&shared),
@@ -406,6 +415,15 @@ impl Inner {
             }
             SwitchEvent::CustomerHungUp { call } => self.customer_hangs_up(call),
             SwitchEvent::CustomerDigits { call, digits } => self.customer_presses(call, &digits),
+            SwitchEvent::RingNoAnswer { call, device } => self.rang_out_on_switch(call, &device),
+            SwitchEvent::Ended { call, reason } => {
+                if !self.calls.contains_key(&call) {
+                    return Err(TelephonyError::UnknownCall(call.0));
+                }
+                self.end_call(call, reason);
+                Ok(())
+            }
+            SwitchEvent::MemberPaused { device, reason } => self.paused_on_switch(&device, reason),
         }
     }
 }
@@ -413,11 +431,7 @@ impl Inner {
 /// The core's call intake: CONTACTO_INSERT_SALESFORCE (find the contact by DATA or ANI in the
 /// campaign's database, insert it when missing), then a call id minted once, the Neotel data,
 /// and the call queued for the ACD (or for the switch's own routing). Answers once saved.
-pub(crate) async fn intake(
-    shared: &Shared,
-    resolver: &dyn ContactResolver,
-    call: InboundCall,
-) -> Result<CallId> {
+pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: InboundCall) -> Result<CallId> {
     let (campaign, database_id) = {
         let inner = shared.lock();
         let campaign = inner
@@ -438,7 +452,7 @@ pub(crate) async fn intake(
         .await
         .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
     let id = shared.change(|inner| {
-        let id = inner.new_call_id();
+        let id = inner.new_call_id()?;
         let mut data = NeotelData {
             call_id: id.0,
             call_campaing: Some(campaign.0),
@@ -466,8 +480,8 @@ pub(crate) async fn intake(
         );
         inner.enqueue(id, false);
         inner.run();
-        id
-    });
+        Ok::<_, TelephonyError>(id)
+    })?;
     shared.flush().await?;
     Ok(id)
 }

@@ -287,14 +287,14 @@ impl Inner {
     }
 
     /// A call id: minted once at intake, never repeated across restarts and instances.
-    pub fn new_call_id(&mut self) -> CallId {
-        CallId(self.ids.take())
+    pub fn new_call_id(&mut self) -> Result<CallId> {
+        self.ids.take().map(CallId).ok_or_else(ids_spent)
     }
 
-    pub fn new_callback_id(&mut self) -> CallbackId {
-        let id = CallbackId(self.ids.take());
+    pub fn new_callback_id(&mut self) -> Result<CallbackId> {
+        let id = CallbackId(self.ids.take().ok_or_else(ids_spent)?);
         self.callback_changed(id);
-        id
+        Ok(id)
     }
 
     /// Notes a callback to save (or delete) with the next commit.
@@ -529,4 +529,8 @@ impl Inner {
             .map(|(user, _)| user.clone())
             .collect()
     }
+}
+
+fn ids_spent() -> TelephonyError {
+    TelephonyError::NotSaved("no call id left until the database reserves the next block".into())
 }

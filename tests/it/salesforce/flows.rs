@@ -227,14 +227,16 @@ async fn a_record_created_from_the_new_record_screen_is_found_by_neosyncid() {
 }
 
 #[tokio::test]
-async fn an_agent_cannot_link_another_agents_call() {
+async fn a_pop_needs_a_logged_call_and_a_valid_record() {
+    // Whose call it is, is the server's check against the engine (the agent's current call,
+    // see tests/it/http/salesforce.rs); here: a call the log does not know, bad record ids.
     let mut rig = rig().await;
     let (_agent1, call) = rig.answered_inbound("1155550000", Some("k1")).await;
     rig.log_events().await;
     let contact = rig.fake.insert("Contact", json!({"LastName": "X"}));
     let err = rig
         .flows
-        .record_popped("agent2", call, &contact, "Contact")
+        .record_popped("agent1", call + 999_999, &contact, "Contact")
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::NoCall { .. }), "{err}");
@@ -311,6 +313,49 @@ async fn a_manual_dial_and_a_transfer_are_described_on_the_task() {
     assert_eq!(task["CallType"], "Outbound");
     assert_eq!(task["Subject"], "Outbound call to 1177778888");
     assert_eq!(task["Description"], "Manual dial");
+}
+
+#[tokio::test]
+async fn the_target_of_a_transfer_categorizes_the_calls_task() {
+    use ctibridge::telephony::{Disposition, TransferMode, TransferRequest, TransferTarget};
+    let mut rig = rig().await;
+    let (agent1, call) = rig.answered_inbound("1155550077", Some("k7")).await;
+    let agent2 = rig.h.login("agent2").await;
+    rig.h
+        .tel
+        .transfer(
+            &agent1,
+            Some(ctibridge::telephony::CallId(call)),
+            TransferRequest {
+                target: TransferTarget::User(agent2.clone()),
+                mode: TransferMode::Direct,
+            },
+        )
+        .await
+        .unwrap();
+    rig.log_until("offered to agent2", |e| matches!(e, Event::CallOffered { .. }))
+        .await;
+    rig.h.sim.agent_answers(&agent2).unwrap();
+    rig.log_until("agent2 connected", |e| matches!(e, Event::CallConnected { .. }))
+        .await;
+    rig.h.tel.hangup(&agent2, None).await.unwrap();
+    rig.h
+        .tel
+        .update_contact(
+            &agent2,
+            Disposition {
+                category: 1,
+                subcategory: 11,
+                comment: Some("sold after the transfer".into()),
+            },
+        )
+        .await
+        .unwrap();
+    rig.log_events().await;
+    rig.deliver().await;
+    let tasks = rig.tasks();
+    assert_eq!(tasks.len(), 1, "one Task for the call: {tasks:?}");
+    assert_eq!(tasks[0]["CallDisposition"], "Contacted / Sale");
 }
 
 #[tokio::test]

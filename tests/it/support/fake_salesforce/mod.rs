@@ -1148,6 +1148,27 @@ fn composite(state: &mut State, _shared: &Shared, body: Option<Value>) -> (Statu
             )]),
         );
     }
+    let collection_requests = requests
+        .iter()
+        .filter(|r| {
+            r["url"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("/composite/sobjects")
+        })
+        .count();
+    if collection_requests > 5 {
+        return (
+            StatusCode::BAD_REQUEST,
+            json!([item(
+                "LIMIT_EXCEEDED",
+                format!(
+                    "Composite request limit exceeded: {collection_requests} sObject Collections subrequests, maximum 5"
+                ),
+                &[]
+            )]),
+        );
+    }
     let snapshot = state.objects.clone();
     let mut responses = Vec::new();
     let mut failed = false;
