@@ -28,6 +28,8 @@ pub struct Application {
     store: Store,
     /// Keeps the engine (and its timers) alive as long as the server.
     _engine: Arc<EmbeddedEngine>,
+    /// This process runs the core on its database: no other may meanwhile.
+    _core_lock: crate::store::core::CoreLock,
     /// Stops the outbox worker after the server.
     worker_stop: tokio::sync::watch::Sender<bool>,
 }
@@ -57,6 +59,7 @@ impl Application {
         // The call log and its Task writes are committed with the change that causes them.
         let logger: Arc<dyn EventRecorder> = Arc::new(CallLogger::new(outbox.clone(), settings.clone()));
         let core = Arc::new(CoreStore::new(store.clone(), Some(logger)));
+        let core_lock = core.lock_core().await?;
         let restored = core.load().await?;
         let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();
         if logged_in > 0 || !restored.callbacks.is_empty() {
@@ -112,6 +115,7 @@ impl Application {
             server,
             store,
             _engine: engine,
+            _core_lock: core_lock,
             worker_stop,
         })
     }

@@ -68,6 +68,20 @@ pub enum CoreStoreError {
     Corrupt { what: String, detail: String },
     #[error("cannot close the calls the last process left open: {0}")]
     Recover(String),
+    #[error(
+        "another ctibridge instance runs the telephony core on this database (it holds PostgreSQL \
+         advisory lock {CORE_LOCK}); one instance per database until several instances are \
+         supported: stop the other one or give this one its own database"
+    )]
+    AnotherInstance,
+}
+
+/// The PostgreSQL advisory lock the instance running the core holds for its whole life.
+pub const CORE_LOCK: i64 = 0x6374_6962_0001;
+
+/// Held for the process's life: the connection that holds the core's lock (PostgreSQL).
+pub struct CoreLock {
+    _connection: Option<AnyConnection>,
 }
 
 impl From<sqlx::Error> for CoreStoreError {
@@ -85,6 +99,33 @@ pub struct CoreStore {
 impl CoreStore {
     pub fn new(store: Store, recorder: Option<Arc<dyn EventRecorder>>) -> CoreStore {
         CoreStore { store, recorder }
+    }
+
+    /// Makes sure no other process runs the core on this database: two would close each
+    /// other's calls and overwrite each other's agents. On PostgreSQL an advisory lock, held
+    /// by a connection kept for the process's life (a crashed process's lock goes with its
+    /// connection); SQLite is one host's file, served by one process.
+    pub async fn lock_core(&self) -> Result<CoreLock, CoreStoreError> {
+        if self.store.backend() != super::Backend::Postgres {
+            return Ok(CoreLock { _connection: None });
+        }
+        let mut connection = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(StoreError::Sqlx)?
+            .detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(CORE_LOCK)
+            .fetch_one(&mut connection)
+            .await?;
+        if !locked {
+            return Err(CoreStoreError::AnotherInstance);
+        }
+        Ok(CoreLock {
+            _connection: Some(connection),
+        })
     }
 
     /// Loads the last process's state: checks the stored state's version, closes the calls it

@@ -192,3 +192,31 @@ dual_db_test!(
         );
     }
 );
+
+#[tokio::test]
+async fn a_second_instance_on_the_same_postgresql_is_refused_until_the_first_stops() {
+    let db = TestDb::postgres().await;
+    let config = || {
+        let mut config = ctibridge::config::Config::default();
+        config.server.bind = "127.0.0.1:0".parse().unwrap();
+        config.database.url = db.url.clone();
+        config
+    };
+    let first = ctibridge::startup::Application::build(config())
+        .await
+        .expect("first instance");
+    let second = ctibridge::startup::Application::build(config()).await;
+    let error = second.err().expect("the second is refused").to_string();
+    assert!(
+        error.contains("another ctibridge instance runs the telephony core"),
+        "{error}"
+    );
+    // The first stops (its lock goes with its connection): now another may start.
+    let handle = first.handle();
+    let running = tokio::spawn(first.run_until_stopped());
+    handle.stop(true).await;
+    running.await.unwrap().unwrap();
+    ctibridge::startup::Application::build(config())
+        .await
+        .expect("starts once the first is gone");
+}
