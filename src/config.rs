@@ -158,6 +158,8 @@ pub struct TelephonyConfig {
     pub ring_timeout_secs: u64,
     /// Seconds an outbound call rings on the customer before it counts as not answered.
     pub dial_timeout_secs: u64,
+    /// The Asterisk platform (`driver = "asterisk"`).
+    pub asterisk: Option<crate::telephony::asterisk::AsteriskConfig>,
 }
 
 impl Default for TelephonyConfig {
@@ -169,6 +171,7 @@ impl Default for TelephonyConfig {
             rest_states: Vec::new(),
             ring_timeout_secs: 20,
             dial_timeout_secs: 30,
+            asterisk: None,
         }
     }
 }

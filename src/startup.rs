@@ -69,12 +69,14 @@ impl Application {
                 "telephony state restored from the database"
             );
         }
+        let switch = telephony_switch(&config.telephony)?;
         let engine = EmbeddedEngine::durable(
             &config.telephony,
             contacts,
             Arc::new(crate::telephony::engine::SystemClock),
             core.clone(),
             restored,
+            switch,
         )
         .await
         .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
@@ -252,6 +254,33 @@ fn refuse_public_demo(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The telephony platform `telephony.driver` names: `None` for the simulated switch.
+fn telephony_switch(
+    telephony: &crate::config::TelephonyConfig,
+) -> anyhow::Result<Option<Arc<dyn crate::telephony::switch::Switch>>> {
+    use crate::telephony::DriverKind;
+    match telephony.driver {
+        DriverKind::Embedded => Ok(None),
+        DriverKind::Asterisk => {
+            let Some(asterisk) = &telephony.asterisk else {
+                anyhow::bail!(
+                    "telephony.driver = \"asterisk\" needs a [telephony.asterisk] section (host, port, \
+                     username, secret)"
+                );
+            };
+            tracing::info!(
+                host = %asterisk.host,
+                port = asterisk.port,
+                user = %asterisk.username,
+                "telephony: Asterisk over AMI"
+            );
+            Ok(Some(crate::telephony::asterisk::AsteriskSwitch::start(
+                asterisk.clone(),
+            )))
+        }
+    }
 }
 
 /// Notes every few seconds that the process is alive: after a crash, the calls it left open

@@ -31,7 +31,11 @@ pub use types::*;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum DriverKind {
-    /// The embedded contact-center engine: agents, campaigns, ACD and dialers in-process.
+    /// The contact-center core with the simulated switch: agents, campaigns, ACD and dialers
+    /// in-process, customers and devices driven by the simulation API.
     #[default]
     Embedded,
+    /// The core in front of Asterisk over AMI, with Asterisk's own queues
+    /// (`[telephony.asterisk]`).
+    Asterisk,
 }

@@ -27,6 +27,8 @@ pub enum SwitchCommand {
     /// preview and progressive dialers), the customer alone otherwise (predictive).
     Originate {
         call: CallId,
+        /// The agent placing the call, on `device` (none for a predictive call).
+        agent: Option<AgentId>,
         device: Option<String>,
         number: String,
     },

@@ -243,3 +243,252 @@ async fn malformed_input_is_dropped_with_one_warning_and_the_link_goes_on() {
     let pong = client.send(Action::new("Ping")).await.expect("still answering");
     assert_eq!(pong.response.get("Ping"), Some("Pong"));
 }
+
+// ---- the driver: Asterisk as the core's switch ------------------------------------------------
+
+mod driver {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ctibridge::config::TelephonyConfig;
+    use ctibridge::telephony::asterisk::{AsteriskConfig, AsteriskSwitch};
+    use ctibridge::telephony::engine::SystemClock;
+    use ctibridge::telephony::{
+        AgentState, DialRequest, EmbeddedEngine, EndReason, Event, EventEnvelope, LoginRequest, Telephony,
+    };
+    use secrecy::SecretString;
+    use tokio::sync::broadcast;
+
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::{INBOUND, MemoryContacts, id};
+
+    /// The recordings' setup: agents' phones are `Local` channels of the `agents` context.
+    fn config(port: u16) -> AsteriskConfig {
+        AsteriskConfig {
+            port,
+            secret: SecretString::from("ctibridge-secret".to_owned()),
+            interface: "Local/{device}@agents/n".into(),
+            dial_channel: Some("Local/{device}@agents".into()),
+            ..AsteriskConfig::default()
+        }
+    }
+
+    async fn engine(double: &AmiDouble) -> (Arc<EmbeddedEngine>, Arc<AsteriskSwitch>, Arc<MemoryContacts>) {
+        let switch = AsteriskSwitch::start(config(double.port));
+        let contacts = Arc::new(MemoryContacts::default());
+        let engine = EmbeddedEngine::with_switch(
+            &TelephonyConfig::default(),
+            contacts.clone(),
+            Arc::new(SystemClock),
+            switch.clone(),
+        )
+        .await
+        .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !switch.is_up() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the AMI link never came up"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (engine, switch, contacts)
+    }
+
+    async fn wait(
+        events: &mut broadcast::Receiver<EventEnvelope>,
+        agent: &str,
+        what: &str,
+        pred: impl Fn(&Event) -> bool,
+    ) -> EventEnvelope {
+        let agent = id(agent);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match events.recv().await {
+                    Ok(e) if e.agent.as_ref() == Some(&agent) && pred(&e.event) => return e,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no event: {what}"))
+    }
+
+    async fn until_received(double: &AmiDouble, action: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !double.received_names().iter().any(|n| n == action) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {action} sent: {:?}",
+                double.received_names()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queue_call_is_offered_answered_and_ended_as_asterisk_reports_it() {
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let (engine, _switch, contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent1");
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        // Campaign login = QueueAdd of the agent's interface, exactly as recorded.
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+
+        // A customer calls (the recorder's Originate into [inbound]): Asterisk's queue offers
+        // the call to agent1, agent1 answers, agent1 hangs up.
+        double.play("Originate");
+        let offered = wait(&mut events, "agent1", "offered", |e| {
+            matches!(e, Event::CallOffered { .. })
+        })
+        .await;
+        let Event::CallOffered { call } = offered.event else {
+            unreachable!()
+        };
+        assert_eq!(call.data.phone_number.as_deref(), Some("1155551001"));
+        assert_eq!(
+            call.data.crm_key.as_deref(),
+            Some("31987456"),
+            "DATA from the channel variable"
+        );
+        assert_eq!(
+            contacts.count(),
+            1,
+            "the call went through the contact lookup once"
+        );
+        wait(&mut events, "agent1", "connected", |e| {
+            matches!(e, Event::CallConnected { .. })
+        })
+        .await;
+        let ended = wait(&mut events, "agent1", "ended", |e| {
+            matches!(e, Event::CallEnded { .. })
+        })
+        .await;
+        assert_eq!(
+            ended.event,
+            Event::CallEnded {
+                call_id: ctibridge::telephony::CallId(call.data.call_id),
+                reason: EndReason::AgentHangup
+            }
+        );
+        let p = engine.position(&agent).await.unwrap();
+        assert_eq!(p.state, AgentState::WrapUp);
+        assert_eq!(p.contact.unwrap().data.call_id, call.data.call_id);
+
+        // Campaign logout = QueueRemove.
+        engine.crm_available(&agent).await.unwrap();
+        engine.logout_campaign(&agent).await.unwrap();
+        until_received(&double, "QueueRemove").await;
+        let sent = double.received();
+        let add = sent.iter().find(|m| m.get("Action") == Some("QueueAdd")).unwrap();
+        assert_eq!(add.get("Interface"), Some("Local/1001@agents/n"));
+        assert_eq!(add.get("MemberName"), Some("agent1"));
+    }
+
+    #[tokio::test]
+    async fn a_dial_is_an_originate_of_the_agents_phone_carrying_the_call_id() {
+        let double = AmiDouble::start(&["originate_outbound"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent3");
+        engine
+            .login(LoginRequest::new("1003", "agent3", "demo"))
+            .await
+            .unwrap();
+        let call = engine
+            .dial(&agent, DialRequest::number("1155550100"))
+            .await
+            .unwrap();
+        until_received(&double, "Originate").await;
+        let originate = double
+            .received()
+            .into_iter()
+            .find(|m| m.get("Action") == Some("Originate"))
+            .unwrap();
+        // The recorded Originate, header for header, with this call's id.
+        let headers: Vec<(String, String)> = originate
+            .headers()
+            .iter()
+            .filter(|(k, _)| k != "ActionID")
+            .cloned()
+            .collect();
+        let expected: Vec<(String, String)> = [
+            ("Action", "Originate".to_owned()),
+            ("Channel", "Local/1003@agents".to_owned()),
+            ("Context", "outbound".to_owned()),
+            ("Exten", "1155550100".to_owned()),
+            ("Priority", "1".to_owned()),
+            ("CallerID", "\"agent3\" <1003>".to_owned()),
+            ("Async", "true".to_owned()),
+            ("Timeout", "15000".to_owned()),
+            ("Variable", format!("CTI_CALL_ID={}", call.0)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(headers, expected);
+
+        // Asterisk names the call's channel (CTI_CALL_ID comes back on it); hanging up from
+        // the softphone hangs that channel up.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            engine.hangup(&agent, Some(call)).await.ok();
+            if double.received_names().iter().any(|n| n == "Hangup") {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no Hangup sent");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let hangup = double
+            .received()
+            .into_iter()
+            .find(|m| m.get("Action") == Some("Hangup"))
+            .unwrap();
+        assert_eq!(hangup.get("Channel"), Some("Local/1003@agents-00000019;1"));
+        wait(&mut events, "agent3", "ended", |e| {
+            matches!(e, Event::CallEnded { .. })
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn while_the_link_is_down_methods_say_telephony_is_unavailable() {
+        let double = AmiDouble::start(&["login_and_ping"]).await;
+        let (engine, switch, _contacts) = engine(&double).await;
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        double.set_accepting(false);
+        double.drop_connections();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while switch.is_up() {
+            assert!(tokio::time::Instant::now() < deadline, "the link never went down");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let refused = engine.login_campaign(&id("agent1"), INBOUND).await.unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("the telephony platform is unavailable"),
+            "{refused}"
+        );
+        assert_eq!(
+            engine.position(&id("agent1")).await.unwrap().state,
+            AgentState::LoggedIn,
+            "nothing changed"
+        );
+        double.set_accepting(true);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !switch.is_up() {
+            assert!(tokio::time::Instant::now() < deadline, "the link never came back");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -1,6 +1,92 @@
 //! Asterisk over the Manager Interface (AMI): the wire [`codec`] (banner, `Key: value`
-//! messages, actions, event lists), tested against sessions recorded from a real Asterisk 22
-//! (`tests/fixtures/asterisk-ami/`). The driver behind the switch interface builds on it.
+//! messages, actions, event lists), the [`client`] that keeps one AMI connection up, and the
+//! [`driver`] that makes Asterisk the core's switch — its queues route the calls. Tested
+//! against sessions recorded from a real Asterisk 22 (`tests/fixtures/asterisk-ami/`).
 
 pub mod client;
 pub mod codec;
+pub mod driver;
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub use driver::AsteriskSwitch;
+
+/// `[telephony.asterisk]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AsteriskConfig {
+    pub host: String,
+    pub port: u16,
+    /// The `manager.conf` user.
+    pub username: String,
+    /// Its secret (never logged).
+    pub secret: SecretString,
+    /// An agent's device as a queue member and state interface; `{device}` is the device the
+    /// agent logged in with.
+    pub interface: String,
+    /// The channel an agent's phone is called on for a dial or a spy (default: the interface).
+    pub dial_channel: Option<String>,
+    /// The dialplan context of outbound numbers (Originate, blind and attended transfers).
+    pub outbound_context: String,
+    /// The context with `listen` and `whisper` extensions running ChanSpy on `${SPYTARGET}`.
+    pub spy_context: String,
+    /// The channel variable carrying ctibridge's call id.
+    pub call_id_variable: String,
+    /// Seconds an originated call rings on the agent's phone.
+    pub originate_timeout_secs: u64,
+}
+
+impl Default for AsteriskConfig {
+    fn default() -> Self {
+        AsteriskConfig {
+            host: "127.0.0.1".into(),
+            port: 5038,
+            username: "ctibridge".into(),
+            secret: SecretString::from(String::new()),
+            interface: "PJSIP/{device}".into(),
+            dial_channel: None,
+            outbound_context: "outbound".into(),
+            spy_context: "spy".into(),
+            call_id_variable: "CTI_CALL_ID".into(),
+            originate_timeout_secs: 15,
+        }
+    }
+}
+
+impl AsteriskConfig {
+    /// The queue member interface of `device`.
+    pub fn interface_of(&self, device: &str) -> String {
+        self.interface.replace("{device}", device)
+    }
+
+    /// The channel to call `device` on.
+    pub fn dial_channel_of(&self, device: &str) -> String {
+        self.dial_channel
+            .as_deref()
+            .unwrap_or(&self.interface)
+            .replace("{device}", device)
+    }
+
+    /// The device of a queue member interface, if it has the configured shape.
+    pub fn device_of(&self, interface: &str) -> Option<String> {
+        let (prefix, suffix) = self.interface.split_once("{device}")?;
+        let device = interface.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        (!device.is_empty()).then(|| device.to_owned())
+    }
+
+    pub fn ami_settings(&self) -> client::AmiSettings {
+        client::AmiSettings {
+            host: self.host.clone(),
+            port: self.port,
+            username: self.username.clone(),
+            secret: self.secret.clone(),
+            connect_timeout: Duration::from_secs(5),
+            action_timeout: Duration::from_secs(10),
+            backoff_first: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}

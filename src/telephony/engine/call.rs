@@ -165,6 +165,7 @@ impl Inner {
         self.emit_position(user);
         self.command(SwitchCommand::Originate {
             call: id,
+            agent: Some(user.clone()),
             device: Some(device),
             number: phone,
         });

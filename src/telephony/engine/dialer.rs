@@ -101,6 +101,7 @@ impl Inner {
         // Predictive: the customer first; an agent once they answer.
         self.command(crate::telephony::switch::SwitchCommand::Originate {
             call: id,
+            agent: None,
             device: None,
             number: lead.phone,
         });

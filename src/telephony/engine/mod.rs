@@ -198,14 +198,16 @@ impl EmbeddedEngine {
 
     /// A durable engine: starts from what the last process saved and commits every change
     /// through `sink` before acknowledging it.
+    /// `switch`: the telephony platform; `None` for the simulated switch.
     pub async fn durable(
         config: &TelephonyConfig,
         contacts: Arc<dyn ContactResolver>,
         clock: Arc<dyn Clock>,
         sink: Arc<dyn CommitSink>,
         restored: RestoredState,
+        switch: Option<Arc<dyn Switch>>,
     ) -> Result<Arc<EmbeddedEngine>> {
-        let engine = Self::build(config, contacts, clock, Some((sink, restored)), None).await?;
+        let engine = Self::build(config, contacts, clock, Some((sink, restored)), switch).await?;
         // Tell the switch where every agent is, let the dialers and the ACD move, and save
         // what the restore changed (wrap-ups of calls that died with the process).
         engine.shared.change(|inner| {

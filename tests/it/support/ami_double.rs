@@ -86,16 +86,47 @@ fn parse(block: &[u8]) -> Message {
     }
 }
 
-/// The headers that identify an action: all but `ActionID`, keys case-insensitive, in any order.
+/// The variable that carries ctibridge's call id: its value differs from the recording's and
+/// is replaced in what the double sends back, like the `ActionID`.
+const CALL_ID_VARIABLE: &str = "CTI_CALL_ID=";
+
+/// The headers that identify an action: all but `ActionID` and the call id's value, keys
+/// case-insensitive, in any order.
 fn signature(message: &Message) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = message
         .headers()
         .iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("ActionID"))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .map(|(k, v)| match v.strip_prefix(CALL_ID_VARIABLE) {
+            Some(_) if k.eq_ignore_ascii_case("Variable") => {
+                (k.to_ascii_lowercase(), CALL_ID_VARIABLE.to_owned())
+            }
+            _ => (k.to_ascii_lowercase(), v.clone()),
+        })
         .collect();
     headers.sort();
     headers
+}
+
+/// The call id an action carries, if any.
+fn call_id_of(message: &Message) -> Option<String> {
+    message
+        .get_all("Variable")
+        .find_map(|v| v.strip_prefix(CALL_ID_VARIABLE))
+        .map(str::to_owned)
+}
+
+/// Replaces every `from` by `to` in `block`.
+fn replace_all(block: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len());
+    let mut rest = block;
+    while let Some(at) = find(rest, from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 struct State {
@@ -206,20 +237,39 @@ impl AmiDouble {
             .into_bytes();
         };
         *used = true;
-        let recorded = format!("ActionID: {}\r\n", step.action_id);
-        let replaced = format!("ActionID: {id}\r\n");
+        let mut swaps = vec![(
+            format!("ActionID: {}\r\n", step.action_id),
+            format!("ActionID: {id}\r\n"),
+        )];
+        if let (Some(recorded), Some(ours)) = (call_id_of(&step.action), call_id_of(action)) {
+            swaps.push((format!("Value: {recorded}\r\n"), format!("Value: {ours}\r\n")));
+        }
         let mut out = Vec::new();
         for block in &step.received {
-            match find(block, recorded.as_bytes()) {
-                Some(at) => {
-                    out.extend_from_slice(&block[..at]);
-                    out.extend_from_slice(replaced.as_bytes());
-                    out.extend_from_slice(&block[at + recorded.len()..]);
-                }
-                None => out.extend_from_slice(block),
+            let mut block = block.clone();
+            for (from, to) in &swaps {
+                block = replace_all(&block, from.as_bytes(), to.as_bytes());
             }
+            out.extend_from_slice(&block);
         }
         out
+    }
+
+    /// Plays the next unplayed recorded step of `action` as if someone else sent it (the
+    /// recorder's own actions: a customer calling in): what Asterisk sent then goes to every
+    /// connected client.
+    pub fn play(&self, action: &str) {
+        let bytes = {
+            let mut state = self.state.lock().unwrap();
+            let (step, used) = state
+                .steps
+                .iter_mut()
+                .find(|(step, used)| !*used && step.action.get("Action") == Some(action))
+                .unwrap_or_else(|| panic!("no unplayed recorded {action}"));
+            *used = true;
+            step.received.concat()
+        };
+        self.push(&bytes);
     }
 
     /// Sends raw bytes to every connected client.

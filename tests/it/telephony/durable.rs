@@ -33,6 +33,7 @@ async fn durable_engine(store: &Store) -> (Arc<EmbeddedEngine>, Arc<MemoryContac
         Arc::new(TokioClock::starting_at(start_time())),
         core,
         restored,
+        None,
     )
     .await
     .expect("engine builds");

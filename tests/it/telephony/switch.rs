@@ -176,6 +176,7 @@ async fn a_dial_originates_on_the_switch_and_its_answers_drive_the_call() {
         switch.take(),
         vec![SwitchCommand::Originate {
             call,
+            agent: Some(id("agent2")),
             device: Some("1002".into()),
             number: "1155559999".into(),
         }]

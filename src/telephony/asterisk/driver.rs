@@ -1,0 +1,572 @@
+//! Asterisk as the core's switch. Asterisk's queues route calls: the core follows
+//! `AgentCalled` (offered), `AgentConnect` (answered), `AgentRingNoAnswer`, `AgentComplete`,
+//! `QueueCallerAbandon` and `QueueMemberPause` (also when a supervisor pauses a member at the
+//! console), and a call placed with `Originate` through its `Dial` events. The core's commands
+//! become actions: `QueueAdd` / `QueueRemove` / `QueuePause` for an agent's presence,
+//! `Originate`, `Hangup`, `PlayDTMF`, `BlindTransfer` / `Atxfer`, a `ChanSpy` originate.
+//!
+//! A call is known by its `Linkedid` (every channel of one call shares it). A queue call that
+//! did not come through ctibridge's intake endpoint is taken in when it is first offered
+//! (caller number, the `DATA` channel variable).
+//!
+//! Commands are carried out one at a time, in order, by one task; events are applied one at a
+//! time, in order, by another.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::mpsc;
+
+use super::AsteriskConfig;
+use super::client::{AmiClient, AmiError, LinkEvent};
+use super::codec::{Action, Message};
+use crate::telephony::engine::InboundCall;
+use crate::telephony::events::EndReason;
+use crate::telephony::switch::{Switch, SwitchCommand, SwitchEvent, SwitchInput};
+use crate::telephony::types::{CallId, MonitorMode, TransferMode, TransferTarget};
+
+/// The channels of one call.
+#[derive(Debug, Clone, Default)]
+struct Legs {
+    /// The customer's channel (the queue caller, or the dialed leg of an originate).
+    customer: Option<String>,
+    /// The agent's channel.
+    agent: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Linkedid → the core's call.
+    calls: HashMap<String, CallId>,
+    legs: HashMap<CallId, Legs>,
+    /// Channel variables of interest by Uniqueid (`CTI_CALL_ID`, `CLAVESF`, `DATA`).
+    vars: HashMap<String, HashMap<String, String>>,
+    /// Each agent's queue presence as last sent: device → (queue, paused reason).
+    members: HashMap<String, (Option<String>, Option<String>, String)>,
+}
+
+/// The Asterisk switch. [`AsteriskSwitch::start`] connects and keeps the link up.
+pub struct AsteriskSwitch {
+    settings: AsteriskConfig,
+    client: AmiClient,
+    state: Arc<Mutex<State>>,
+    up: Arc<AtomicBool>,
+    input: Arc<OnceLock<SwitchInput>>,
+    commands: mpsc::UnboundedSender<SwitchCommand>,
+}
+
+impl AsteriskSwitch {
+    /// Connects (in the background: a link that cannot be made is retried and reported, and
+    /// methods answer "telephony unavailable" meanwhile). Must run inside a tokio runtime.
+    pub fn start(settings: AsteriskConfig) -> Arc<AsteriskSwitch> {
+        let (client, link) = AmiClient::start(settings.ami_settings());
+        let (commands, queued) = mpsc::unbounded_channel();
+        let switch = Arc::new(AsteriskSwitch {
+            settings,
+            client,
+            state: Arc::default(),
+            up: Arc::default(),
+            input: Arc::default(),
+            commands,
+        });
+        tokio::spawn(Self::carry_out(Arc::downgrade(&switch), queued));
+        tokio::spawn(Self::follow(Arc::downgrade(&switch), link));
+        switch
+    }
+
+    /// Whether the AMI link is up.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn report(&self, event: SwitchEvent) {
+        if let Some(input) = self.input.get()
+            && let Err(e) = input.send(event).await
+        {
+            tracing::warn!(error = %e, "Asterisk event not saved yet");
+        }
+    }
+
+    // ---- commands ---------------------------------------------------------------------------
+
+    async fn carry_out(
+        switch: std::sync::Weak<AsteriskSwitch>,
+        mut queued: mpsc::UnboundedReceiver<SwitchCommand>,
+    ) {
+        while let Some(command) = queued.recv().await {
+            let Some(switch) = switch.upgrade() else { return };
+            let described = format!("{command:?}");
+            for action in switch.actions_for(command) {
+                let name = action.name().to_owned();
+                match switch.client.send(action).await {
+                    Ok(_) => {}
+                    Err(AmiError::Refused { message, .. }) if message.contains("Already there") => {}
+                    Err(e) => tracing::warn!(
+                        action = %name,
+                        command = %described.escape_debug(),
+                        error = %e.to_string().escape_debug(),
+                        "Asterisk did not carry out a command"
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The actions that carry out `command` (none for what Asterisk does by itself).
+    fn actions_for(&self, command: SwitchCommand) -> Vec<Action> {
+        let s = &self.settings;
+        match command {
+            SwitchCommand::AgentPresence {
+                agent,
+                device,
+                queue,
+                paused,
+            } => {
+                let interface = s.interface_of(&device);
+                let previous = self.lock().members.insert(
+                    device.clone(),
+                    (queue.clone(), paused.clone(), agent.as_str().to_owned()),
+                );
+                let (old_queue, old_paused) = previous.map(|(q, p, _)| (q, p)).unwrap_or_default();
+                let pause = |queue: &str| {
+                    let mut pause = Action::new("QueuePause")
+                        .header("Queue", queue.to_owned())
+                        .header("Interface", interface.clone())
+                        .header("Paused", if paused.is_some() { "true" } else { "false" });
+                    if let Some(reason) = &paused {
+                        pause = pause.header("Reason", reason.clone());
+                    }
+                    pause
+                };
+                let mut actions = Vec::new();
+                if old_queue != queue {
+                    if let Some(old) = &old_queue {
+                        actions.push(
+                            Action::new("QueueRemove")
+                                .header("Queue", old.clone())
+                                .header("Interface", interface.clone()),
+                        );
+                    }
+                    if let Some(new) = &queue {
+                        actions.push(queue_add(new, &interface, agent.as_str(), paused.is_some()));
+                        // QueueAdd pauses without a reason: the rest state names it.
+                        if paused.is_some() {
+                            actions.push(pause(new));
+                        }
+                    }
+                } else if let Some(queue) = &queue
+                    && old_paused != paused
+                {
+                    actions.push(pause(queue));
+                }
+                actions
+            }
+            SwitchCommand::Originate {
+                call,
+                agent,
+                device: Some(device),
+                number,
+            } => {
+                let agent = agent.map_or_else(|| device.clone(), |a| a.as_str().to_owned());
+                self.lock().legs.insert(call, Legs::default());
+                vec![
+                    Action::new("Originate")
+                        .header("Channel", s.dial_channel_of(&device))
+                        .header("Context", s.outbound_context.clone())
+                        .header("Exten", number)
+                        .header("Priority", "1")
+                        .header("CallerID", format!("\"{agent}\" <{device}>"))
+                        .header("Async", "true")
+                        .header("Timeout", (s.originate_timeout_secs * 1000).to_string())
+                        .header("Variable", format!("{}={}", s.call_id_variable, call.0)),
+                ]
+            }
+            SwitchCommand::Hangup { call } => {
+                let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
+                legs.agent
+                    .or(legs.customer)
+                    .map(|channel| {
+                        Action::new("Hangup")
+                            .header("Channel", channel)
+                            .header("Cause", "16")
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            SwitchCommand::SendDtmf { call, digits } => {
+                let customer = self.lock().legs.get(&call).and_then(|l| l.customer.clone());
+                match customer {
+                    Some(channel) => digits
+                        .chars()
+                        .map(|digit| {
+                            Action::new("PlayDTMF")
+                                .header("Channel", channel.clone())
+                                .header("Digit", digit.to_string())
+                                .header("Duration", "250")
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                }
+            }
+            SwitchCommand::Transfer {
+                call,
+                target: TransferTarget::External(number),
+                mode,
+            } => {
+                let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
+                match mode {
+                    TransferMode::Direct => legs
+                        .customer
+                        .map(|channel| {
+                            Action::new("BlindTransfer")
+                                .header("Channel", channel)
+                                .header("Context", s.outbound_context.clone())
+                                .header("Exten", number)
+                        })
+                        .into_iter()
+                        .collect(),
+                    TransferMode::Attended => legs
+                        .agent
+                        .map(|channel| {
+                            Action::new("Atxfer")
+                                .header("Channel", channel)
+                                .header("Exten", number)
+                                .header("Context", s.outbound_context.clone())
+                        })
+                        .into_iter()
+                        .collect(),
+                }
+            }
+            SwitchCommand::Spy {
+                supervisor_device,
+                target_device,
+                mode,
+            } => vec![
+                Action::new("Originate")
+                    .header("Channel", s.dial_channel_of(&supervisor_device))
+                    .header("Context", s.spy_context.clone())
+                    .header(
+                        "Exten",
+                        match mode {
+                            MonitorMode::Listen => "listen",
+                            MonitorMode::Assist => "whisper",
+                        },
+                    )
+                    .header("Priority", "1")
+                    .header("Async", "true")
+                    .header(
+                        "Variable",
+                        format!("SPYTARGET={}", s.dial_channel_of(&target_device)),
+                    ),
+            ],
+            // Asterisk's queues ring devices themselves.
+            SwitchCommand::RingDevice { .. } => Vec::new(),
+            other => {
+                tracing::warn!(command = ?other, "the Asterisk driver does not carry this command out yet");
+                Vec::new()
+            }
+        }
+    }
+
+    // ---- events -----------------------------------------------------------------------------
+
+    async fn follow(switch: std::sync::Weak<AsteriskSwitch>, mut link: mpsc::UnboundedReceiver<LinkEvent>) {
+        while let Some(event) = link.recv().await {
+            let Some(switch) = switch.upgrade() else { return };
+            match event {
+                LinkEvent::Up => {
+                    switch.up.store(true, Ordering::SeqCst);
+                    switch.resync().await;
+                }
+                LinkEvent::Down(_) => switch.up.store(false, Ordering::SeqCst),
+                LinkEvent::Event(message) => switch.apply(&message).await,
+                LinkEvent::Garbled(_) => {}
+            }
+        }
+    }
+
+    /// After a (re)connection: every logged-in agent's membership again (Asterisk may have
+    /// restarted and forgotten dynamic members), and calls whose channels are gone are closed.
+    async fn resync(&self) {
+        let members: Vec<(String, Option<String>, Option<String>, String)> = self
+            .lock()
+            .members
+            .iter()
+            .map(|(device, (queue, paused, agent))| {
+                (device.clone(), queue.clone(), paused.clone(), agent.clone())
+            })
+            .collect();
+        for (device, queue, paused, agent) in members {
+            let Some(queue) = queue else { continue };
+            let interface = self.settings.interface_of(&device);
+            match self
+                .client
+                .send(queue_add(&queue, &interface, &agent, paused.is_some()))
+                .await
+            {
+                Ok(_) => {}
+                Err(AmiError::Refused { message, .. }) if message.contains("Already there") => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, device = %device.escape_debug(), "cannot restore a queue member")
+                }
+            }
+        }
+        let Ok(channels) = self.client.send(Action::new("CoreShowChannels")).await else {
+            return;
+        };
+        let live: std::collections::HashSet<String> = channels
+            .items
+            .iter()
+            .filter_map(|m| m.get("Linkedid").map(str::to_owned))
+            .collect();
+        let gone: Vec<CallId> = {
+            let mut state = self.lock();
+            let gone: Vec<(String, CallId)> = state
+                .calls
+                .iter()
+                .filter(|(linkedid, _)| !live.contains(*linkedid))
+                .map(|(l, c)| (l.clone(), *c))
+                .collect();
+            for (linkedid, call) in &gone {
+                state.calls.remove(linkedid);
+                state.legs.remove(call);
+            }
+            gone.into_iter().map(|(_, c)| c).collect()
+        };
+        for call in gone {
+            self.report(SwitchEvent::Ended {
+                call,
+                reason: EndReason::CustomerHangup,
+            })
+            .await;
+        }
+    }
+
+    fn device(&self, message: &Message) -> Option<String> {
+        self.settings.device_of(message.get("Interface")?)
+    }
+
+    fn call_of(&self, message: &Message) -> Option<CallId> {
+        self.lock().calls.get(message.get("Linkedid")?).copied()
+    }
+
+    async fn apply(&self, m: &Message) {
+        let Some(name) = m.event_name() else { return };
+        match name {
+            "VarSet" => self.var_set(m),
+            "AgentCalled" => self.agent_called(m).await,
+            "AgentConnect" => {
+                let (Some(call), Some(device)) = (self.call_of(m), self.device(m)) else {
+                    return;
+                };
+                if let Some(legs) = self.lock().legs.get_mut(&call) {
+                    legs.customer = m.get("Channel").map(str::to_owned);
+                    legs.agent = m.get("DestChannel").map(str::to_owned);
+                }
+                self.report(SwitchEvent::DeviceAnswered { device }).await;
+            }
+            "AgentRingNoAnswer" => {
+                let (Some(call), Some(device)) = (self.call_of(m), self.device(m)) else {
+                    return;
+                };
+                self.report(SwitchEvent::RingNoAnswer { call, device }).await;
+            }
+            "AgentComplete" => {
+                let Some(call) = self.forget(m) else { return };
+                let reason = match m.get("Reason") {
+                    Some("agent") => EndReason::AgentHangup,
+                    Some("transfer") => EndReason::Transferred,
+                    _ => EndReason::CustomerHangup,
+                };
+                self.report(SwitchEvent::Ended { call, reason }).await;
+            }
+            "QueueCallerAbandon" => {
+                let Some(call) = self.forget(m) else { return };
+                self.report(SwitchEvent::CustomerHungUp { call }).await;
+            }
+            "QueueMemberPause" => {
+                let Some(device) = self.device(m) else { return };
+                let reason = (m.get("Paused") == Some("1"))
+                    .then(|| m.get("PausedReason").unwrap_or_default().to_owned());
+                self.report(SwitchEvent::MemberPaused { device, reason }).await;
+            }
+            "DialEnd" => self.dial_end(m).await,
+            "Hangup" => self.hangup(m).await,
+            _ => {}
+        }
+    }
+
+    /// Channel variables of interest, by channel (`__NAME` is inherited `NAME`).
+    fn var_set(&self, m: &Message) {
+        let (Some(uniqueid), Some(variable), Some(value)) =
+            (m.get("Uniqueid"), m.get("Variable"), m.get("Value"))
+        else {
+            return;
+        };
+        let variable = variable.trim_start_matches('_');
+        if !["CLAVESF", "DATA"].contains(&variable) && variable != self.settings.call_id_variable {
+            return;
+        }
+        let mut state = self.lock();
+        state
+            .vars
+            .entry(uniqueid.to_owned())
+            .or_default()
+            .insert(variable.to_owned(), value.to_owned());
+        // An originated call names itself in its first channel: the call is this Linkedid.
+        if variable == self.settings.call_id_variable
+            && let (Ok(id), Some(linkedid)) = (value.parse::<u64>(), m.get("Linkedid"))
+            && state.legs.contains_key(&CallId(id))
+        {
+            state.calls.insert(linkedid.to_owned(), CallId(id));
+            if let Some(legs) = state.legs.get_mut(&CallId(id)) {
+                legs.agent
+                    .get_or_insert_with(|| m.get("Channel").unwrap_or_default().to_owned());
+            }
+        }
+    }
+
+    async fn agent_called(&self, m: &Message) {
+        let (Some(linkedid), Some(device)) = (m.get("Linkedid").map(str::to_owned), self.device(m)) else {
+            return;
+        };
+        let known = self.lock().calls.get(&linkedid).copied();
+        let call = match known {
+            Some(call) => call,
+            None => {
+                let vars = m
+                    .get("Uniqueid")
+                    .and_then(|u| self.lock().vars.get(u).cloned())
+                    .unwrap_or_default();
+                let call = match vars
+                    .get(&self.settings.call_id_variable)
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    // Taken in by the intake endpoint already.
+                    Some(id) => CallId(id),
+                    None => {
+                        let Some(input) = self.input.get() else { return };
+                        let intake = InboundCall {
+                            ani: m
+                                .get("CallerIDNum")
+                                .filter(|n| *n != "<unknown>")
+                                .map(str::to_owned),
+                            data: vars.get("DATA").cloned(),
+                            queue: m.get("Queue").unwrap_or_default().to_owned(),
+                            hang_up_after: None,
+                        };
+                        match input.arrived(intake).await {
+                            Ok(call) => call,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "a queue call Asterisk offered could not be taken in");
+                                return;
+                            }
+                        }
+                    }
+                };
+                let mut state = self.lock();
+                state.calls.insert(linkedid, call);
+                state.legs.entry(call).or_default().customer = m.get("Channel").map(str::to_owned);
+                call
+            }
+        };
+        self.report(SwitchEvent::Offered { call, device }).await;
+    }
+
+    /// The dialed leg of an originated call answered, or did not.
+    async fn dial_end(&self, m: &Message) {
+        let Some(call) = self.call_of(m) else { return };
+        let agent_leg = self.lock().legs.get(&call).and_then(|l| l.agent.clone());
+        // The agent's own leg (Originate calls the agent's phone first) is not the customer.
+        if m.get("DestChannel").is_some() && m.get("DestChannel") == agent_leg.as_deref() {
+            return;
+        }
+        let event = match m.get("DialStatus") {
+            Some("ANSWER") => {
+                if let Some(legs) = self.lock().legs.get_mut(&call) {
+                    legs.customer = m.get("DestChannel").map(str::to_owned);
+                }
+                SwitchEvent::CustomerAnswered { call }
+            }
+            Some("BUSY" | "CONGESTION" | "CHANUNAVAIL") => SwitchEvent::CustomerUnreached {
+                call,
+                reason: EndReason::Busy,
+            },
+            Some(_) => SwitchEvent::CustomerUnreached {
+                call,
+                reason: EndReason::NoAnswer,
+            },
+            None => return,
+        };
+        self.report(event).await;
+    }
+
+    /// A channel of an originated call hung up: which side tells why the call ended. Queue
+    /// calls end with `AgentComplete` or `QueueCallerAbandon` instead.
+    async fn hangup(&self, m: &Message) {
+        let Some(call) = self.call_of(m) else { return };
+        let channel = m.get("Channel");
+        let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
+        let reason = if channel.is_some() && channel == legs.customer.as_deref() {
+            EndReason::CustomerHangup
+        } else if channel.is_some() && channel == legs.agent.as_deref() {
+            EndReason::AgentHangup
+        } else {
+            return;
+        };
+        self.forget(m);
+        self.report(SwitchEvent::Ended { call, reason }).await;
+    }
+
+    /// Forgets a call that is over; returns it.
+    fn forget(&self, m: &Message) -> Option<CallId> {
+        let linkedid = m.get("Linkedid")?;
+        let mut state = self.lock();
+        let call = state.calls.remove(linkedid)?;
+        state.legs.remove(&call);
+        Some(call)
+    }
+}
+
+fn queue_add(queue: &str, interface: &str, member: &str, paused: bool) -> Action {
+    Action::new("QueueAdd")
+        .header("Queue", queue.to_owned())
+        .header("Interface", interface.to_owned())
+        .header("MemberName", member.to_owned())
+        .header("StateInterface", interface.to_owned())
+        .header("Paused", if paused { "true" } else { "false" })
+}
+
+impl Switch for AsteriskSwitch {
+    fn name(&self) -> &'static str {
+        "asterisk"
+    }
+
+    fn routes_calls(&self) -> bool {
+        true
+    }
+
+    fn attach(&self, input: SwitchInput) {
+        let _ = self.input.set(input);
+    }
+
+    fn command(&self, command: SwitchCommand) {
+        let _ = self.commands.send(command);
+    }
+
+    fn available(&self) -> Result<(), String> {
+        if self.is_up() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the link to Asterisk at {}:{} is down",
+                self.settings.host, self.settings.port
+            ))
+        }
+    }
+}
