@@ -98,6 +98,17 @@ impl Application {
         let port = listener.local_addr()?.port();
         let data_store = web::Data::new(store.clone());
         let adapter_settings = web::Data::new(crate::http::adapter::AdapterSettings::from_config(&config));
+        let intake_guard = config
+            .telephony
+            .asterisk
+            .as_ref()
+            .filter(|_| config.telephony.driver == crate::telephony::DriverKind::Asterisk)
+            .and_then(|a| a.intake_token_hash.clone())
+            .map(|phc| {
+                web::Data::new(crate::http::asterisk::IntakeGuard(
+                    crate::http::auth::AdminGuard::new(Some(phc), false),
+                ))
+            });
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -105,6 +116,11 @@ impl Application {
                 .app_data(adapter_settings.clone())
                 .app_data(api.clone())
                 .app_data(salesforce.clone())
+                .configure(|cfg| {
+                    if let Some(guard) = &intake_guard {
+                        cfg.app_data(guard.clone());
+                    }
+                })
                 .configure(crate::http::configure)
         })
         // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.

@@ -11,6 +11,7 @@
 //! - [`health`]: `/healthz`, `/readyz`.
 
 pub mod adapter;
+pub mod asterisk;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -50,7 +51,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(sim::agent_answers)
     .service(sim::load_leads)
     .service(sim::dialer_step)
-    .service(sim::script_customer);
+    .service(sim::script_customer)
+    .service(asterisk::intake);
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);
 }

@@ -161,6 +161,13 @@ pub trait Telephony: Send + Sync + 'static {
         Ok(())
     }
 
+    /// A call enters the platform (a PBX's dialplan asking before it queues the call): the
+    /// contact lookup / insert, a call id minted once, the call queued.
+    async fn intake(
+        &self,
+        call: crate::telephony::engine::InboundCall,
+    ) -> Result<crate::telephony::engine::Arrived>;
+
     /// Login: DEVICE / USER / PASSWORD.
     async fn login(&self, request: LoginRequest) -> Result<Position>;
     /// Logout (leaves the campaign first).

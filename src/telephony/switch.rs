@@ -161,6 +161,8 @@ impl SwitchInput {
             ));
         };
         let resolver = shared.resolver.clone();
-        crate::telephony::engine::intake(&shared, resolver.as_ref(), call).await
+        Ok(crate::telephony::engine::intake(&shared, resolver.as_ref(), call)
+            .await?
+            .call_id)
     }
 }

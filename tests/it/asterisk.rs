@@ -492,3 +492,72 @@ mod driver {
         }
     }
 }
+
+// ---- the dialplan's intake endpoint -------------------------------------------------------------
+
+mod intake {
+    use ctibridge::telephony::DriverKind;
+    use ctibridge::telephony::asterisk::AsteriskConfig;
+    use ctibridge::telephony::engine::roster::hash_password;
+    use secrecy::SecretString;
+
+    use crate::support::ami_double::AmiDouble;
+    use crate::support::server::TestApp;
+
+    async fn app(double: &AmiDouble) -> TestApp {
+        let hash = hash_password("dialplan-token").unwrap();
+        let port = double.port;
+        TestApp::spawn_with(move |c| {
+            c.telephony.driver = DriverKind::Asterisk;
+            c.telephony.asterisk = Some(AsteriskConfig {
+                port,
+                secret: SecretString::from("ctibridge-secret".to_owned()),
+                intake_token_hash: Some(hash),
+                ..AsteriskConfig::default()
+            });
+        })
+        .await
+    }
+
+    async fn get(app: &TestApp, token: Option<&str>, query: &str) -> (u16, String) {
+        let mut request = app.client.get(app.url(&format!("/asterisk/intake?{query}")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_dialplan_gets_clavesf_and_the_call_id_as_plain_text() {
+        let double = AmiDouble::start(&["login_and_ping"]).await;
+        let app = app(&double).await;
+        // A caller with DATA: CLAVESF is `idContacto-Data`.
+        let (status, body) = get(
+            &app,
+            Some("dialplan-token"),
+            "queue=salesforce&ani=1155551001&data=31987456",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (clavesf, call) = body.split_once('|').expect("CLAVESF|callId");
+        assert!(clavesf.ends_with("-31987456"), "{body}");
+        let call: u64 = call.parse().expect("a call id");
+        // Without DATA: `idContacto-` (the adapter will not search); a new call id.
+        let (status, body) = get(&app, Some("dialplan-token"), "queue=salesforce&ani=1155559999").await;
+        assert_eq!(status, 200, "{body}");
+        let (clavesf, next) = body.split_once('|').unwrap();
+        assert!(clavesf.ends_with('-'), "{body}");
+        assert!(next.parse::<u64>().unwrap() > call);
+
+        let (status, _) = get(&app, Some("wrong"), "queue=salesforce&ani=1").await;
+        assert_eq!(status, 401);
+        let (status, _) = get(&app, None, "queue=salesforce&ani=1").await;
+        assert_eq!(status, 401);
+        let (status, body) = get(&app, Some("dialplan-token"), "queue=nope&ani=1").await;
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("unknown queue `nope`"), "{body}");
+        let (status, _) = get(&app, Some("dialplan-token"), "ani=1").await;
+        assert_eq!(status, 422);
+    }
+}

@@ -37,6 +37,9 @@ pub struct AsteriskConfig {
     pub call_id_variable: String,
     /// Seconds an originated call rings on the agent's phone.
     pub originate_timeout_secs: u64,
+    /// The argon2 hash (`ctibridge hash-password`) of the token the dialplan presents to
+    /// `GET /asterisk/intake`; absent: the endpoint is off.
+    pub intake_token_hash: Option<String>,
 }
 
 impl Default for AsteriskConfig {
@@ -52,6 +55,7 @@ impl Default for AsteriskConfig {
             spy_context: "spy".into(),
             call_id_variable: "CTI_CALL_ID".into(),
             originate_timeout_secs: 15,
+            intake_token_hash: None,
         }
     }
 }

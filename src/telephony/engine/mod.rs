@@ -303,7 +303,7 @@ impl EmbeddedEngine {
 
     /// A call arrives from the telephony platform (core intake; see [`intake`]).
     pub async fn call_arrived(&self, call: InboundCall) -> Result<CallId> {
-        intake(&self.shared, self.resolver.as_ref(), call).await
+        Ok(intake(&self.shared, self.resolver.as_ref(), call).await?.call_id)
     }
 
     /// Where a switch sends its events (the same handle it got when attached).
@@ -433,7 +433,7 @@ impl Inner {
 /// The core's call intake: CONTACTO_INSERT_SALESFORCE (find the contact by DATA or ANI in the
 /// campaign's database, insert it when missing), then a call id minted once, the Neotel data,
 /// and the call queued for the ACD (or for the switch's own routing). Answers once saved.
-pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: InboundCall) -> Result<CallId> {
+pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: InboundCall) -> Result<Arrived> {
     let (campaign, database_id) = {
         let inner = shared.lock();
         let campaign = inner
@@ -453,6 +453,7 @@ pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: Inbou
         .contacto_insert_salesforce(&lookup)
         .await
         .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
+    let clavesf = found.clavesf.to_string();
     let id = shared.change(|inner| {
         let id = inner.new_call_id()?;
         let mut data = NeotelData {
@@ -472,7 +473,7 @@ pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: Inbou
                 campaign: Some(campaign),
                 phone: ani.unwrap_or_default(),
                 data,
-                clavesf: Some(found.clavesf.to_string()),
+                clavesf: Some(clavesf.clone()),
                 state: crate::telephony::types::CallState::Queued,
                 agent: None,
                 predictive: false,
@@ -485,7 +486,14 @@ pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: Inbou
         Ok::<_, TelephonyError>(id)
     })?;
     shared.flush().await?;
-    Ok(id)
+    Ok(Arrived { call_id: id, clavesf })
+}
+
+/// A call taken in: its id and CLAVESF (`idContacto-Data`), what the dialplan needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrived {
+    pub call_id: CallId,
+    pub clavesf: String,
 }
 
 #[async_trait]
@@ -496,6 +504,10 @@ impl Telephony for EmbeddedEngine {
 
     async fn flush(&self) -> Result<()> {
         self.shared.flush().await
+    }
+
+    async fn intake(&self, call: InboundCall) -> Result<Arrived> {
+        intake(&self.shared, self.resolver.as_ref(), call).await
     }
 
     async fn login(&self, request: LoginRequest) -> Result<Position> {

@@ -1,0 +1,72 @@
+//! `GET /asterisk/intake?queue=…&ani=…&data=…`: CONTACTO_INSERT_SALESFORCE for Asterisk's
+//! dialplan, which calls it with `CURL()` before `Queue()` (as Neotel's IVR ran the stored
+//! procedure). The contact is found by DATA or the caller's number in the queue's campaign
+//! database, or inserted; the call gets its id. The answer is plain text for the dialplan:
+//! `CLAVESF|callId` (e.g. `1234-31987456|42`), split with `CUT()`.
+//!
+//! Authorized by `Authorization: Bearer <token>` (the dialplan sets it with
+//! `CURLOPT(httpheader)`), checked against `telephony.asterisk.intake_token_hash`; a token in
+//! the URL would land in logs.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Deserialize;
+
+use super::ApiError;
+use super::auth::{AdminGuard, bearer};
+use super::neoapi::telephony_error;
+use super::state::ApiState;
+use crate::telephony::Method;
+use crate::telephony::engine::InboundCall;
+
+/// The intake token's guard (absent: the endpoint is off).
+pub struct IntakeGuard(pub AdminGuard);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntakeArgs {
+    queue: String,
+    #[serde(default)]
+    ani: Option<String>,
+    #[serde(default)]
+    data: Option<String>,
+}
+
+#[get("/asterisk/intake")]
+pub async fn intake(
+    req: HttpRequest,
+    query: Result<web::Query<IntakeArgs>, actix_web::Error>,
+    api: web::Data<ApiState>,
+    guard: Option<web::Data<IntakeGuard>>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(guard) = guard else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "intake_disabled",
+            "the intake endpoint is off: set telephony.asterisk.intake_token_hash (ctibridge hash-password)",
+        ));
+    };
+    let token = bearer(&req)?;
+    guard
+        .0
+        .verify(token)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "wrong intake token"))?;
+    let args = query
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))?
+        .into_inner();
+    let blank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let arrived = api
+        .telephony
+        .intake(InboundCall {
+            ani: blank(args.ani),
+            data: blank(args.data),
+            queue: args.queue,
+            hang_up_after: None,
+        })
+        .await
+        .map_err(|e| telephony_error(Method::Position, e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{}|{}", arrived.clavesf, arrived.call_id)))
+}
