@@ -292,8 +292,16 @@ fn telephony_switch(
                 user = %asterisk.username,
                 "telephony: Asterisk over AMI"
             );
+            // The inbound campaigns' queues (a campaign's queue defaults to its id).
+            let queues = telephony
+                .effective_campaigns()
+                .into_iter()
+                .filter(|c| c.kind == crate::telephony::config::CampaignKind::Inbound)
+                .map(|c| c.queue.unwrap_or_else(|| c.id.to_string()))
+                .collect();
             Ok(Some(crate::telephony::asterisk::AsteriskSwitch::start(
                 asterisk.clone(),
+                queues,
             )))
         }
     }

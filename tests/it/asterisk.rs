@@ -274,7 +274,7 @@ mod driver {
     }
 
     async fn engine(double: &AmiDouble) -> (Arc<EmbeddedEngine>, Arc<AsteriskSwitch>, Arc<MemoryContacts>) {
-        let switch = AsteriskSwitch::start(config(double.port));
+        let switch = AsteriskSwitch::start(config(double.port), Vec::new());
         let contacts = Arc::new(MemoryContacts::default());
         let engine = EmbeddedEngine::with_switch(
             &TelephonyConfig::default(),

@@ -49,6 +49,8 @@ struct State {
 /// The Asterisk switch. [`AsteriskSwitch::start`] connects and keeps the link up.
 pub struct AsteriskSwitch {
     settings: AsteriskConfig,
+    /// The campaigns' queues, checked against Asterisk's on every connection.
+    queues: Vec<String>,
     client: AmiClient,
     state: Arc<Mutex<State>>,
     up: Arc<AtomicBool>,
@@ -59,11 +61,12 @@ pub struct AsteriskSwitch {
 impl AsteriskSwitch {
     /// Connects (in the background: a link that cannot be made is retried and reported, and
     /// methods answer "telephony unavailable" meanwhile). Must run inside a tokio runtime.
-    pub fn start(settings: AsteriskConfig) -> Arc<AsteriskSwitch> {
+    pub fn start(settings: AsteriskConfig, queues: Vec<String>) -> Arc<AsteriskSwitch> {
         let (client, link) = AmiClient::start(settings.ami_settings());
         let (commands, queued) = mpsc::unbounded_channel();
         let switch = Arc::new(AsteriskSwitch {
             settings,
+            queues,
             client,
             state: Arc::default(),
             up: Arc::default(),
@@ -290,9 +293,24 @@ impl AsteriskSwitch {
         }
     }
 
-    /// After a (re)connection: every logged-in agent's membership again (Asterisk may have
-    /// restarted and forgotten dynamic members), and calls whose channels are gone are closed.
+    /// After a (re)connection: the campaigns' queues exist (an error naming each missing one),
+    /// every logged-in agent's membership again (Asterisk may have restarted and forgotten
+    /// dynamic members), and calls whose channels are gone are closed.
     async fn resync(&self) {
+        for queue in &self.queues {
+            match self
+                .client
+                .send(Action::new("QueueStatus").header("Queue", queue.clone()))
+                .await
+            {
+                Ok(status) if status.items.iter().any(|m| m.event_name() == Some("QueueParams")) => {}
+                Ok(_) => tracing::error!(
+                    queue = %queue.escape_debug(),
+                    "the campaign's queue does not exist in Asterisk: add it to queues.conf; its calls cannot reach agents"
+                ),
+                Err(e) => tracing::warn!(queue = %queue.escape_debug(), error = %e, "cannot check a queue"),
+            }
+        }
         let members: Vec<(String, Option<String>, Option<String>, String)> = self
             .lock()
             .members
