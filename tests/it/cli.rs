@@ -6,14 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn ctibridge() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ctibridge"));
-    // The test's own environment must not configure the server.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CTIBRIDGE_") || key == "RUST_LOG" {
-            command.env_remove(key);
-        }
-    }
-    command
+    crate::support::ctibridge_command()
 }
 
 /// A server process that is killed if the test ends early (a failed assertion must not leave
@@ -63,13 +56,8 @@ fn serve_on_the_embedded_defaults_answers_readyz_and_stops_on_sigterm() {
         let line = lines.next().expect("server exited before listening").unwrap();
         log.push_str(&line);
         log.push('\n');
-        if line.contains("listening") {
-            let port = line.split("port=").nth(1).expect("port in listening line");
-            break port
-                .trim()
-                .trim_end_matches(|c: char| !c.is_ascii_digit())
-                .parse()
-                .unwrap();
+        if let Some(port) = crate::support::listening_port(&line) {
+            break port;
         }
     };
     assert!(log.contains("no Salesforce credentials configured"), "{log}");

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -35,13 +35,7 @@ impl Api for Process {
 
 impl Process {
     fn start(config: &Path) -> Process {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ctibridge"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("CTIBRIDGE_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
-        let mut child = command
+        let mut child = crate::support::ctibridge_command()
             .args(["--config", config.to_str().unwrap(), "serve"])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -56,13 +50,8 @@ impl Process {
                 .unwrap_or_else(|| panic!("server exited before listening:\n{}", log.lock().unwrap()))
                 .unwrap();
             log.lock().unwrap().push_str(&format!("{line}\n"));
-            if line.contains("listening") {
-                let port = line.split("port=").nth(1).expect("port in listening line");
-                break port
-                    .trim()
-                    .trim_end_matches(|c: char| !c.is_ascii_digit())
-                    .parse()
-                    .unwrap();
+            if let Some(port) = crate::support::listening_port(&line) {
+                break port;
             }
         };
         // Keep reading the log so the pipe never fills; tests look at it.
