@@ -273,7 +273,9 @@ mod driver {
         }
     }
 
-    async fn engine(double: &AmiDouble) -> (Arc<EmbeddedEngine>, Arc<AsteriskSwitch>, Arc<MemoryContacts>) {
+    pub async fn engine(
+        double: &AmiDouble,
+    ) -> (Arc<EmbeddedEngine>, Arc<AsteriskSwitch>, Arc<MemoryContacts>) {
         let switch = AsteriskSwitch::start(config(double.port), Vec::new());
         let contacts = Arc::new(MemoryContacts::default());
         let engine = EmbeddedEngine::with_switch(
@@ -315,7 +317,7 @@ mod driver {
         .unwrap_or_else(|_| panic!("no event: {what}"))
     }
 
-    async fn until_received(double: &AmiDouble, action: &str) {
+    pub async fn until_received(double: &AmiDouble, action: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !double.received_names().iter().any(|n| n == action) {
             assert!(
@@ -559,5 +561,112 @@ mod intake {
         assert!(body.contains("unknown queue `nope`"), "{body}");
         let (status, _) = get(&app, Some("dialplan-token"), "ani=1").await;
         assert_eq!(status, 422);
+    }
+}
+
+mod queue_outcomes {
+    use std::time::Duration;
+
+    use ctibridge::telephony::{
+        AgentState, EndReason, Event, LoginRequest, PauseReason, SystemRest, Telephony,
+    };
+    use tokio::sync::broadcast;
+
+    use super::driver::{engine, until_received};
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::{INBOUND, id};
+
+    #[tokio::test]
+    async fn a_call_that_rings_out_is_offered_again_then_abandoned() {
+        let double = AmiDouble::start(&["inbound_ring_no_answer"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent2");
+        engine
+            .login(LoginRequest::new("1002", "agent2", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        double.play("Originate");
+        let mut seen = Vec::new();
+        let abandoned = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match events.recv().await {
+                    Ok(e) => {
+                        let kind = match &e.event {
+                            Event::CallOffered { .. } => "offered",
+                            Event::CallEnded {
+                                reason: EndReason::NoAnswer,
+                                ..
+                            } => "rang out",
+                            Event::CallEnded {
+                                reason: EndReason::Abandoned,
+                                ..
+                            } => "abandoned",
+                            _ => continue,
+                        };
+                        if e.agent.as_ref() == Some(&agent) {
+                            seen.push(kind);
+                        }
+                        if kind == "abandoned" {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+        .await;
+        assert!(abandoned.is_ok(), "no abandoned call: {seen:?}");
+        assert_eq!(seen, vec!["offered", "rang out", "offered", "abandoned"]);
+        assert_eq!(
+            engine.position(&agent).await.unwrap().state,
+            AgentState::Available
+        );
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_gives_up_in_the_queue_is_an_abandoned_call_of_the_core() {
+        let double = AmiDouble::start(&["inbound_abandoned_waiting"]).await;
+        let (engine, _switch, contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent1");
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        engine
+            .pause(&agent, PauseReason::System(SystemRest::Break))
+            .await
+            .unwrap();
+        // Joining the campaign paused = QueueAdd with Paused: true, as recorded.
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        let add = double
+            .received()
+            .into_iter()
+            .find(|m| m.get("Action") == Some("QueueAdd"))
+            .unwrap();
+        assert_eq!(add.get("Paused"), Some("true"));
+        double.play("Originate");
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(e) = events.recv().await
+                    && let Event::CallEnded { reason, .. } = e.event
+                {
+                    return (e.agent, reason);
+                }
+            }
+        })
+        .await
+        .expect("the abandoned call ends in the core");
+        assert_eq!(ended, (None, EndReason::Abandoned));
+        assert_eq!(
+            contacts.count(),
+            1,
+            "taken in (contact lookup) when it joined the queue"
+        );
     }
 }

@@ -377,6 +377,11 @@ impl AsteriskSwitch {
         let Some(name) = m.event_name() else { return };
         match name {
             "VarSet" => self.var_set(m),
+            // A caller entered a queue: the core knows the call from now on (waiting time,
+            // abandoned calls), whether or not an agent is ever offered it.
+            "QueueCallerJoin" => {
+                self.queue_call(m).await;
+            }
             "AgentCalled" => self.agent_called(m).await,
             "AgentConnect" => {
                 let (Some(call), Some(device)) = (self.call_of(m), self.device(m)) else {
@@ -449,49 +454,53 @@ impl AsteriskSwitch {
         }
     }
 
-    async fn agent_called(&self, m: &Message) {
-        let (Some(linkedid), Some(device)) = (m.get("Linkedid").map(str::to_owned), self.device(m)) else {
-            return;
-        };
-        let known = self.lock().calls.get(&linkedid).copied();
-        let call = match known {
-            Some(call) => call,
+    /// The core's call for a queue caller (`QueueCallerJoin`, or `AgentCalled` when the join
+    /// was missed): the one the intake endpoint minted (`CTI_CALL_ID` on the channel), or one
+    /// taken in now (caller number, `DATA`).
+    async fn queue_call(&self, m: &Message) -> Option<CallId> {
+        let linkedid = m.get("Linkedid")?.to_owned();
+        if let Some(call) = self.lock().calls.get(&linkedid).copied() {
+            return Some(call);
+        }
+        let vars = m
+            .get("Uniqueid")
+            .and_then(|u| self.lock().vars.get(u).cloned())
+            .unwrap_or_default();
+        let call = match vars
+            .get(&self.settings.call_id_variable)
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(id) => CallId(id),
             None => {
-                let vars = m
-                    .get("Uniqueid")
-                    .and_then(|u| self.lock().vars.get(u).cloned())
-                    .unwrap_or_default();
-                let call = match vars
-                    .get(&self.settings.call_id_variable)
-                    .and_then(|v| v.parse::<u64>().ok())
-                {
-                    // Taken in by the intake endpoint already.
-                    Some(id) => CallId(id),
-                    None => {
-                        let Some(input) = self.input.get() else { return };
-                        let intake = InboundCall {
-                            ani: m
-                                .get("CallerIDNum")
-                                .filter(|n| *n != "<unknown>")
-                                .map(str::to_owned),
-                            data: vars.get("DATA").cloned(),
-                            queue: m.get("Queue").unwrap_or_default().to_owned(),
-                            hang_up_after: None,
-                        };
-                        match input.arrived(intake).await {
-                            Ok(call) => call,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "a queue call Asterisk offered could not be taken in");
-                                return;
-                            }
-                        }
-                    }
+                let input = self.input.get()?;
+                let intake = InboundCall {
+                    ani: m
+                        .get("CallerIDNum")
+                        .filter(|n| *n != "<unknown>")
+                        .map(str::to_owned),
+                    data: vars.get("DATA").cloned(),
+                    queue: m.get("Queue").unwrap_or_default().to_owned(),
+                    hang_up_after: None,
                 };
-                let mut state = self.lock();
-                state.calls.insert(linkedid, call);
-                state.legs.entry(call).or_default().customer = m.get("Channel").map(str::to_owned);
-                call
+                match input.arrived(intake).await {
+                    Ok(call) => call,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a queue call from Asterisk could not be taken in");
+                        return None;
+                    }
+                }
             }
+        };
+        let mut state = self.lock();
+        state.calls.insert(linkedid, call);
+        state.legs.entry(call).or_default().customer = m.get("Channel").map(str::to_owned);
+        Some(call)
+    }
+
+    async fn agent_called(&self, m: &Message) {
+        let Some(device) = self.device(m) else { return };
+        let Some(call) = self.queue_call(m).await else {
+            return;
         };
         self.report(SwitchEvent::Offered { call, device }).await;
     }
