@@ -670,3 +670,99 @@ mod queue_outcomes {
         );
     }
 }
+
+mod supervisor {
+    use std::time::Duration;
+
+    use ctibridge::telephony::{Event, LoginRequest, MonitorMode, MonitorRequest, Telephony};
+
+    use super::driver::{engine, until_received};
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::{INBOUND, id};
+
+    #[tokio::test]
+    async fn listen_then_whisper_originate_the_supervisors_phone_into_chanspy_as_recorded() {
+        let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent3");
+        engine
+            .login(LoginRequest::new("1003", "agent3", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        double.play("Originate");
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(e) = events.recv().await
+                    && e.agent.as_ref() == Some(&agent)
+                    && matches!(e.event, Event::CallConnected { .. })
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("agent3 talks to the customer");
+
+        let supervisor = id("super1");
+        engine
+            .login(LoginRequest::new("1100", "super1", "demo"))
+            .await
+            .unwrap();
+        for mode in [MonitorMode::Listen, MonitorMode::Assist] {
+            engine
+                .monitor(
+                    &supervisor,
+                    MonitorRequest {
+                        target: agent.clone(),
+                        mode,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while double
+            .received_names()
+            .iter()
+            .filter(|n| *n == "Originate")
+            .count()
+            < 2
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{:?}",
+                double.received_names()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let spies: Vec<(Option<String>, Option<String>)> = double
+            .received()
+            .into_iter()
+            .filter(|m| m.get("Action") == Some("Originate"))
+            .map(|m| {
+                (
+                    m.get("Exten").map(str::to_owned),
+                    m.get("Variable").map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(
+            spies,
+            vec![
+                (Some("listen".into()), Some("SPYTARGET=Local/1003@agents".into())),
+                (Some("whisper".into()), Some("SPYTARGET=Local/1003@agents".into())),
+            ]
+        );
+        // Every action the driver sent is one the recorded Asterisk answered (but the
+        // CoreShowChannels of the resync at connection, which this recording did not send).
+        let unmatched: Vec<_> = double
+            .unmatched()
+            .into_iter()
+            .filter(|m| m.get("Action") != Some("CoreShowChannels"))
+            .collect();
+        assert!(unmatched.is_empty(), "{unmatched:?}");
+    }
+}

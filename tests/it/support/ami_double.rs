@@ -132,6 +132,8 @@ fn replace_all(block: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 struct State {
     steps: Vec<(Step, bool)>,
     received: Vec<Message>,
+    /// Actions no recording sent (answered as unknown commands).
+    unmatched: Vec<Message>,
     accepting: bool,
 }
 
@@ -164,6 +166,7 @@ impl AmiDouble {
             state: Arc::new(Mutex::new(State {
                 steps,
                 received: Vec::new(),
+                unmatched: Vec::new(),
                 accepting: true,
             })),
             control,
@@ -230,6 +233,7 @@ impl AmiDouble {
             (!*used || step.action.get("Action") == Some("Login")) && signature(&step.action) == wanted
         });
         let Some((step, used)) = step else {
+            state.unmatched.push(action.clone());
             let name = action.get("Action").unwrap_or_default();
             return format!(
                 "Response: Error\r\nActionID: {id}\r\nMessage: Invalid/unknown command: {name}. Use Action: ListCommands to show available commands.\r\n\r\n"
@@ -290,6 +294,11 @@ impl AmiDouble {
     /// The actions received so far.
     pub fn received(&self) -> Vec<Message> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// The actions received that no recording sent (so Asterisk's answer is not known).
+    pub fn unmatched(&self) -> Vec<Message> {
+        self.state.lock().unwrap().unmatched.clone()
     }
 
     /// The names of the actions received so far.
