@@ -169,6 +169,13 @@ pub enum Event {
         contact_id: Option<i64>,
         params: TaskParams,
     },
+    /// The telephony platform became unavailable (its link is down: methods answer 503
+    /// `telephony_unavailable`) or available again. Sent to every logged-in agent.
+    TelephonyStatus {
+        available: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The contact was released (CRM_Available, automatic release or a scheduled callback).
     ContactReleased {
         call_id: CallId,

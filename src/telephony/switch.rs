@@ -113,6 +113,8 @@ pub enum SwitchEvent {
     /// The device's queue membership was paused (with the platform's reason) or unpaused
     /// outside ctibridge (a supervisor at the PBX console, say).
     MemberPaused { device: String, reason: Option<String> },
+    /// The platform's link went down (`reason`) or came back: every logged-in agent is told.
+    Availability { available: bool, reason: Option<String> },
 }
 
 /// A telephony platform behind the core.

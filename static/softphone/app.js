@@ -213,6 +213,10 @@ function onEvent(event) {
     notify(t('scheduled', { at: new Date(event.callback.at).toLocaleString(language()) }));
   }
   if (event.type === 'contactUpdated') notify(t('categorized'));
+  if (event.type === 'telephonyStatus') {
+    if (event.available) notify(t('telephonyBack'));
+    else notify(t('errTelephonyDown'), 'error');
+  }
 }
 
 function contactKey(subject) {

@@ -463,12 +463,26 @@ mod driver {
     async fn while_the_link_is_down_methods_say_telephony_is_unavailable() {
         let double = AmiDouble::start(&["login_and_ping"]).await;
         let (engine, switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
         engine
             .login(LoginRequest::new("1001", "agent1", "demo"))
             .await
             .unwrap();
         double.set_accepting(false);
         double.drop_connections();
+        // The agent's socket hears it, once.
+        let down = wait(&mut events, "agent1", "telephony down", |e| {
+            matches!(e, Event::TelephonyStatus { available: false, .. })
+        })
+        .await;
+        let Event::TelephonyStatus { reason, .. } = down.event else {
+            unreachable!()
+        };
+        assert!(
+            reason
+                .unwrap_or_default()
+                .contains("the link to Asterisk is down")
+        );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while switch.is_up() {
             assert!(tokio::time::Instant::now() < deadline, "the link never went down");
@@ -492,6 +506,14 @@ mod driver {
             assert!(tokio::time::Instant::now() < deadline, "the link never came back");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        wait(&mut events, "agent1", "telephony back", |e| {
+            matches!(e, Event::TelephonyStatus { available: true, .. })
+        })
+        .await;
+        engine
+            .login_campaign(&id("agent1"), INBOUND)
+            .await
+            .expect("accepted again");
     }
 }
 

@@ -285,8 +285,24 @@ impl AsteriskSwitch {
                 LinkEvent::Up => {
                     switch.up.store(true, Ordering::SeqCst);
                     switch.resync().await;
+                    switch
+                        .report(SwitchEvent::Availability {
+                            available: true,
+                            reason: None,
+                        })
+                        .await;
                 }
-                LinkEvent::Down(_) => switch.up.store(false, Ordering::SeqCst),
+                LinkEvent::Down(e) => {
+                    // Said once per outage, not at every failed reconnection.
+                    if switch.up.swap(false, Ordering::SeqCst) {
+                        switch
+                            .report(SwitchEvent::Availability {
+                                available: false,
+                                reason: Some(e.to_string()),
+                            })
+                            .await;
+                    }
+                }
                 LinkEvent::Event(message) => switch.apply(&message).await,
                 LinkEvent::Garbled(_) => {}
             }

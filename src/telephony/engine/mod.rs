@@ -426,6 +426,24 @@ impl Inner {
                 Ok(())
             }
             SwitchEvent::MemberPaused { device, reason } => self.paused_on_switch(&device, reason),
+            SwitchEvent::Availability { available, reason } => {
+                let logged_in: Vec<AgentId> = self
+                    .agents
+                    .iter()
+                    .filter(|(_, a)| a.session.is_some())
+                    .map(|(user, _)| user.clone())
+                    .collect();
+                for user in logged_in {
+                    self.emit(
+                        Some(&user),
+                        crate::telephony::events::Event::TelephonyStatus {
+                            available,
+                            reason: reason.clone(),
+                        },
+                    );
+                }
+                Ok(())
+            }
         }
     }
 }
