@@ -245,6 +245,24 @@ impl AsteriskSwitch {
                         .collect(),
                 }
             }
+            // Back into a queue (a campaign's is its queue): the queue offers it again, under
+            // the same call.
+            SwitchCommand::Transfer {
+                call,
+                target: TransferTarget::Queue(queue),
+                mode: TransferMode::Direct,
+            } => {
+                let customer = self.lock().legs.get(&call).and_then(|l| l.customer.clone());
+                customer
+                    .map(|channel| {
+                        Action::new("BlindTransfer")
+                            .header("Channel", channel)
+                            .header("Context", s.queue_context.clone())
+                            .header("Exten", queue)
+                    })
+                    .into_iter()
+                    .collect()
+            }
             SwitchCommand::Spy {
                 supervisor_device,
                 target_device,
@@ -416,10 +434,19 @@ impl AsteriskSwitch {
                 self.report(SwitchEvent::RingNoAnswer { call, device }).await;
             }
             "AgentComplete" => {
+                // Transferred: the agent is done (the core wrapped them up), the call goes on
+                // (back in a queue, to a number) under the same Linkedid.
+                if m.get("Reason") == Some("transfer") {
+                    if let Some(call) = self.call_of(m)
+                        && let Some(legs) = self.lock().legs.get_mut(&call)
+                    {
+                        legs.agent = None;
+                    }
+                    return;
+                }
                 let Some(call) = self.forget(m) else { return };
                 let reason = match m.get("Reason") {
                     Some("agent") => EndReason::AgentHangup,
-                    Some("transfer") => EndReason::Transferred,
                     _ => EndReason::CustomerHangup,
                 };
                 self.report(SwitchEvent::Ended { call, reason }).await;

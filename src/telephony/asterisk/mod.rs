@@ -33,6 +33,9 @@ pub struct AsteriskConfig {
     pub outbound_context: String,
     /// The context with `listen` and `whisper` extensions running ChanSpy on `${SPYTARGET}`.
     pub spy_context: String,
+    /// The context where a queue's name as extension runs `Queue()` (transfers to a queue or
+    /// a campaign).
+    pub queue_context: String,
     /// The channel variable carrying ctibridge's call id.
     pub call_id_variable: String,
     /// Seconds an originated call rings on the agent's phone.
@@ -53,6 +56,7 @@ impl Default for AsteriskConfig {
             dial_channel: None,
             outbound_context: "outbound".into(),
             spy_context: "spy".into(),
+            queue_context: "queues".into(),
             call_id_variable: "CTI_CALL_ID".into(),
             originate_timeout_secs: 15,
             intake_token_hash: None,

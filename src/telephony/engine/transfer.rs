@@ -69,9 +69,17 @@ impl Inner {
         {
             return Err(TelephonyError::AttendedNotSupported);
         }
+        // A switch knows queues, not campaigns: a campaign is its queue.
+        let switch_target = match &target {
+            TransferTarget::Campaign(c) => self
+                .campaigns
+                .get(c)
+                .map_or_else(|| target.clone(), |c| TransferTarget::Queue(c.queue.clone())),
+            other => other.clone(),
+        };
         self.command(SwitchCommand::Transfer {
             call: id,
-            target: target.clone(),
+            target: switch_target,
             mode: request.mode,
         });
         self.emit(

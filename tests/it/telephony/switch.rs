@@ -284,3 +284,63 @@ async fn events_about_unknown_calls_or_devices_are_ignored_and_change_nothing() 
         .await;
     assert_eq!(h.offered(&id("agent3")).await, call);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_transfer_to_a_campaign_asks_the_switch_for_its_queue_and_waits_for_its_offer() {
+    use ctibridge::telephony::{TransferMode, TransferRequest, TransferTarget};
+    let Rig { mut h, switch } = rig().await;
+    let agent1 = h.agent_in("agent1", INBOUND).await;
+    let agent2 = h.agent_in("agent2", INBOUND).await;
+    let call = h
+        .engine
+        .call_arrived(InboundCall::from("1155550003", QUEUE))
+        .await
+        .unwrap();
+    switch
+        .report(SwitchEvent::Offered {
+            call,
+            device: "1001".into(),
+        })
+        .await;
+    switch
+        .report(SwitchEvent::DeviceAnswered {
+            device: "1001".into(),
+        })
+        .await;
+    h.wait_for(&agent1, "connected", |e| matches!(e, Event::CallConnected { .. }))
+        .await;
+    switch.take();
+    h.tel
+        .transfer(
+            &agent1,
+            Some(call),
+            TransferRequest {
+                target: TransferTarget::Campaign(INBOUND),
+                mode: TransferMode::Direct,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        switch.take(),
+        vec![SwitchCommand::Transfer {
+            call,
+            target: TransferTarget::Queue(QUEUE.into()),
+            mode: TransferMode::Direct,
+        }]
+    );
+    assert_eq!(h.state(&agent1).await, AgentState::WrapUp);
+    assert_eq!(
+        h.sim.queued(INBOUND),
+        vec![call],
+        "back in the queue, the same call"
+    );
+    // The switch's queue offers it to agent2.
+    switch
+        .report(SwitchEvent::Offered {
+            call,
+            device: "1002".into(),
+        })
+        .await;
+    assert_eq!(h.offered(&agent2).await, call);
+}
