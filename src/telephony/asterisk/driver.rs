@@ -285,6 +285,16 @@ impl AsteriskSwitch {
                         format!("SPYTARGET={}", s.dial_channel_of(&target_device)),
                     ),
             ],
+            // The supervisor's spying call is the one on their phone: hang up its channels
+            // (a regular expression, as the Hangup action takes between slashes).
+            SwitchCommand::EndSpy { supervisor_device } => vec![
+                Action::new("Hangup")
+                    .header(
+                        "Channel",
+                        format!("/^{}-/", regex_escape(&s.dial_channel_of(&supervisor_device))),
+                    )
+                    .header("Cause", "16"),
+            ],
             // Asterisk's queues ring devices themselves.
             SwitchCommand::RingDevice { .. } => Vec::new(),
             other => {
@@ -603,6 +613,18 @@ impl AsteriskSwitch {
     }
 }
 
+/// `text` as a literal in a POSIX extended regular expression.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if ".^$*+?()[]{}|\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn queue_add(queue: &str, interface: &str, member: &str, paused: bool) -> Action {
     Action::new("QueueAdd")
         .header("Queue", queue.to_owned())
@@ -638,5 +660,33 @@ impl Switch for AsteriskSwitch {
                 self.settings.host, self.settings.port
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_become_literal_patterns() {
+        assert_eq!(regex_escape("PJSIP/1100"), "PJSIP/1100");
+        assert_eq!(regex_escape("Local/1100@agents"), "Local/1100@agents");
+        assert_eq!(regex_escape("SIP/a.b+c(1)"), "SIP/a\\.b\\+c\\(1\\)");
+    }
+
+    #[test]
+    fn devices_are_read_back_from_interfaces_of_the_configured_shape() {
+        let config = AsteriskConfig {
+            interface: "Local/{device}@agents/n".into(),
+            ..AsteriskConfig::default()
+        };
+        assert_eq!(config.device_of("Local/1001@agents/n").as_deref(), Some("1001"));
+        assert_eq!(config.device_of("PJSIP/1001"), None);
+        assert_eq!(config.device_of("Local/@agents/n"), None);
+        assert_eq!(
+            AsteriskConfig::default().device_of("PJSIP/1001").as_deref(),
+            Some("1001")
+        );
+        assert_eq!(AsteriskConfig::default().dial_channel_of("1001"), "PJSIP/1001");
     }
 }
