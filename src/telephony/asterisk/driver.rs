@@ -285,6 +285,19 @@ impl AsteriskSwitch {
                         format!("SPYTARGET={}", s.dial_channel_of(&target_device)),
                     ),
             ],
+            // Attended transfer (Atxfer): the transferring agent hanging up hands the customer
+            // to the consulted party.
+            SwitchCommand::CompleteTransfer { call } => {
+                let agent = self.lock().legs.get(&call).and_then(|l| l.agent.clone());
+                agent
+                    .map(|channel| {
+                        Action::new("Hangup")
+                            .header("Channel", channel)
+                            .header("Cause", "16")
+                    })
+                    .into_iter()
+                    .collect()
+            }
             // The supervisor's spying call is the one on their phone: hang up its channels
             // (a regular expression, as the Hangup action takes between slashes).
             SwitchCommand::EndSpy { supervisor_device } => vec![
