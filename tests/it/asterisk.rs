@@ -788,3 +788,46 @@ mod supervisor {
         assert!(unmatched.is_empty(), "{unmatched:?}");
     }
 }
+
+mod console {
+    use std::time::Duration;
+
+    use ctibridge::telephony::{AgentState, LoginRequest, PauseReason, SystemRest, Telephony};
+
+    use super::driver::{engine, until_received};
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::{INBOUND, id};
+
+    async fn state_becomes(engine: &ctibridge::telephony::EmbeddedEngine, user: &str, want: AgentState) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = engine.position(&id(user)).await.unwrap().state;
+            if state == want {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{user} stayed {state:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pause_made_at_the_asterisk_console_shows_in_the_softphone() {
+        let double = AmiDouble::start(&["queue_member_lifecycle"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let agent = id("agent1");
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        // A supervisor pauses agent1 at the console with the reason "Descanso" (not a rest
+        // state of this configuration: Break), then unpauses them.
+        double.play("QueuePause");
+        state_becomes(&engine, "agent1", AgentState::Paused).await;
+        let p = engine.position(&agent).await.unwrap();
+        assert_eq!(p.pause.unwrap().reason, PauseReason::System(SystemRest::Break));
+        double.play("QueuePause");
+        state_becomes(&engine, "agent1", AgentState::Available).await;
+    }
+}

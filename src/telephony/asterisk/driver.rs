@@ -354,19 +354,38 @@ impl AsteriskSwitch {
     /// every logged-in agent's membership again (Asterisk may have restarted and forgotten
     /// dynamic members), and calls whose channels are gone are closed.
     async fn resync(&self) {
+        let mut paused_there: Vec<(String, Option<String>)> = Vec::new();
         for queue in &self.queues {
             match self
                 .client
                 .send(Action::new("QueueStatus").header("Queue", queue.clone()))
                 .await
             {
-                Ok(status) if status.items.iter().any(|m| m.event_name() == Some("QueueParams")) => {}
+                Ok(status) if status.items.iter().any(|m| m.event_name() == Some("QueueParams")) => {
+                    // Pauses made at the console while the link was down.
+                    for member in status
+                        .items
+                        .iter()
+                        .filter(|m| m.event_name() == Some("QueueMember"))
+                    {
+                        let Some(device) = member.get("Location").and_then(|l| self.settings.device_of(l))
+                        else {
+                            continue;
+                        };
+                        let reason = (member.get("Paused") == Some("1"))
+                            .then(|| member.get("PausedReason").unwrap_or_default().to_owned());
+                        paused_there.push((device, reason));
+                    }
+                }
                 Ok(_) => tracing::error!(
                     queue = %queue.escape_debug(),
                     "the campaign's queue does not exist in Asterisk: add it to queues.conf; its calls cannot reach agents"
                 ),
                 Err(e) => tracing::warn!(queue = %queue.escape_debug(), error = %e, "cannot check a queue"),
             }
+        }
+        for (device, reason) in paused_there {
+            self.member_paused(device, reason).await;
         }
         let members: Vec<(String, Option<String>, Option<String>, String)> = self
             .lock()
@@ -482,12 +501,25 @@ impl AsteriskSwitch {
                 let Some(device) = self.device(m) else { return };
                 let reason = (m.get("Paused") == Some("1"))
                     .then(|| m.get("PausedReason").unwrap_or_default().to_owned());
-                self.report(SwitchEvent::MemberPaused { device, reason }).await;
+                self.member_paused(device, reason).await;
             }
             "DialEnd" => self.dial_end(m).await,
             "Hangup" => self.hangup(m).await,
             _ => {}
         }
+    }
+
+    /// A member of ours paused or unpaused at Asterisk (the console, or while the link was
+    /// down): remembered, so the next presence command starts from it, and told to the core.
+    async fn member_paused(&self, device: String, reason: Option<String>) {
+        {
+            let mut state = self.lock();
+            let Some(member) = state.members.get_mut(&device) else {
+                return;
+            };
+            member.1 = reason.clone();
+        }
+        self.report(SwitchEvent::MemberPaused { device, reason }).await;
     }
 
     /// Channel variables of interest, by channel (`__NAME` is inherited `NAME`).
