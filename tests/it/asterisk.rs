@@ -460,6 +460,36 @@ mod driver {
     }
 
     #[tokio::test]
+    async fn an_originate_asterisk_refuses_ends_the_call_as_not_answered() {
+        // login_and_ping recorded no Originate: the double answers it as Asterisk answers an
+        // action it refuses.
+        let double = AmiDouble::start(&["login_and_ping"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent3");
+        engine
+            .login(LoginRequest::new("1003", "agent3", "demo"))
+            .await
+            .unwrap();
+        let call = engine
+            .dial(&agent, DialRequest::number("1155550100"))
+            .await
+            .unwrap();
+        let ended = wait(&mut events, "agent3", "ended", |e| {
+            matches!(e, Event::CallEnded { .. })
+        })
+        .await;
+        assert_eq!(
+            ended.event,
+            Event::CallEnded {
+                call_id: call,
+                reason: EndReason::NoAnswer
+            }
+        );
+        assert_eq!(engine.position(&agent).await.unwrap().state, AgentState::WrapUp);
+    }
+
+    #[tokio::test]
     async fn while_the_link_is_down_methods_say_telephony_is_unavailable() {
         let double = AmiDouble::start(&["login_and_ping"]).await;
         let (engine, switch, _contacts) = engine(&double).await;
@@ -773,17 +803,22 @@ mod supervisor {
             .collect();
         assert_eq!(
             spies,
+            // The recorded target without its trailing dash would also catch
+            // `Local/10030@agents-…` (ChanSpy matches by prefix).
             vec![
-                (Some("listen".into()), Some("SPYTARGET=Local/1003@agents".into())),
-                (Some("whisper".into()), Some("SPYTARGET=Local/1003@agents".into())),
+                (Some("listen".into()), Some("SPYTARGET=Local/1003@agents-".into())),
+                (
+                    Some("whisper".into()),
+                    Some("SPYTARGET=Local/1003@agents-".into())
+                ),
             ]
         );
-        // Every action the driver sent is one the recorded Asterisk answered (but the
+        // Every other action the driver sent is one the recorded Asterisk answered (but the
         // CoreShowChannels of the resync at connection, which this recording did not send).
         let unmatched: Vec<_> = double
             .unmatched()
             .into_iter()
-            .filter(|m| m.get("Action") != Some("CoreShowChannels"))
+            .filter(|m| !matches!(m.get("Action"), Some("CoreShowChannels" | "Originate")))
             .collect();
         assert!(unmatched.is_empty(), "{unmatched:?}");
     }

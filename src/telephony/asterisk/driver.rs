@@ -44,6 +44,10 @@ struct State {
     vars: HashMap<String, HashMap<String, String>>,
     /// Each agent's queue presence as last sent: device → (queue, paused reason).
     members: HashMap<String, (Option<String>, Option<String>, String)>,
+    /// Calls placed with Originate (they end on their channels' Hangup and answer with
+    /// DialEnd), and the ActionID of each Originate (its OriginateResponse says if it failed).
+    originated: std::collections::HashSet<CallId>,
+    originate_actions: HashMap<String, CallId>,
 }
 
 /// The Asterisk switch. [`AsteriskSwitch::start`] connects and keeps the link up.
@@ -104,20 +108,53 @@ impl AsteriskSwitch {
         while let Some(command) = queued.recv().await {
             let Some(switch) = switch.upgrade() else { return };
             let described = format!("{command:?}");
+            // A call placed for an agent: its failure is the core's to know.
+            let placing = match &command {
+                SwitchCommand::Originate {
+                    call,
+                    device: Some(_),
+                    ..
+                } => Some(*call),
+                _ => None,
+            };
             for action in switch.actions_for(command) {
                 let name = action.name().to_owned();
                 match switch.client.send(action).await {
-                    Ok(_) => {}
+                    Ok(answer) => {
+                        if let (Some(call), Some(id)) = (placing, answer.response.action_id()) {
+                            switch.lock().originate_actions.insert(id.to_owned(), call);
+                        }
+                    }
                     Err(AmiError::Refused { message, .. }) if message.contains("Already there") => {}
-                    Err(e) => tracing::warn!(
-                        action = %name,
-                        command = %described.escape_debug(),
-                        error = %e.to_string().escape_debug(),
-                        "Asterisk did not carry out a command"
-                    ),
+                    Err(e) => {
+                        tracing::warn!(
+                            action = %name,
+                            command = %described.escape_debug(),
+                            error = %e.to_string().escape_debug(),
+                            "Asterisk did not carry out a command"
+                        );
+                        if let Some(call) = placing {
+                            switch.unplaced(call).await;
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// An originated call that could not be placed: the core hears it did not get through.
+    async fn unplaced(&self, call: CallId) {
+        {
+            let mut state = self.lock();
+            state.originated.remove(&call);
+            state.legs.remove(&call);
+            state.calls.retain(|_, c| *c != call);
+        }
+        self.report(SwitchEvent::CustomerUnreached {
+            call,
+            reason: EndReason::NoAnswer,
+        })
+        .await;
     }
 
     /// The actions that carry out `command` (none for what Asterisk does by itself).
@@ -176,7 +213,11 @@ impl AsteriskSwitch {
                 number,
             } => {
                 let agent = agent.map_or_else(|| device.clone(), |a| a.as_str().to_owned());
-                self.lock().legs.insert(call, Legs::default());
+                {
+                    let mut state = self.lock();
+                    state.legs.insert(call, Legs::default());
+                    state.originated.insert(call);
+                }
                 vec![
                     Action::new("Originate")
                         .header("Channel", s.dial_channel_of(&device))
@@ -223,8 +264,10 @@ impl AsteriskSwitch {
             } => {
                 let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
                 match mode {
+                    // BlindTransfer moves what is bridged to the named channel and drops that
+                    // channel: naming the agent's sends the customer on.
                     TransferMode::Direct => legs
-                        .customer
+                        .agent
                         .map(|channel| {
                             Action::new("BlindTransfer")
                                 .header("Channel", channel)
@@ -252,8 +295,8 @@ impl AsteriskSwitch {
                 target: TransferTarget::Queue(queue),
                 mode: TransferMode::Direct,
             } => {
-                let customer = self.lock().legs.get(&call).and_then(|l| l.customer.clone());
-                customer
+                let agent = self.lock().legs.get(&call).and_then(|l| l.agent.clone());
+                agent
                     .map(|channel| {
                         Action::new("BlindTransfer")
                             .header("Channel", channel)
@@ -280,9 +323,10 @@ impl AsteriskSwitch {
                     )
                     .header("Priority", "1")
                     .header("Async", "true")
+                    // ChanSpy matches by prefix: `PJSIP/1001-` cannot catch `PJSIP/10010-…`.
                     .header(
                         "Variable",
-                        format!("SPYTARGET={}", s.dial_channel_of(&target_device)),
+                        format!("SPYTARGET={}-", s.dial_channel_of(&target_device)),
                     ),
             ],
             // Attended transfer (Atxfer): the transferring agent hanging up hands the customer
@@ -504,6 +548,18 @@ impl AsteriskSwitch {
                 self.member_paused(device, reason).await;
             }
             "DialEnd" => self.dial_end(m).await,
+            // An Originate that failed after it was queued (the agent's phone unreachable or
+            // not answering).
+            "OriginateResponse" => {
+                let call = m
+                    .action_id()
+                    .and_then(|id| self.lock().originate_actions.remove(id));
+                if let Some(call) = call
+                    && m.response().is_some_and(|r| !r.eq_ignore_ascii_case("success"))
+                {
+                    self.unplaced(call).await;
+                }
+            }
             "Hangup" => self.hangup(m).await,
             _ => {}
         }
@@ -542,7 +598,7 @@ impl AsteriskSwitch {
         // An originated call names itself in its first channel: the call is this Linkedid.
         if variable == self.settings.call_id_variable
             && let (Ok(id), Some(linkedid)) = (value.parse::<u64>(), m.get("Linkedid"))
-            && state.legs.contains_key(&CallId(id))
+            && state.originated.contains(&CallId(id))
         {
             state.calls.insert(linkedid.to_owned(), CallId(id));
             if let Some(legs) = state.legs.get_mut(&CallId(id)) {
@@ -605,7 +661,10 @@ impl AsteriskSwitch {
 
     /// The dialed leg of an originated call answered, or did not.
     async fn dial_end(&self, m: &Message) {
-        let Some(call) = self.call_of(m) else { return };
+        // Queue calls' DialEnds (the queue ringing members) are not a customer's answer.
+        let Some(call) = self.call_of(m).filter(|c| self.lock().originated.contains(c)) else {
+            return;
+        };
         let agent_leg = self.lock().legs.get(&call).and_then(|l| l.agent.clone());
         // The agent's own leg (Originate calls the agent's phone first) is not the customer.
         if m.get("DestChannel").is_some() && m.get("DestChannel") == agent_leg.as_deref() {
@@ -634,7 +693,15 @@ impl AsteriskSwitch {
     /// A channel of an originated call hung up: which side tells why the call ended. Queue
     /// calls end with `AgentComplete` or `QueueCallerAbandon` instead.
     async fn hangup(&self, m: &Message) {
-        let Some(call) = self.call_of(m) else { return };
+        // A channel gone: its variables are of no more use.
+        if let Some(uniqueid) = m.get("Uniqueid") {
+            self.lock().vars.remove(uniqueid);
+        }
+        // Queue calls end with AgentComplete or QueueCallerAbandon, whatever order their
+        // channels hang up in (a member's phone that rang out hangs up too).
+        let Some(call) = self.call_of(m).filter(|c| self.lock().originated.contains(c)) else {
+            return;
+        };
         let channel = m.get("Channel");
         let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
         let reason = if channel.is_some() && channel == legs.customer.as_deref() {
@@ -654,6 +721,8 @@ impl AsteriskSwitch {
         let mut state = self.lock();
         let call = state.calls.remove(linkedid)?;
         state.legs.remove(&call);
+        state.originated.remove(&call);
+        state.originate_actions.retain(|_, c| *c != call);
         Some(call)
     }
 }
