@@ -59,7 +59,15 @@ pub struct AsteriskSwitch {
     state: Arc<Mutex<State>>,
     up: Arc<AtomicBool>,
     input: Arc<OnceLock<SwitchInput>>,
-    commands: mpsc::UnboundedSender<SwitchCommand>,
+    commands: mpsc::UnboundedSender<Work>,
+}
+
+/// What the commands task carries out, in order: the core's commands, and the resync after a
+/// (re)connection — in the same line, so a logout's QueueRemove cannot be overtaken by the
+/// resync's QueueAdd.
+enum Work {
+    Command(SwitchCommand),
+    Resync,
 }
 
 impl AsteriskSwitch {
@@ -101,12 +109,24 @@ impl AsteriskSwitch {
 
     // ---- commands ---------------------------------------------------------------------------
 
-    async fn carry_out(
-        switch: std::sync::Weak<AsteriskSwitch>,
-        mut queued: mpsc::UnboundedReceiver<SwitchCommand>,
-    ) {
-        while let Some(command) = queued.recv().await {
+    async fn carry_out(switch: std::sync::Weak<AsteriskSwitch>, mut queued: mpsc::UnboundedReceiver<Work>) {
+        while let Some(work) = queued.recv().await {
             let Some(switch) = switch.upgrade() else { return };
+            let command = match work {
+                Work::Command(command) => command,
+                Work::Resync => {
+                    switch.resync().await;
+                    // Methods are taken again once the members are back.
+                    switch.up.store(true, Ordering::SeqCst);
+                    switch
+                        .report(SwitchEvent::Availability {
+                            available: true,
+                            reason: None,
+                        })
+                        .await;
+                    continue;
+                }
+            };
             let described = format!("{command:?}");
             // A call placed for an agent: its failure is the core's to know.
             let placing = match &command {
@@ -368,14 +388,7 @@ impl AsteriskSwitch {
             let Some(switch) = switch.upgrade() else { return };
             match event {
                 LinkEvent::Up => {
-                    switch.up.store(true, Ordering::SeqCst);
-                    switch.resync().await;
-                    switch
-                        .report(SwitchEvent::Availability {
-                            available: true,
-                            reason: None,
-                        })
-                        .await;
+                    let _ = switch.commands.send(Work::Resync);
                 }
                 LinkEvent::Down(e) => {
                     // Said once per outage, not at every failed reconnection.
@@ -762,7 +775,7 @@ impl Switch for AsteriskSwitch {
     }
 
     fn command(&self, command: SwitchCommand) {
-        let _ = self.commands.send(command);
+        let _ = self.commands.send(Work::Command(command));
     }
 
     fn available(&self) -> Result<(), String> {
