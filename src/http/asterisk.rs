@@ -30,6 +30,10 @@ struct IntakeArgs {
     ani: Option<String>,
     #[serde(default)]
     data: Option<String>,
+    /// The caller channel's `${UNIQUEID}`: asking again for the same channel (a retry, or
+    /// the driver seeing the call join the queue) gives the same call.
+    #[serde(default)]
+    uniqueid: Option<String>,
 }
 
 #[get("/asterisk/intake")]
@@ -63,6 +67,7 @@ pub async fn intake(
             data: blank(args.data),
             queue: args.queue,
             hang_up_after: None,
+            reference: blank(args.uniqueid),
         })
         .await
         .map_err(|e| telephony_error(Method::Position, e))?;

@@ -67,6 +67,7 @@ pub async fn inbound(
             data: args.data,
             queue: args.queue,
             hang_up_after: args.hang_up_after_secs.map(Duration::from_secs),
+            reference: None,
         })
         .await
         .map_err(sim_error)?;

@@ -603,6 +603,11 @@ mod intake {
         let (clavesf, next) = body.split_once('|').unwrap();
         assert!(clavesf.ends_with('-'), "{body}");
         assert!(next.parse::<u64>().unwrap() > call);
+        // The same channel asking twice (a retry after a slow answer): the same call.
+        let query = "queue=salesforce&ani=1155558888&uniqueid=1795949106.38";
+        let (_, first) = get(&app, Some("dialplan-token"), query).await;
+        let (_, again) = get(&app, Some("dialplan-token"), query).await;
+        assert_eq!(first, again);
 
         let (status, _) = get(&app, Some("wrong"), "queue=salesforce&ani=1").await;
         assert_eq!(status, 401);

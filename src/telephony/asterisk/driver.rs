@@ -648,6 +648,7 @@ impl AsteriskSwitch {
                     data: vars.get("DATA").cloned(),
                     queue: m.get("Queue").unwrap_or_default().to_owned(),
                     hang_up_after: None,
+                    reference: m.get("Uniqueid").map(str::to_owned),
                 };
                 match input.arrived(intake).await {
                     Ok(call) => call,

@@ -145,6 +145,7 @@ impl Inner {
                 predictive: false,
                 transfer: None,
                 conference: None,
+                reference: None,
             },
         );
         let session = self.session_mut(user)?;
@@ -404,6 +405,9 @@ impl Inner {
             }
         }
         if let Some(mut call) = self.calls.remove(&id) {
+            if let Some(reference) = call.reference.take() {
+                self.references.remove(&reference);
+            }
             call.state = CallState::Ended;
             if agents.is_empty() {
                 match (call.predictive, call.campaign) {

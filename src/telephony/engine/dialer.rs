@@ -96,6 +96,7 @@ impl Inner {
                 predictive: true,
                 transfer: None,
                 conference: None,
+                reference: None,
             },
         );
         // Predictive: the customer first; an agent once they answer.

@@ -454,6 +454,15 @@ impl Inner {
 pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: InboundCall) -> Result<Arrived> {
     let (campaign, database_id) = {
         let inner = shared.lock();
+        // Taken in already under this name (the dialplan asked, then the driver saw it).
+        if let Some(known) = call.reference.as_ref().and_then(|r| inner.references.get(r))
+            && let Some(existing) = inner.calls.get(known)
+        {
+            return Ok(Arrived {
+                call_id: *known,
+                clavesf: existing.clavesf.clone().unwrap_or_default(),
+            });
+        }
         let campaign = inner
             .campaigns
             .values()
@@ -497,8 +506,12 @@ pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: Inbou
                 predictive: false,
                 transfer: None,
                 conference: None,
+                reference: call.reference.clone(),
             },
         );
+        if let Some(reference) = &call.reference {
+            inner.references.insert(reference.clone(), id);
+        }
         inner.enqueue(id, false);
         inner.run();
         Ok::<_, TelephonyError>(id)

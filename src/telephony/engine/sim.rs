@@ -64,6 +64,9 @@ pub struct InboundCall {
     /// Scripted: the customer hangs up this long after calling, whatever the call's stage
     /// (waiting in the queue: abandoned).
     pub hang_up_after: Option<Duration>,
+    /// The platform's name for the call (Asterisk's Uniqueid): taking the same call in twice
+    /// (the dialplan's request, then the driver) gives the same call.
+    pub reference: Option<String>,
 }
 
 impl InboundCall {
@@ -74,6 +77,7 @@ impl InboundCall {
             data: None,
             queue: queue.to_owned(),
             hang_up_after: None,
+            reference: None,
         }
     }
 }

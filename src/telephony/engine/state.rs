@@ -128,6 +128,8 @@ pub struct Call {
     pub predictive: bool,
     pub transfer: Option<Transfer>,
     pub conference: Option<Vec<Participant>>,
+    /// The platform's name for the call, when it gave one at intake.
+    pub reference: Option<String>,
 }
 
 impl Call {
@@ -176,6 +178,8 @@ pub struct Inner {
     pub campaigns: BTreeMap<CampaignId, Campaign>,
     pub rest_states: BTreeMap<u32, String>,
     pub calls: HashMap<CallId, Call>,
+    /// Live calls by the platform's name for them (see `InboundCall::reference`).
+    pub references: HashMap<String, CallId>,
     pub queues: BTreeMap<CampaignId, VecDeque<CallId>>,
     pub leads: BTreeMap<CampaignId, VecDeque<Lead>>,
     pub callbacks: BTreeMap<CallbackId, (Callback, Lead)>,
@@ -224,6 +228,7 @@ impl Inner {
             campaigns: campaigns.into_iter().map(|c| (c.id, c)).collect(),
             rest_states,
             calls: HashMap::new(),
+            references: HashMap::new(),
             queues: BTreeMap::new(),
             leads: BTreeMap::new(),
             callbacks: BTreeMap::new(),

@@ -115,6 +115,7 @@ impl Rig {
                 data: data.map(Into::into),
                 queue: QUEUE.into(),
                 hang_up_after: None,
+                reference: None,
             })
             .await
             .unwrap();

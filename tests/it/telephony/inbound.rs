@@ -124,6 +124,7 @@ async fn a_private_caller_without_data_gets_a_new_contact_and_no_search() {
             data: None,
             queue: QUEUE.into(),
             hang_up_after: None,
+            reference: None,
         })
         .await
         .unwrap();
@@ -222,6 +223,7 @@ async fn a_call_to_an_unknown_queue_is_refused_before_the_lookup() {
             data: None,
             queue: "nowhere".into(),
             hang_up_after: None,
+            reference: None,
         })
         .await
         .unwrap_err();

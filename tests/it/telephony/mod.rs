@@ -242,6 +242,7 @@ impl Harness {
                 data: data.map(str::to_owned),
                 queue: QUEUE.to_owned(),
                 hang_up_after: None,
+                reference: None,
             })
             .await
             .expect("inbound call")
