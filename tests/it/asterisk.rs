@@ -286,14 +286,7 @@ mod driver {
         )
         .await
         .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !switch.is_up() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the AMI link never came up"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the AMI link comes up", || switch.is_up()).await;
         (engine, switch, contacts)
     }
 
@@ -317,16 +310,20 @@ mod driver {
         .unwrap_or_else(|_| panic!("no event: {what}"))
     }
 
-    pub async fn until_received(double: &AmiDouble, action: &str) {
+    /// Waits (bounded) until `done` holds.
+    pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !double.received_names().iter().any(|n| n == action) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {action} sent: {:?}",
-                double.received_names()
-            );
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    pub async fn until_received(double: &AmiDouble, action: &str) {
+        eventually(&format!("{action} sent"), || {
+            double.received_names().iter().any(|n| n == action)
+        })
+        .await;
     }
 
     #[tokio::test]
@@ -513,11 +510,7 @@ mod driver {
                 .unwrap_or_default()
                 .contains("the link to Asterisk is down")
         );
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while switch.is_up() {
-            assert!(tokio::time::Instant::now() < deadline, "the link never went down");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the link goes down", || !switch.is_up()).await;
         let refused = engine.login_campaign(&id("agent1"), INBOUND).await.unwrap_err();
         assert!(
             refused
@@ -531,11 +524,7 @@ mod driver {
             "nothing changed"
         );
         double.set_accepting(true);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !switch.is_up() {
-            assert!(tokio::time::Instant::now() < deadline, "the link never came back");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the link comes back", || switch.is_up()).await;
         wait(&mut events, "agent1", "telephony back", |e| {
             matches!(e, Event::TelephonyStatus { available: true, .. })
         })
