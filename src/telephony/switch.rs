@@ -162,9 +162,6 @@ impl SwitchInput {
                 "the core stopped".into(),
             ));
         };
-        let resolver = shared.resolver.clone();
-        Ok(crate::telephony::engine::intake(&shared, resolver.as_ref(), call)
-            .await?
-            .call_id)
+        Ok(crate::telephony::engine::intake(&shared, call).await?.call_id)
     }
 }

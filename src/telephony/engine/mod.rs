@@ -76,7 +76,7 @@ pub struct Shared {
     /// The telephony platform: gets the core's commands once each change is made.
     switch: Arc<dyn Switch>,
     /// CONTACTO_INSERT_SALESFORCE, for the intake of calls the switch reports.
-    pub(crate) resolver: Arc<dyn ContactResolver>,
+    resolver: Arc<dyn ContactResolver>,
 }
 
 impl Shared {
@@ -161,7 +161,6 @@ impl Shared {
 /// `Arc<dyn Telephony>`; drive customers with [`EmbeddedEngine::simulation`].
 pub struct EmbeddedEngine {
     shared: Arc<Shared>,
-    resolver: Arc<dyn ContactResolver>,
     demo: bool,
     /// The simulated switch, when it is the engine's platform.
     sim: Option<Arc<SimulatedSwitch>>,
@@ -293,17 +292,12 @@ impl EmbeddedEngine {
                  password `demo`); the server only listens on loopback addresses"
             );
         }
-        Ok(Arc::new(EmbeddedEngine {
-            shared,
-            resolver: contacts,
-            demo,
-            sim,
-        }))
+        Ok(Arc::new(EmbeddedEngine { shared, demo, sim }))
     }
 
     /// A call arrives from the telephony platform (core intake; see [`intake`]).
     pub async fn call_arrived(&self, call: InboundCall) -> Result<CallId> {
-        Ok(intake(&self.shared, self.resolver.as_ref(), call).await?.call_id)
+        Ok(intake(&self.shared, call).await?.call_id)
     }
 
     /// Where a switch sends its events (the same handle it got when attached).
@@ -322,7 +316,7 @@ impl EmbeddedEngine {
     pub fn simulation(&self) -> Simulation {
         Simulation {
             shared: self.shared.clone(),
-            resolver: self.resolver.clone(),
+            resolver: self.shared.resolver.clone(),
             switch: self.sim.clone(),
         }
     }
@@ -451,7 +445,7 @@ impl Inner {
 /// The core's call intake: CONTACTO_INSERT_SALESFORCE (find the contact by DATA or ANI in the
 /// campaign's database, insert it when missing), then a call id minted once, the Neotel data,
 /// and the call queued for the ACD (or for the switch's own routing). Answers once saved.
-pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: InboundCall) -> Result<Arrived> {
+pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
     let (campaign, database_id) = {
         let inner = shared.lock();
         // Taken in already under this name (the dialplan asked, then the driver saw it).
@@ -476,7 +470,8 @@ pub async fn intake(shared: &Shared, resolver: &dyn ContactResolver, call: Inbou
         ani: ani.clone(),
         database_id,
     };
-    let found = resolver
+    let found = shared
+        .resolver
         .contacto_insert_salesforce(&lookup)
         .await
         .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
@@ -538,7 +533,7 @@ impl Telephony for EmbeddedEngine {
     }
 
     async fn intake(&self, call: InboundCall) -> Result<Arrived> {
-        intake(&self.shared, self.resolver.as_ref(), call).await
+        intake(&self.shared, call).await
     }
 
     async fn login(&self, request: LoginRequest) -> Result<Position> {
@@ -587,6 +582,7 @@ impl Telephony for EmbeddedEngine {
                     database_id,
                 };
                 let found = self
+                    .shared
                     .resolver
                     .contacto_insert_salesforce(&lookup)
                     .await

@@ -228,9 +228,7 @@ impl Simulation {
     /// offers to the longest-available agent.
     pub async fn inbound_call(&self, call: InboundCall) -> Result<CallId> {
         let hang_up_after = call.hang_up_after;
-        let id = super::intake(&self.shared, self.resolver.as_ref(), call)
-            .await?
-            .call_id;
+        let id = super::intake(&self.shared, call).await?.call_id;
         if let (Some(after), Some(switch)) = (hang_up_after, &self.switch) {
             switch.later(
                 after,
