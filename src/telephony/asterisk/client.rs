@@ -287,6 +287,16 @@ async fn session(
     // What arrived with the login's answer (FullyBooted, …).
     drain(&mut decoder, &mut pending, &mut lists, events);
     let mut ticks = tokio::time::interval(Duration::from_millis(250));
+    // Writing has a task of its own: while Asterisk is busy sending us a burst of events it may
+    // stop reading, and a write in this loop would then stop our reading too.
+    let (mut reader, mut writer) = stream.into_split();
+    let (writes, mut to_write) = mpsc::channel::<Vec<u8>>(1024);
+    let mut writing = tokio::spawn(async move {
+        while let Some(bytes) = to_write.recv().await {
+            writer.write_all(&bytes).await?;
+        }
+        Ok::<(), std::io::Error>(())
+    });
     let end = loop {
         tokio::select! {
             request = requests.recv() => {
@@ -294,9 +304,9 @@ async fn session(
                 let id = p.action.action_id().unwrap_or_default().to_owned();
                 match p.action.encode() {
                     Ok(bytes) => {
-                        if let Err(e) = stream.write_all(&bytes).await {
-                            let _ = p.answer.send(Err(AmiError::Down(e.to_string())));
-                            break End::Lost(AmiError::Down(format!("write failed: {e}")));
+                        if writes.send(bytes).await.is_err() {
+                            let _ = p.answer.send(Err(AmiError::Down("the connection is closing".into())));
+                            break End::Lost(AmiError::Down("write failed".into()));
                         }
                         pending.insert(id, (p, Instant::now() + settings.action_timeout));
                     }
@@ -306,7 +316,14 @@ async fn session(
                     }
                 }
             }
-            read = stream.read(&mut buffer) => {
+            written = &mut writing => {
+                let reason = match written {
+                    Ok(Err(e)) => format!("write failed: {e}"),
+                    _ => "the writer stopped".to_owned(),
+                };
+                break End::Lost(AmiError::Down(reason));
+            }
+            read = reader.read(&mut buffer) => {
                 let n = match read {
                     Ok(0) => break End::Lost(AmiError::Down("Asterisk closed the connection".into())),
                     Ok(n) => n,
@@ -334,6 +351,7 @@ async fn session(
             }
         }
     };
+    writing.abort();
     for (_, (p, _)) in pending.drain() {
         let _ = p.answer.send(Err(AmiError::Down("the link dropped".into())));
     }
