@@ -860,3 +860,112 @@ mod console {
         state_becomes(&engine, "agent1", AgentState::Available).await;
     }
 }
+
+mod conference {
+    use std::time::Duration;
+
+    use ctibridge::telephony::{Event, LoginRequest, Participant, Telephony};
+
+    use super::driver::{engine, eventually, until_received};
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::{INBOUND, id};
+
+    /// What the recordings do not show (a Redirect into ConfBridge): the actions the driver
+    /// sends, and its reading of ConfbridgeJoin.
+    #[tokio::test]
+    async fn a_conference_redirects_both_legs_into_the_calls_room_and_kicks_only_guests() {
+        let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent3");
+        engine
+            .login(LoginRequest::new("1003", "agent3", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        double.play("Originate");
+        let connected = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(e) = events.recv().await
+                    && e.agent.as_ref() == Some(&agent)
+                    && let Event::CallConnected { call } = e.event
+                {
+                    return call;
+                }
+            }
+        })
+        .await
+        .expect("agent3 talks to the customer");
+        let room = connected.data.call_id.to_string();
+
+        engine.join_conference(&agent).await.unwrap();
+        engine
+            .invite_participant(&agent, Participant::External("1155550401".into()))
+            .await
+            .unwrap();
+        eventually("the redirect and the invitation", || {
+            let names = double.received_names();
+            names.iter().any(|n| n == "Redirect") && names.iter().filter(|n| *n == "Originate").count() >= 1
+        })
+        .await;
+        let sent = double.received();
+        let redirect = sent.iter().find(|m| m.get("Action") == Some("Redirect")).unwrap();
+        assert!(
+            redirect.get("Channel").unwrap().starts_with("Local/s@customer-"),
+            "{redirect:?}"
+        );
+        assert!(
+            redirect
+                .get("ExtraChannel")
+                .unwrap()
+                .starts_with("Local/1003@agents-"),
+            "{redirect:?}"
+        );
+        assert_eq!(redirect.get("Context"), Some("conference"));
+        assert_eq!(redirect.get("Exten"), Some(room.as_str()));
+        assert_eq!(redirect.get("ExtraExten"), Some(room.as_str()));
+        let invite = sent
+            .iter()
+            .find(|m| m.get("Action") == Some("Originate"))
+            .unwrap();
+        assert_eq!(invite.get("Channel"), Some("Local/1155550401@outbound"));
+        assert_eq!(invite.get("Exten"), Some(room.as_str()));
+
+        // The room reports who joined: the agent (not a guest) and the invited number.
+        let agent_channel = redirect.get("ExtraChannel").unwrap().to_owned();
+        for channel in [agent_channel.as_str(), "Local/1155550401@outbound-000000aa;1"] {
+            double.push(
+                format!(
+                    "Event: ConfbridgeJoin\r\nPrivilege: call,all\r\nConference: {room}\r\nChannel: {channel}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        // The joins change nothing the core shows: give the driver's event task a moment.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        engine.kick_all(&agent).await.unwrap();
+        eventually("the kick", || {
+            double.received_names().iter().any(|n| n == "ConfbridgeKick")
+        })
+        .await;
+        let kicks: Vec<(Option<String>, Option<String>)> = double
+            .received()
+            .into_iter()
+            .filter(|m| m.get("Action") == Some("ConfbridgeKick"))
+            .map(|m| {
+                (
+                    m.get("Conference").map(str::to_owned),
+                    m.get("Channel").map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kicks,
+            vec![(
+                Some(room.clone()),
+                Some("Local/1155550401@outbound-000000aa;1".to_owned())
+            )]
+        );
+    }
+}

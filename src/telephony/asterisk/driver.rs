@@ -24,7 +24,7 @@ use super::codec::{Action, Message};
 use crate::telephony::engine::InboundCall;
 use crate::telephony::events::EndReason;
 use crate::telephony::switch::{Switch, SwitchCommand, SwitchEvent, SwitchInput};
-use crate::telephony::types::{CallId, MonitorMode, TransferMode, TransferTarget};
+use crate::telephony::types::{CallId, MonitorMode, Participant, TransferMode, TransferTarget};
 
 /// The channels of one call.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,8 @@ struct Legs {
     customer: Option<String>,
     /// The agent's channel.
     agent: Option<String>,
+    /// Invited conference participants' channels (ConfbridgeJoin of the call's room).
+    guests: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +49,9 @@ struct State {
     /// Calls placed with Originate (they end on their channels' Hangup and answer with
     /// DialEnd), and the ActionID of each Originate (its OriginateResponse says if it failed).
     originated: std::collections::HashSet<CallId>,
+    /// Queue calls that left the queue still up (redirected into a conference, transferred):
+    /// app_queue says no more about them, so the customer's hangup ends them.
+    off_queue: std::collections::HashSet<CallId>,
     originate_actions: HashMap<String, CallId>,
 }
 
@@ -251,15 +256,27 @@ impl AsteriskSwitch {
                 ]
             }
             SwitchCommand::Hangup { call } => {
-                let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
-                legs.agent
-                    .or(legs.customer)
+                let (legs, off_queue) = {
+                    let state = self.lock();
+                    (
+                        state.legs.get(&call).cloned().unwrap_or_default(),
+                        state.off_queue.contains(&call),
+                    )
+                };
+                // The agent's channel ends a two-party call; a call that left its queue (a
+                // conference) has the customer hung up too.
+                let channels: Vec<String> = if off_queue {
+                    legs.agent.into_iter().chain(legs.customer).collect()
+                } else {
+                    legs.agent.or(legs.customer).into_iter().collect()
+                };
+                channels
+                    .into_iter()
                     .map(|channel| {
                         Action::new("Hangup")
                             .header("Channel", channel)
                             .header("Cause", "16")
                     })
-                    .into_iter()
                     .collect()
             }
             SwitchCommand::SendDtmf { call, digits } => {
@@ -360,6 +377,70 @@ impl AsteriskSwitch {
                             .header("Cause", "16")
                     })
                     .into_iter()
+                    .collect()
+            }
+            // A conference: the customer and the agent go into the ConfBridge room named after
+            // the call; participants are called into it; kicking removes the invited ones.
+            SwitchCommand::ConferenceStart { call } => {
+                let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
+                let room = call.0.to_string();
+                match (legs.customer, legs.agent) {
+                    (Some(customer), Some(agent)) => vec![
+                        Action::new("Redirect")
+                            .header("Channel", customer)
+                            .header("ExtraChannel", agent)
+                            .header("Context", s.conference_context.clone())
+                            .header("Exten", room.clone())
+                            .header("Priority", "1")
+                            .header("ExtraContext", s.conference_context.clone())
+                            .header("ExtraExten", room)
+                            .header("ExtraPriority", "1"),
+                    ],
+                    _ => Vec::new(),
+                }
+            }
+            SwitchCommand::ConferenceInvite { call, participant } => {
+                let channel = match participant {
+                    Participant::External(number) => format!("Local/{number}@{}", s.outbound_context),
+                    Participant::User(user) => {
+                        let device = self
+                            .lock()
+                            .members
+                            .iter()
+                            .find(|(_, (_, _, agent))| agent == user.as_str())
+                            .map(|(device, _)| device.clone());
+                        match device {
+                            Some(device) => s.dial_channel_of(&device),
+                            None => {
+                                tracing::warn!(user = %user, "conference guest's device unknown to the Asterisk driver");
+                                return Vec::new();
+                            }
+                        }
+                    }
+                };
+                vec![
+                    Action::new("Originate")
+                        .header("Channel", channel)
+                        .header("Context", s.conference_context.clone())
+                        .header("Exten", call.0.to_string())
+                        .header("Priority", "1")
+                        .header("Async", "true"),
+                ]
+            }
+            SwitchCommand::ConferenceKick { call } | SwitchCommand::ConferenceEnd { call } => {
+                let guests = self
+                    .lock()
+                    .legs
+                    .get_mut(&call)
+                    .map(|l| std::mem::take(&mut l.guests))
+                    .unwrap_or_default();
+                guests
+                    .into_iter()
+                    .map(|channel| {
+                        Action::new("ConfbridgeKick")
+                            .header("Conference", call.0.to_string())
+                            .header("Channel", channel)
+                    })
                     .collect()
             }
             // The supervisor's spying call is the one on their phone: hang up its channels
@@ -536,10 +617,8 @@ impl AsteriskSwitch {
                 // Transferred: the agent is done (the core wrapped them up), the call goes on
                 // (back in a queue, to a number) under the same Linkedid.
                 if m.get("Reason") == Some("transfer") {
-                    if let Some(call) = self.call_of(m)
-                        && let Some(legs) = self.lock().legs.get_mut(&call)
-                    {
-                        legs.agent = None;
+                    if let Some(call) = self.call_of(m) {
+                        self.lock().off_queue.insert(call);
                     }
                     return;
                 }
@@ -561,6 +640,19 @@ impl AsteriskSwitch {
                 self.member_paused(device, reason).await;
             }
             "DialEnd" => self.dial_end(m).await,
+            // Someone else than the customer and the agent entered the call's room: a guest.
+            "ConfbridgeJoin" => {
+                let (Some(room), Some(channel)) = (m.get("Conference"), m.get("Channel")) else {
+                    return;
+                };
+                let Ok(id) = room.parse::<u64>() else { return };
+                if let Some(legs) = self.lock().legs.get_mut(&CallId(id))
+                    && legs.customer.as_deref() != Some(channel)
+                    && legs.agent.as_deref() != Some(channel)
+                {
+                    legs.guests.push(channel.to_owned());
+                }
+            }
             // An Originate that failed after it was queued (the agent's phone unreachable or
             // not answering).
             "OriginateResponse" => {
@@ -713,16 +805,22 @@ impl AsteriskSwitch {
         }
         // Queue calls end with AgentComplete or QueueCallerAbandon, whatever order their
         // channels hang up in (a member's phone that rang out hangs up too).
-        let Some(call) = self.call_of(m).filter(|c| self.lock().originated.contains(c)) else {
+        let Some(call) = self.call_of(m).filter(|c| {
+            let state = self.lock();
+            state.originated.contains(c) || state.off_queue.contains(c)
+        }) else {
             return;
         };
         let channel = m.get("Channel");
         let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
+        let off_queue = self.lock().off_queue.contains(&call);
         let reason = if channel.is_some() && channel == legs.customer.as_deref() {
             EndReason::CustomerHangup
-        } else if channel.is_some() && channel == legs.agent.as_deref() {
+        } else if channel.is_some() && channel == legs.agent.as_deref() && !off_queue {
             EndReason::AgentHangup
         } else {
+            // A call that left its queue (a transfer dropped the agent's channel, or both went
+            // into a conference) ends with the customer.
             return;
         };
         self.forget(m);
@@ -736,6 +834,7 @@ impl AsteriskSwitch {
         let call = state.calls.remove(linkedid)?;
         state.legs.remove(&call);
         state.originated.remove(&call);
+        state.off_queue.remove(&call);
         state.originate_actions.retain(|_, c| *c != call);
         Some(call)
     }

@@ -36,6 +36,9 @@ pub struct AsteriskConfig {
     /// The context where a queue's name as extension runs `Queue()` (transfers to a queue or
     /// a campaign).
     pub queue_context: String,
+    /// The context where a room number as extension runs `ConfBridge()` (conferences: the
+    /// room is the call's id).
+    pub conference_context: String,
     /// The channel variable carrying ctibridge's call id.
     pub call_id_variable: String,
     /// Seconds an originated call rings on the agent's phone.
@@ -57,6 +60,7 @@ impl Default for AsteriskConfig {
             outbound_context: "outbound".into(),
             spy_context: "spy".into(),
             queue_context: "queues".into(),
+            conference_context: "conference".into(),
             call_id_variable: "CTI_CALL_ID".into(),
             originate_timeout_secs: 15,
             intake_token_hash: None,
