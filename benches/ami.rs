@@ -5,6 +5,9 @@
 //!
 //! `cargo bench --bench ami`; without `--bench` (cargo test, nextest) a one-pass smoke run.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use ctibridge::telephony::asterisk::codec::{Decoder, Frame};
@@ -27,10 +30,7 @@ fn received(text: &[u8]) -> Vec<u8> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        if !args.iter().any(|a| a == "--ignored") {
-            println!("smoke: test");
-        }
+    if support::listed(&args) {
         return;
     }
     let full = args.iter().any(|a| a == "--bench");

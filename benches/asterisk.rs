@@ -16,12 +16,15 @@
 //! 40,200 events/s in bursts of 200 offers. Each offer costs two commits (the intake with its
 //! contact lookup / insert, then the offer); the events the core ignores cost nothing like it.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{cheap_hash, free_port, percentile};
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::PasswordHasher;
-use argon2::{Algorithm, Argon2, Params, Version};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,28 +35,6 @@ use tokio_tungstenite::tungstenite::Message;
 /// Events the core does not act on, as Asterisk sends them around each queue call (the
 /// recordings carry about 30 per call).
 const FILLER: usize = 30;
-
-fn cheap_hash(password: &str) -> String {
-    let params = Params::new(8, 1, 1, None).expect("argon2 params");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password(password.as_bytes())
-        .expect("hash")
-        .to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[(((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize).min(sorted.len() - 1)]
-}
 
 /// The events of one offer to `device`: filler, the caller joining, AgentCalled.
 fn offer_events(n: u64, device: usize) -> Vec<u8> {
@@ -142,10 +123,7 @@ async fn ami_peer(listener: TcpListener, mut outgoing: mpsc::UnboundedReceiver<V
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        if !args.iter().any(|a| a == "--ignored") {
-            println!("smoke: test");
-        }
+    if support::listed(&args) {
         return;
     }
     let full = args.iter().any(|a| a == "--bench");

@@ -26,13 +26,16 @@
 //! socket; 22,974 `Position` requests/s with 64 pollers. Restart: every one of 1,000 agents had
 //! its snapshot 0.14 s after the `kill -9` (p50 0.11 s), the 200 whose call died in wrap-up.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{cheap_hash, free_port, percentile};
+
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::PasswordHasher;
-use argon2::{Algorithm, Argon2, Params, Version};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -55,11 +58,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // Speak just enough of libtest's protocol for nextest to list and run the smoke test.
-    if args.iter().any(|a| a == "--list") {
-        if !args.iter().any(|a| a == "--ignored") {
-            println!("smoke: test");
-        }
+    if support::listed(&args) {
         return;
     }
     let full = args.iter().any(|a| a == "--bench");
@@ -200,15 +199,6 @@ async fn restart(agents: usize, calls: usize, full: bool) {
     assert_eq!(wrapping_up, calls, "every agent whose call died wraps it up");
 }
 
-/// A roster entry's password hash, cheap to verify (the bench logs thousands of agents in).
-fn cheap_hash(password: &str) -> String {
-    let params = Params::new(8, 1, 1, None).expect("argon2 params");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password(password.as_bytes())
-        .expect("hash")
-        .to_string()
-}
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -216,21 +206,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// A configuration with `agents` agents (`a0`, `a1`, … on devices 10000, 10001, …, password

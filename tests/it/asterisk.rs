@@ -310,6 +310,33 @@ mod driver {
         .unwrap_or_else(|_| panic!("no event: {what}"))
     }
 
+    /// `user` on `device` joins the inbound campaign and the recording's customer call
+    /// (the recorder's Originate into `[inbound]`) is offered and connected to them.
+    pub async fn agent_talking(
+        double: &AmiDouble,
+        user: &str,
+        device: &str,
+    ) -> (Arc<EmbeddedEngine>, ctibridge::telephony::CallView) {
+        let (engine, _switch, _contacts) = engine(double).await;
+        let mut events = engine.subscribe();
+        let agent = id(user);
+        engine
+            .login(LoginRequest::new(device, user, "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(double, "QueueAdd").await;
+        double.play("Originate");
+        let event = wait(&mut events, user, "connected", |e| {
+            matches!(e, Event::CallConnected { .. })
+        })
+        .await;
+        let Event::CallConnected { call } = event.event else {
+            unreachable!()
+        };
+        (engine, call)
+    }
+
     /// Waits (bounded) until `done` holds.
     pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -720,37 +747,17 @@ mod queue_outcomes {
 mod supervisor {
     use std::time::Duration;
 
-    use ctibridge::telephony::{Event, LoginRequest, MonitorMode, MonitorRequest, Telephony};
+    use ctibridge::telephony::{LoginRequest, MonitorMode, MonitorRequest, Telephony};
 
-    use super::driver::{engine, until_received};
+    use super::driver::agent_talking;
     use crate::support::ami_double::AmiDouble;
-    use crate::telephony::{INBOUND, id};
+    use crate::telephony::id;
 
     #[tokio::test]
     async fn listen_then_whisper_originate_the_supervisors_phone_into_chanspy_as_recorded() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, _call) = agent_talking(&double, "agent3", "1003").await;
         let agent = id("agent3");
-        engine
-            .login(LoginRequest::new("1003", "agent3", "demo"))
-            .await
-            .unwrap();
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
-        double.play("Originate");
-        tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                if let Ok(e) = events.recv().await
-                    && e.agent.as_ref() == Some(&agent)
-                    && matches!(e.event, Event::CallConnected { .. })
-                {
-                    return;
-                }
-            }
-        })
-        .await
-        .expect("agent3 talks to the customer");
 
         let supervisor = id("super1");
         engine
@@ -864,39 +871,19 @@ mod console {
 mod conference {
     use std::time::Duration;
 
-    use ctibridge::telephony::{Event, LoginRequest, Participant, Telephony};
+    use ctibridge::telephony::{Participant, Telephony};
 
-    use super::driver::{engine, eventually, until_received};
+    use super::driver::{agent_talking, eventually};
     use crate::support::ami_double::AmiDouble;
-    use crate::telephony::{INBOUND, id};
+    use crate::telephony::id;
 
     /// What the recordings do not show (a Redirect into ConfBridge): the actions the driver
     /// sends, and its reading of ConfbridgeJoin.
     #[tokio::test]
     async fn a_conference_redirects_both_legs_into_the_calls_room_and_kicks_only_guests() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, connected) = agent_talking(&double, "agent3", "1003").await;
         let agent = id("agent3");
-        engine
-            .login(LoginRequest::new("1003", "agent3", "demo"))
-            .await
-            .unwrap();
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
-        double.play("Originate");
-        let connected = tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                if let Ok(e) = events.recv().await
-                    && e.agent.as_ref() == Some(&agent)
-                    && let Event::CallConnected { call } = e.event
-                {
-                    return call;
-                }
-            }
-        })
-        .await
-        .expect("agent3 talks to the customer");
         let room = connected.data.call_id.to_string();
 
         engine.join_conference(&agent).await.unwrap();

@@ -45,6 +45,15 @@ impl ScriptedSwitch {
         std::mem::take(&mut *self.commands.lock().unwrap())
     }
 
+    /// The switch offers `call` to `device`.
+    async fn offer(&self, call: CallId, device: &str) {
+        self.report(SwitchEvent::Offered {
+            call,
+            device: device.into(),
+        })
+        .await;
+    }
+
     async fn report(&self, event: SwitchEvent) {
         let input = self.input.lock().unwrap().clone().expect("attached");
         input.send(event).await.expect("saved");
@@ -118,12 +127,7 @@ async fn a_switch_with_its_own_queues_drives_an_inbound_call_through_the_core() 
     assert_eq!(h.state(&agent).await, AgentState::Available);
     assert!(switch.take().is_empty(), "the core rings nothing itself");
 
-    switch
-        .report(SwitchEvent::Offered {
-            call,
-            device: "1001".into(),
-        })
-        .await;
+    switch.offer(call, "1001").await;
     assert_eq!(h.offered(&agent).await, call);
     assert!(h.sim.queued(INBOUND).is_empty());
     switch
@@ -264,24 +268,14 @@ async fn events_about_unknown_calls_or_devices_are_ignored_and_change_nothing() 
         .call_arrived(InboundCall::from("1155550002", QUEUE))
         .await
         .unwrap();
-    switch
-        .report(SwitchEvent::Offered {
-            call,
-            device: "1003".into(),
-        })
-        .await;
+    switch.offer(call, "1003").await;
     assert_eq!(h.sim.queued(INBOUND), vec![call], "still waiting for an agent");
     // Once someone logs in there, the switch's offer reaches them.
     h.tel
         .login(LoginRequest::new("1003", "agent3", "demo"))
         .await
         .unwrap();
-    switch
-        .report(SwitchEvent::Offered {
-            call,
-            device: "1003".into(),
-        })
-        .await;
+    switch.offer(call, "1003").await;
     assert_eq!(h.offered(&id("agent3")).await, call);
 }
 
@@ -296,12 +290,7 @@ async fn a_transfer_to_a_campaign_asks_the_switch_for_its_queue_and_waits_for_it
         .call_arrived(InboundCall::from("1155550003", QUEUE))
         .await
         .unwrap();
-    switch
-        .report(SwitchEvent::Offered {
-            call,
-            device: "1001".into(),
-        })
-        .await;
+    switch.offer(call, "1001").await;
     switch
         .report(SwitchEvent::DeviceAnswered {
             device: "1001".into(),
@@ -336,11 +325,6 @@ async fn a_transfer_to_a_campaign_asks_the_switch_for_its_queue_and_waits_for_it
         "back in the queue, the same call"
     );
     // The switch's queue offers it to agent2.
-    switch
-        .report(SwitchEvent::Offered {
-            call,
-            device: "1002".into(),
-        })
-        .await;
+    switch.offer(call, "1002").await;
     assert_eq!(h.offered(&agent2).await, call);
 }
