@@ -190,7 +190,10 @@ fn build() -> OpenApi {
                     ("401", "invalid_credentials"),
                     ("409", "already_logged_in (another device) / device_in_use"),
                     ("413", "payload_too_large"),
-                    ("422", "invalid_value / empty_device"),
+                    (
+                        "422",
+                        "invalid_value / empty_device / device_refused (the telephony platform does not know the device)",
+                    ),
                     ("429", "too_many_attempts (Retry-After)"),
                 ],
             )

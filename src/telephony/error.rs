@@ -15,6 +15,8 @@ pub enum TelephonyError {
     AlreadyLoggedIn(AgentId),
     #[error("device `{device}` is in use by `{user}`")]
     DeviceInUse { device: String, user: AgentId },
+    #[error("device `{device}` cannot take calls: {reason}")]
+    DeviceRefused { device: String, reason: String },
     #[error("the device must not be empty")]
     EmptyDevice,
     #[error("user `{0}` is not logged in")]
@@ -128,6 +130,7 @@ impl TelephonyError {
             | InConference
             | NotMonitoring => ErrorClass::Conflict,
             EmptyDevice
+            | DeviceRefused { .. }
             | NotOutbound(_)
             | DispositionNeedsCallback(_)
             | EmptyNumber

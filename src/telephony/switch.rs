@@ -46,6 +46,8 @@ pub enum SwitchCommand {
         call: CallId,
         target: TransferTarget,
         mode: TransferMode,
+        /// The target user's device (transfers to a user).
+        device: Option<String>,
     },
     /// Attended transfer: hand the customer to the consulted party.
     CompleteTransfer {
@@ -131,6 +133,15 @@ pub trait Switch: Send + Sync + 'static {
     /// Methods are refused meanwhile rather than silently lost.
     fn available(&self) -> Result<(), String> {
         Ok(())
+    }
+    /// Whether the platform knows `device`, asked before an agent logs in with it; `Err` says
+    /// why not (a phone the PBX has never heard of takes no calls).
+    fn check_device<'a>(
+        &'a self,
+        device: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), String>> {
+        let _ = device;
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 

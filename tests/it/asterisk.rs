@@ -956,3 +956,262 @@ mod conference {
         );
     }
 }
+
+mod transfers {
+    use std::time::Duration;
+
+    use ctibridge::telephony::{
+        AgentState, CallId, Event, LoginRequest, Telephony, TelephonyError, TransferMode, TransferRequest,
+        TransferTarget,
+    };
+    use tokio::sync::broadcast;
+
+    use super::driver::{agent_talking, eventually};
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::id;
+
+    /// The recording's customer channel and call (`chanspy_listen_and_whisper`: agent3 on 1003
+    /// talks to the customer).
+    const CUSTOMER: &str = "Local/s@customer-0000001e;1";
+    const LINKEDID: &str = "1795949190.60";
+
+    /// The `DialEnd` of the customer's channel dialing `dest`, shaped as the recorded one.
+    fn dial_end(dest: &str, status: &str) -> Vec<u8> {
+        format!(
+            "Event: DialEnd\r\nPrivilege: call,all\r\nChannel: {CUSTOMER}\r\nChannelState: 6\r\n\
+             ChannelStateDesc: Up\r\nCallerIDNum: 1155551001\r\nCallerIDName: Ana Garcia\r\n\
+             Context: agents\r\nExten: 1001\r\nPriority: 1\r\nUniqueid: {LINKEDID}\r\n\
+             Linkedid: {LINKEDID}\r\nDestChannel: {dest}\r\nDestChannelState: 6\r\n\
+             DestChannelStateDesc: Up\r\nDestContext: agents\r\nDestExten: 1001\r\nDestPriority: 1\r\n\
+             DestUniqueid: 1795949190.90\r\nDestLinkedid: {LINKEDID}\r\nDialStatus: {status}\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn hangup(channel: &str) -> Vec<u8> {
+        format!(
+            "Event: Hangup\r\nPrivilege: call,all\r\nChannel: {channel}\r\nUniqueid: {LINKEDID}\r\n\
+             Linkedid: {LINKEDID}\r\nCause: 16\r\nCause-txt: Normal Clearing\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    async fn until(
+        events: &mut broadcast::Receiver<ctibridge::telephony::EventEnvelope>,
+        agent: &str,
+        what: &str,
+        pred: impl Fn(&Event) -> bool,
+    ) {
+        let agent = id(agent);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match events.recv().await {
+                    Ok(e) if e.agent.as_ref() == Some(&agent) && pred(&e.event) => return,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no event: {what}"))
+    }
+
+    /// The last action named `name` the double received.
+    fn last(double: &AmiDouble, name: &str) -> ctibridge::telephony::asterisk::codec::Message {
+        double
+            .received()
+            .into_iter()
+            .rev()
+            .find(|m| m.get("Action") == Some(name))
+            .unwrap_or_else(|| panic!("no {name} received"))
+    }
+
+    fn to_agent1(mode: TransferMode) -> TransferRequest {
+        TransferRequest {
+            target: TransferTarget::User(id("agent1")),
+            mode,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_login_on_a_device_asterisk_does_not_know_is_refused_naming_its_interface() {
+        let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
+        let (engine, _switch, _contacts) = super::driver::engine(&double).await;
+        let refused = engine
+            .login(LoginRequest::new("1009", "agent1", "demo"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, TelephonyError::DeviceRefused { device, .. } if device == "1009"),
+            "{refused:?}"
+        );
+        assert!(refused.to_string().contains("Local/1009@agents/n"), "{refused}");
+        assert_eq!(
+            engine.position(&id("agent1")).await.unwrap().state,
+            AgentState::LoggedOut,
+            "nothing of the login was kept"
+        );
+        // A device Asterisk knows logs in; the check was Asterisk's device state.
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        let asked = last(&double, "Getvar");
+        assert_eq!(asked.get("Variable"), Some("DEVICE_STATE(Local/1001@agents/n)"));
+    }
+
+    #[tokio::test]
+    async fn a_direct_transfer_to_a_user_dials_their_device_and_they_keep_the_customer() {
+        let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
+        let (engine, connected) = agent_talking(&double, "agent3", "1003").await;
+        let call = CallId(connected.data.call_id);
+        let mut events = engine.subscribe();
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+
+        engine
+            .transfer(&id("agent3"), Some(call), to_agent1(TransferMode::Direct))
+            .await
+            .unwrap();
+        eventually("the BlindTransfer", || {
+            double.received_names().iter().any(|n| n == "BlindTransfer")
+        })
+        .await;
+        let sent = last(&double, "BlindTransfer");
+        assert!(
+            sent.get("Channel").unwrap().starts_with("Local/1003@agents-"),
+            "the transferring agent's channel: {sent:?}"
+        );
+        assert_eq!(sent.get("Context"), Some("agents"));
+        assert_eq!(sent.get("Exten"), Some("1001"));
+        assert_eq!(
+            engine.position(&id("agent3")).await.unwrap().state,
+            AgentState::WrapUp
+        );
+        until(&mut events, "agent1", "offered", |e| {
+            matches!(e, Event::CallOffered { .. })
+        })
+        .await;
+
+        // agent1's phone answers: the call is agent1's, under the same id.
+        let agent1_channel = "Local/1001@agents-000000b0;1";
+        double.push(&dial_end(agent1_channel, "ANSWER"));
+        until(
+            &mut events,
+            "agent1",
+            "connected",
+            |e| matches!(e, Event::CallConnected { call: c } if c.data.call_id == call.0),
+        )
+        .await;
+        // The customer hangs up: the call ends for agent1.
+        double.push(&hangup(CUSTOMER));
+        until(
+            &mut events,
+            "agent1",
+            "ended",
+            |e| matches!(e, Event::CallEnded { call_id, .. } if *call_id == call),
+        )
+        .await;
+        assert_eq!(
+            engine.position(&id("agent1")).await.unwrap().state,
+            AgentState::WrapUp
+        );
+    }
+
+    #[tokio::test]
+    async fn an_attended_transfer_to_a_user_consults_then_hands_over_or_cancels() {
+        let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
+        let (engine, connected) = agent_talking(&double, "agent3", "1003").await;
+        let call = CallId(connected.data.call_id);
+        let mut events = engine.subscribe();
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        let agent3 = id("agent3");
+
+        // First consultation: agent1 does not answer; agent3 is back with the customer.
+        engine
+            .transfer(&agent3, Some(call), to_agent1(TransferMode::Attended))
+            .await
+            .unwrap();
+        eventually("the Atxfer", || {
+            double.received_names().iter().any(|n| n == "Atxfer")
+        })
+        .await;
+        let atxfer = last(&double, "Atxfer");
+        assert!(atxfer.get("Channel").unwrap().starts_with("Local/1003@agents-"));
+        assert_eq!(
+            (atxfer.get("Context"), atxfer.get("Exten")),
+            (Some("agents"), Some("1001"))
+        );
+        double.push(&dial_end("Local/1001@agents-000000b1;1", "NOANSWER"));
+        until(
+            &mut events,
+            "agent3",
+            "cancelled",
+            |e| matches!(e, Event::TransferCancelled { call_id } if *call_id == call),
+        )
+        .await;
+        assert_eq!(engine.position(&agent3).await.unwrap().state, AgentState::InCall);
+        assert_eq!(
+            engine.position(&id("agent1")).await.unwrap().state,
+            AgentState::LoggedIn
+        );
+
+        // Second: agent3 cancels the consultation itself ("fin de transferencia").
+        engine
+            .transfer(&agent3, Some(call), to_agent1(TransferMode::Attended))
+            .await
+            .unwrap();
+        engine.cancel_transfer(&agent3).await.unwrap();
+        eventually("the CancelAtxfer", || {
+            double
+                .received_names()
+                .iter()
+                .filter(|n| *n == "CancelAtxfer")
+                .count()
+                == 2
+        })
+        .await;
+        assert!(
+            last(&double, "CancelAtxfer")
+                .get("Channel")
+                .unwrap()
+                .starts_with("Local/1003@agents-")
+        );
+
+        // Third: agent1 answers, agent3 completes: agent1 has the customer.
+        engine
+            .transfer(&agent3, Some(call), to_agent1(TransferMode::Attended))
+            .await
+            .unwrap();
+        double.push(&dial_end("Local/1001@agents-000000b2;1", "ANSWER"));
+        until(
+            &mut events,
+            "agent3",
+            "answered",
+            |e| matches!(e, Event::TransferAnswered { call_id } if *call_id == call),
+        )
+        .await;
+        engine.complete_transfer(&agent3).await.unwrap();
+        until(
+            &mut events,
+            "agent1",
+            "connected",
+            |e| matches!(e, Event::CallConnected { call: c } if c.data.call_id == call.0),
+        )
+        .await;
+        eventually("the transferring agent's leg hung up", || {
+            double.received().iter().any(|m| {
+                m.get("Action") == Some("Hangup")
+                    && m.get("Channel")
+                        .is_some_and(|c| c.starts_with("Local/1003@agents-"))
+            })
+        })
+        .await;
+        assert_eq!(engine.position(&agent3).await.unwrap().state, AgentState::WrapUp);
+    }
+}

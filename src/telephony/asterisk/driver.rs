@@ -53,6 +53,9 @@ struct State {
     /// app_queue says no more about them, so the customer's hangup ends them.
     off_queue: std::collections::HashSet<CallId>,
     originate_actions: HashMap<String, CallId>,
+    /// Transfers to a user under way: the target's device (its `DialEnd` says whether it
+    /// answered).
+    user_transfers: HashMap<CallId, String>,
 }
 
 /// The Asterisk switch. [`AsteriskSwitch::start`] connects and keeps the link up.
@@ -294,10 +297,55 @@ impl AsteriskSwitch {
                     None => Vec::new(),
                 }
             }
+            // To a user: the agents' context dials the target's device; its DialEnd tells
+            // whether it answered.
+            SwitchCommand::Transfer {
+                call,
+                target: TransferTarget::User(user),
+                mode,
+                device,
+            } => {
+                let Some(device) = device else {
+                    tracing::warn!(user = %user, "transfer target's device unknown to the Asterisk driver");
+                    return Vec::new();
+                };
+                let mut state = self.lock();
+                let Some(channel) = state.legs.get(&call).and_then(|l| l.agent.clone()) else {
+                    return Vec::new();
+                };
+                state.user_transfers.insert(call, device.clone());
+                let action = match mode {
+                    TransferMode::Direct => {
+                        // The customer leaves the queue's bridge: its hangup ends the call.
+                        state.off_queue.insert(call);
+                        Action::new("BlindTransfer")
+                    }
+                    TransferMode::Attended => Action::new("Atxfer"),
+                };
+                vec![
+                    action
+                        .header("Channel", channel)
+                        .header("Exten", device)
+                        .header("Context", s.agent_context.clone()),
+                ]
+            }
+            // Asterisk's atxferabort feature ends the consultation (features.conf).
+            SwitchCommand::CancelTransfer { call } => {
+                let mut state = self.lock();
+                state.user_transfers.remove(&call);
+                state
+                    .legs
+                    .get(&call)
+                    .and_then(|l| l.agent.clone())
+                    .map(|channel| Action::new("CancelAtxfer").header("Channel", channel))
+                    .into_iter()
+                    .collect()
+            }
             SwitchCommand::Transfer {
                 call,
                 target: TransferTarget::External(number),
                 mode,
+                ..
             } => {
                 let legs = self.lock().legs.get(&call).cloned().unwrap_or_default();
                 match mode {
@@ -331,6 +379,7 @@ impl AsteriskSwitch {
                 call,
                 target: TransferTarget::Queue(queue),
                 mode: TransferMode::Direct,
+                ..
             } => {
                 let agent = self.lock().legs.get(&call).and_then(|l| l.agent.clone());
                 agent
@@ -369,7 +418,11 @@ impl AsteriskSwitch {
             // Attended transfer (Atxfer): the transferring agent hanging up hands the customer
             // to the consulted party.
             SwitchCommand::CompleteTransfer { call } => {
-                let agent = self.lock().legs.get(&call).and_then(|l| l.agent.clone());
+                let agent = {
+                    let mut state = self.lock();
+                    state.user_transfers.remove(&call);
+                    state.legs.get(&call).and_then(|l| l.agent.clone())
+                };
                 agent
                     .map(|channel| {
                         Action::new("Hangup")
@@ -767,6 +820,9 @@ impl AsteriskSwitch {
 
     /// The dialed leg of an originated call answered, or did not.
     async fn dial_end(&self, m: &Message) {
+        if self.transfer_dial_end(m).await {
+            return;
+        }
         // Queue calls' DialEnds (the queue ringing members) are not a customer's answer.
         let Some(call) = self.call_of(m).filter(|c| self.lock().originated.contains(c)) else {
             return;
@@ -794,6 +850,44 @@ impl AsteriskSwitch {
             None => return,
         };
         self.report(event).await;
+    }
+
+    /// The device a call is being transferred to answered, or did not: the core hears it as
+    /// that device's answer (or ring-out). True when `m` was such a `DialEnd`.
+    async fn transfer_dial_end(&self, m: &Message) -> bool {
+        let (Some(call), Some(dest), Some(status)) =
+            (self.call_of(m), m.get("DestChannel"), m.get("DialStatus"))
+        else {
+            return false;
+        };
+        let device = {
+            let mut state = self.lock();
+            let Some(device) = state.user_transfers.get(&call).cloned() else {
+                return false;
+            };
+            if !self.settings.is_channel_of(dest, &device) {
+                return false;
+            }
+            if status == "ANSWER" {
+                // A direct transfer's target now has the customer.
+                if state.off_queue.contains(&call) {
+                    state.user_transfers.remove(&call);
+                    if let Some(legs) = state.legs.get_mut(&call) {
+                        legs.agent = Some(dest.to_owned());
+                    }
+                }
+            } else {
+                state.user_transfers.remove(&call);
+            }
+            device
+        };
+        let event = if status == "ANSWER" {
+            SwitchEvent::DeviceAnswered { device }
+        } else {
+            SwitchEvent::RingNoAnswer { call, device }
+        };
+        self.report(event).await;
+        true
     }
 
     /// A channel of an originated call hung up: which side tells why the call ended. Queue
@@ -835,6 +929,7 @@ impl AsteriskSwitch {
         state.legs.remove(&call);
         state.originated.remove(&call);
         state.off_queue.remove(&call);
+        state.user_transfers.remove(&call);
         state.originate_actions.retain(|_, c| *c != call);
         Some(call)
     }
@@ -876,6 +971,38 @@ impl Switch for AsteriskSwitch {
 
     fn command(&self, command: SwitchCommand) {
         let _ = self.commands.send(Work::Command(command));
+    }
+
+    /// Asks Asterisk for the device state of the agent's interface: `INVALID` is a device it
+    /// does not know (no such PJSIP endpoint, no such extension for a Local interface). A
+    /// device that is known but unregistered (`UNAVAILABLE`) may log in: the phone may register
+    /// later. Asterisk not answering does not hold the login up.
+    fn check_device<'a>(
+        &'a self,
+        device: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if !self.is_up() {
+                return Ok(());
+            }
+            let interface = self.settings.interface_of(device);
+            let asked = Action::new("Getvar").header("Variable", format!("DEVICE_STATE({interface})"));
+            match self.client.send(asked).await {
+                Ok(answer) if answer.response.get("Value") == Some("INVALID") => Err(format!(
+                    "Asterisk does not know the interface {interface} (device state INVALID): check the \
+                     endpoint exists (pjsip show endpoint) and [telephony.asterisk] interface"
+                )),
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    tracing::warn!(
+                        interface = %interface.escape_debug(),
+                        error = %e,
+                        "cannot check a device's state in Asterisk; the login goes on"
+                    );
+                    Ok(())
+                }
+            }
+        })
     }
 
     fn available(&self) -> Result<(), String> {

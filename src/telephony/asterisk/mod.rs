@@ -36,6 +36,9 @@ pub struct AsteriskConfig {
     /// The context where a queue's name as extension runs `Queue()` (transfers to a queue or
     /// a campaign).
     pub queue_context: String,
+    /// The context where an agent's device as extension dials the agent's phone (transfers to
+    /// a user).
+    pub agent_context: String,
     /// The context where a room number as extension runs `ConfBridge()` (conferences: the
     /// room is the call's id).
     pub conference_context: String,
@@ -60,6 +63,7 @@ impl Default for AsteriskConfig {
             outbound_context: "outbound".into(),
             spy_context: "spy".into(),
             queue_context: "queues".into(),
+            agent_context: "agents".into(),
             conference_context: "conference".into(),
             call_id_variable: "CTI_CALL_ID".into(),
             originate_timeout_secs: 15,
@@ -80,6 +84,23 @@ impl AsteriskConfig {
             .as_deref()
             .unwrap_or(&self.interface)
             .replace("{device}", device)
+    }
+
+    /// Whether `channel` (`PJSIP/1001-0000000a`, `Local/1001@agents-0000001d;2`) is a
+    /// channel of `device`'s phone.
+    pub fn is_channel_of(&self, channel: &str, device: &str) -> bool {
+        let dial = self.dial_channel_of(device);
+        // Options after the resource (`Local/1001@agents/n`) are not part of channel names.
+        let base = match dial.split_once('/') {
+            Some((tech, resource)) => match resource.split_once('/') {
+                Some((resource, _)) => format!("{tech}/{resource}"),
+                None => dial.clone(),
+            },
+            None => dial.clone(),
+        };
+        channel
+            .strip_prefix(base.as_str())
+            .is_some_and(|rest| rest.starts_with('-'))
     }
 
     /// The device of a queue member interface, if it has the configured shape.

@@ -87,6 +87,12 @@ impl Inner {
         if session.call.is_none_or(|(c, _)| c != id) || session.state != AgentState::Ringing {
             return Err(TelephonyError::UnknownCall(id.0));
         }
+        // The target of an attended transfer did not answer: the agent is back with the
+        // customer.
+        if session.call.is_some_and(|(_, link)| link == Link::ConsultTarget) {
+            self.cancel_consultation(id);
+            return Ok(());
+        }
         self.release_ringing(&user, id);
         if let Some(call) = self.calls.get_mut(&id) {
             call.state = CallState::Queued;

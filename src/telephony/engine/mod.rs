@@ -549,6 +549,14 @@ impl Telephony for EmbeddedEngine {
         if !verified {
             return Err(TelephonyError::WrongPassword(request.user));
         }
+        self.shared
+            .switch
+            .check_device(&device)
+            .await
+            .map_err(|reason| TelephonyError::DeviceRefused {
+                device: device.clone(),
+                reason,
+            })?;
         self.apply(|inner| inner.login(&request.user, &device)).await
     }
 

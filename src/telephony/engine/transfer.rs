@@ -77,10 +77,15 @@ impl Inner {
                 .map_or_else(|| target.clone(), |c| TransferTarget::Queue(c.queue.clone())),
             other => other.clone(),
         };
+        let device = match &target {
+            TransferTarget::User(target) => self.session(target).ok().map(|s| s.device.clone()),
+            _ => None,
+        };
         self.command(SwitchCommand::Transfer {
             call: id,
             target: switch_target,
             mode: request.mode,
+            device,
         });
         self.emit(
             Some(user),

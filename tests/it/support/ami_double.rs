@@ -3,7 +3,9 @@
 //! recording also sent (same action and headers, `ActionID` aside), the blocks Asterisk sent
 //! back until the recorder's next action — responses, list items and the unsolicited events of
 //! that stretch — byte for byte, with the client's `ActionID` in place of the recorded one.
-//! An action no recording sent gets Asterisk's answer to an unknown action.
+//! An action no recording sent gets the answer Asterisk's source documents for it (a few
+//! actions the recordings lack: `Getvar` of `DEVICE_STATE`, `CancelAtxfer`, `Redirect`, …),
+//! else Asterisk's answer to an unknown action.
 //!
 //! The test can also push raw bytes (malformed input), drop every connection, refuse new ones,
 //! and read the actions received.
@@ -114,6 +116,37 @@ fn call_id_of(message: &Message) -> Option<String> {
         .get_all("Variable")
         .find_map(|v| v.strip_prefix(CALL_ID_VARIABLE))
         .map(str::to_owned)
+}
+
+/// The recordings' phones (`config/extensions.conf`, context `agents`).
+const RECORDED_DEVICES: [&str; 4] = ["1001", "1002", "1003", "1100"];
+
+/// Asterisk's answer to an action the recordings never sent, as its source writes it
+/// (`main/manager.c`, `apps/app_confbridge.c`): a success where the recordings' Asterisk
+/// would have succeeded. Events that would follow are for the test to push.
+fn documented_answer(action: &Message, id: &str) -> Option<String> {
+    let ack = |message: &str| format!("Response: Success\r\nActionID: {id}\r\nMessage: {message}\r\n\r\n");
+    match action.get("Action")? {
+        // Getvar of a function without a channel: `Variable:` and `Value:` after the ack.
+        "Getvar" => {
+            let variable = action.get("Variable")?;
+            let interface = variable.strip_prefix("DEVICE_STATE(")?.strip_suffix(')')?;
+            let known = RECORDED_DEVICES.iter().any(|d| {
+                interface == format!("Local/{d}@agents/n") || interface == format!("Local/{d}@agents")
+            });
+            let state = if known { "NOT_INUSE" } else { "INVALID" };
+            Some(format!(
+                "Response: Success\r\nActionID: {id}\r\nVariable: {variable}\r\nValue: {state}\r\n\r\n"
+            ))
+        }
+        "CancelAtxfer" => Some(ack("CancelAtxfer successfully queued")),
+        "BlindTransfer" => Some(ack("Transfer succeeded")),
+        "Atxfer" => Some(ack("Atxfer successfully queued")),
+        "Redirect" if action.get("ExtraChannel").is_some() => Some(ack("Dual Redirect successful")),
+        "Redirect" => Some(ack("Redirect successful")),
+        "ConfbridgeKick" => Some(ack("User kicked")),
+        _ => None,
+    }
 }
 
 /// Replaces every `from` by `to` in `block`.
@@ -233,6 +266,9 @@ impl AmiDouble {
             (!*used || step.action.get("Action") == Some("Login")) && signature(&step.action) == wanted
         });
         let Some((step, used)) = step else {
+            if let Some(answer) = documented_answer(action, &id) {
+                return answer.into_bytes();
+            }
             state.unmatched.push(action.clone());
             let name = action.get("Action").unwrap_or_default();
             return format!(

@@ -316,6 +316,7 @@ async fn a_transfer_to_a_campaign_asks_the_switch_for_its_queue_and_waits_for_it
             call,
             target: TransferTarget::Queue(QUEUE.into()),
             mode: TransferMode::Direct,
+            device: None,
         }]
     );
     assert_eq!(h.state(&agent1).await, AgentState::WrapUp);
