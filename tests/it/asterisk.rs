@@ -7,7 +7,7 @@ use std::time::Duration;
 use ctibridge::telephony::asterisk::client::{AmiClient, AmiError, AmiSettings, LinkEvent};
 use ctibridge::telephony::asterisk::codec::Action;
 use secrecy::SecretString;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 use crate::support::ami_double::AmiDouble;
 
@@ -27,11 +27,7 @@ fn settings(port: u16, secret: &str) -> AmiSettings {
 }
 
 /// The next link event matching `pred` (others are skipped).
-async fn next(
-    link: &mut UnboundedReceiver<LinkEvent>,
-    what: &str,
-    pred: impl Fn(&LinkEvent) -> bool,
-) -> LinkEvent {
+async fn next(link: &mut Receiver<LinkEvent>, what: &str, pred: impl Fn(&LinkEvent) -> bool) -> LinkEvent {
     tokio::time::timeout(WAIT, async {
         loop {
             let event = link.recv().await.expect("link open");
@@ -242,6 +238,32 @@ async fn malformed_input_is_dropped_with_one_warning_and_the_link_goes_on() {
     next(&mut link, "well-formed event", |e| is_event(e, "FullyBooted")).await;
     let pong = client.send(Action::new("Ping")).await.expect("still answering");
     assert_eq!(pong.response.get("Ping"), Some("Pong"));
+}
+
+#[tokio::test]
+async fn a_core_that_falls_behind_holds_asterisk_back_and_loses_no_event() {
+    let double = AmiDouble::start(&["login_and_ping"]).await;
+    let (_client, mut link) = AmiClient::start(settings(double.port, "ctibridge-secret"));
+    next(&mut link, "up", |e| *e == LinkEvent::Up).await;
+    // More events than the client queues, while nobody takes them.
+    const SENT: usize = 40_000;
+    let mut burst = Vec::new();
+    for n in 0..SENT {
+        burst.extend_from_slice(
+            format!("Event: VarSet\r\nPrivilege: dialplan,all\r\nVariable: N\r\nValue: {n}\r\n\r\n")
+                .as_bytes(),
+        );
+    }
+    double.push(&burst);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Then the core catches up: every event, in order.
+    for n in 0..SENT {
+        let event = next(&mut link, "the next event", |e| is_event(e, "VarSet")).await;
+        let LinkEvent::Event(event) = event else {
+            unreachable!()
+        };
+        assert_eq!(event.get("Value"), Some(n.to_string().as_str()));
+    }
 }
 
 // ---- the driver: Asterisk as the core's switch ------------------------------------------------

@@ -97,9 +97,11 @@ pub struct AmiClient {
 
 impl AmiClient {
     /// Starts the connection task; link events arrive on the returned receiver.
-    pub fn start(settings: AmiSettings) -> (AmiClient, mpsc::UnboundedReceiver<LinkEvent>) {
+    pub fn start(settings: AmiSettings) -> (AmiClient, mpsc::Receiver<LinkEvent>) {
         let (requests, incoming) = mpsc::channel(1024);
-        let (events, link) = mpsc::unbounded_channel();
+        // Bounded: when the core falls behind, reading stops and TCP holds Asterisk back, rather
+        // than events piling up in memory.
+        let (events, link) = mpsc::channel(EVENTS_QUEUED);
         tokio::spawn(run(settings, incoming, events));
         (
             AmiClient {
@@ -161,11 +163,10 @@ enum End {
     Lost(AmiError),
 }
 
-async fn run(
-    settings: AmiSettings,
-    mut requests: mpsc::Receiver<Pending>,
-    events: mpsc::UnboundedSender<LinkEvent>,
-) {
+/// Events read but not yet applied by the driver, at most.
+const EVENTS_QUEUED: usize = 16_384;
+
+async fn run(settings: AmiSettings, mut requests: mpsc::Receiver<Pending>, events: mpsc::Sender<LinkEvent>) {
     let mut backoff = settings.backoff_first;
     loop {
         let started = Instant::now();
@@ -179,7 +180,7 @@ async fn run(
                     }
                     _ => tracing::warn!(error = %e, "Asterisk manager link down; reconnecting"),
                 }
-                if events.send(LinkEvent::Down(e)).is_err() {
+                if events.send(LinkEvent::Down(e)).await.is_err() {
                     return;
                 }
             }
@@ -208,7 +209,7 @@ async fn run(
 async fn session(
     settings: &AmiSettings,
     requests: &mut mpsc::Receiver<Pending>,
-    events: &mpsc::UnboundedSender<LinkEvent>,
+    events: &mpsc::Sender<LinkEvent>,
 ) -> End {
     let address = settings.address();
     let unreachable = |reason: String| {
@@ -278,14 +279,14 @@ async fn session(
         }
     }
     tracing::info!(address = %address, "Asterisk manager link up");
-    if events.send(LinkEvent::Up).is_err() {
+    if events.send(LinkEvent::Up).await.is_err() {
         return End::Stopped;
     }
 
     let mut pending: HashMap<String, (Pending, Instant)> = HashMap::new();
     let mut lists = EventListCollector::new();
     // What arrived with the login's answer (FullyBooted, …).
-    drain(&mut decoder, &mut pending, &mut lists, events);
+    drain(&mut decoder, &mut pending, &mut lists, events).await;
     let mut ticks = tokio::time::interval(Duration::from_millis(250));
     // Writing has a task of its own: while Asterisk is busy sending us a burst of events it may
     // stop reading, and a write in this loop would then stop our reading too.
@@ -330,7 +331,7 @@ async fn session(
                     Err(e) => break End::Lost(AmiError::Down(e.to_string())),
                 };
                 decoder.feed(&buffer[..n]);
-                drain(&mut decoder, &mut pending, &mut lists, events);
+                drain(&mut decoder, &mut pending, &mut lists, events).await;
             }
             _ = ticks.tick() => {
                 let now = Instant::now();
@@ -359,36 +360,36 @@ async fn session(
 }
 
 /// Routes every complete frame the decoder holds.
-fn drain(
+async fn drain(
     decoder: &mut Decoder,
     pending: &mut HashMap<String, (Pending, Instant)>,
     lists: &mut EventListCollector,
-    events: &mpsc::UnboundedSender<LinkEvent>,
+    events: &mpsc::Sender<LinkEvent>,
 ) {
     loop {
         match decoder.next_frame() {
             Ok(None) => return,
-            Ok(Some(Frame::Message(m))) => route(m, pending, lists, events),
+            Ok(Some(Frame::Message(m))) => route(m, pending, lists, events).await,
             // A banner mid-stream cannot happen: the decoder only takes one first.
             Ok(Some(Frame::Banner(_))) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "unreadable AMI input dropped");
-                let _ = events.send(LinkEvent::Garbled(e.to_string()));
+                let _ = events.send(LinkEvent::Garbled(e.to_string())).await;
             }
         }
     }
 }
 
 /// Answers the pending action a message belongs to; passes everything else on.
-fn route(
+async fn route(
     message: Message,
     pending: &mut HashMap<String, (Pending, Instant)>,
     lists: &mut EventListCollector,
-    events: &mpsc::UnboundedSender<LinkEvent>,
+    events: &mpsc::Sender<LinkEvent>,
 ) {
     let waiting = message.action_id().is_some_and(|id| pending.contains_key(id));
     if !waiting {
-        let _ = events.send(LinkEvent::Event(message));
+        let _ = events.send(LinkEvent::Event(message)).await;
         return;
     }
     match lists.offer(message) {
@@ -413,7 +414,7 @@ fn route(
         // An event carrying a pending action's id outside any list (OriginateResponse after
         // its Response): an event like the others.
         Collected::Passed(message) => {
-            let _ = events.send(LinkEvent::Event(message));
+            let _ = events.send(LinkEvent::Event(message)).await;
         }
     }
 }

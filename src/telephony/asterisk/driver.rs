@@ -517,7 +517,7 @@ impl AsteriskSwitch {
 
     // ---- events -----------------------------------------------------------------------------
 
-    async fn follow(switch: std::sync::Weak<AsteriskSwitch>, mut link: mpsc::UnboundedReceiver<LinkEvent>) {
+    async fn follow(switch: std::sync::Weak<AsteriskSwitch>, mut link: mpsc::Receiver<LinkEvent>) {
         while let Some(event) = link.recv().await {
             let Some(switch) = switch.upgrade() else { return };
             match event {
