@@ -405,6 +405,7 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         DeviceInUse { .. } => "device_in_use",
         EmptyDevice => "empty_device",
         DeviceRefused { .. } => "device_refused",
+        QueueRefused { .. } => "queue_refused",
         NotLoggedIn(_) => "not_logged_in",
         NoActiveCall => "no_active_call",
         NoContactOnScreen => "no_contact_on_screen",

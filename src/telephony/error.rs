@@ -17,6 +17,8 @@ pub enum TelephonyError {
     DeviceInUse { device: String, user: AgentId },
     #[error("device `{device}` cannot take calls: {reason}")]
     DeviceRefused { device: String, reason: String },
+    #[error("the campaign's queue `{queue}` cannot take agents: {reason}")]
+    QueueRefused { queue: String, reason: String },
     #[error("the device must not be empty")]
     EmptyDevice,
     #[error("user `{0}` is not logged in")]
@@ -131,6 +133,7 @@ impl TelephonyError {
             | NotMonitoring => ErrorClass::Conflict,
             EmptyDevice
             | DeviceRefused { .. }
+            | QueueRefused { .. }
             | NotOutbound(_)
             | DispositionNeedsCallback(_)
             | EmptyNumber

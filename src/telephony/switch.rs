@@ -134,6 +134,12 @@ pub trait Switch: Send + Sync + 'static {
     fn available(&self) -> Result<(), String> {
         Ok(())
     }
+    /// Whether the platform has `queue` (a campaign's), asked before an agent joins the
+    /// campaign; `Err` says why not.
+    fn check_queue<'a>(&'a self, queue: &'a str) -> futures_util::future::BoxFuture<'a, Result<(), String>> {
+        let _ = queue;
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// Whether the platform knows `device`, asked before an agent logs in with it; `Err` says
     /// why not (a phone the PBX has never heard of takes no calls).
     fn check_device<'a>(

@@ -285,7 +285,7 @@ mod driver {
     use crate::telephony::{INBOUND, MemoryContacts, id};
 
     /// The recordings' setup: agents' phones are `Local` channels of the `agents` context.
-    fn config(port: u16) -> AsteriskConfig {
+    pub fn config(port: u16) -> AsteriskConfig {
         AsteriskConfig {
             port,
             secret: SecretString::from("ctibridge-secret".to_owned()),
@@ -1080,6 +1080,52 @@ mod transfers {
             .unwrap();
         let asked = last(&double, "Getvar");
         assert_eq!(asked.get("Variable"), Some("DEVICE_STATE(Local/1001@agents/n)"));
+    }
+
+    #[tokio::test]
+    async fn joining_a_campaign_whose_queue_asterisk_lacks_is_refused_naming_the_queue() {
+        use std::sync::Arc;
+
+        use ctibridge::config::TelephonyConfig;
+        use ctibridge::telephony::EmbeddedEngine;
+        use ctibridge::telephony::asterisk::AsteriskSwitch;
+        use ctibridge::telephony::engine::SystemClock;
+
+        let double = AmiDouble::start(&["login_and_ping"]).await;
+        let mut telephony = TelephonyConfig::default();
+        telephony.campaigns = telephony.effective_campaigns();
+        telephony.campaigns[0].queue = Some("ventas".into());
+        let switch = AsteriskSwitch::start(super::driver::config(double.port), vec!["ventas".into()]);
+        let engine = EmbeddedEngine::with_switch(
+            &telephony,
+            Arc::new(crate::telephony::MemoryContacts::default()),
+            Arc::new(SystemClock),
+            switch.clone(),
+        )
+        .await
+        .unwrap();
+        eventually("the link is up and the queue checked", || switch.is_up()).await;
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        let refused = engine
+            .login_campaign(&id("agent1"), crate::telephony::INBOUND)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, TelephonyError::QueueRefused { queue, .. } if queue == "ventas"),
+            "{refused:?}"
+        );
+        assert!(refused.to_string().contains("queues.conf"), "{refused}");
+        assert_eq!(
+            engine.position(&id("agent1")).await.unwrap().state,
+            AgentState::LoggedIn
+        );
+        assert!(
+            !double.received_names().iter().any(|n| n == "QueueAdd"),
+            "no member added to a queue that is not there"
+        );
     }
 
     #[tokio::test]

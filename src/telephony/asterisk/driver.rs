@@ -53,6 +53,8 @@ struct State {
     /// app_queue says no more about them, so the customer's hangup ends them.
     off_queue: std::collections::HashSet<CallId>,
     originate_actions: HashMap<String, CallId>,
+    /// The campaigns' queues Asterisk said it does not have (at the last connection).
+    missing_queues: std::collections::HashSet<String>,
     /// Transfers to a user under way: the target's device (its `DialEnd` says whether it
     /// answered).
     user_transfers: HashMap<CallId, String>,
@@ -553,6 +555,7 @@ impl AsteriskSwitch {
                 .await
             {
                 Ok(status) if status.items.iter().any(|m| m.event_name() == Some("QueueParams")) => {
+                    self.lock().missing_queues.remove(queue);
                     // Pauses made at the console while the link was down.
                     for member in status
                         .items
@@ -568,10 +571,13 @@ impl AsteriskSwitch {
                         paused_there.push((device, reason));
                     }
                 }
-                Ok(_) => tracing::error!(
-                    queue = %queue.escape_debug(),
-                    "the campaign's queue does not exist in Asterisk: add it to queues.conf; its calls cannot reach agents"
-                ),
+                Ok(_) => {
+                    self.lock().missing_queues.insert(queue.clone());
+                    tracing::error!(
+                        queue = %queue.escape_debug(),
+                        "the campaign's queue does not exist in Asterisk: add it to queues.conf; its calls cannot reach agents"
+                    )
+                }
                 Err(e) => tracing::warn!(queue = %queue.escape_debug(), error = %e, "cannot check a queue"),
             }
         }
@@ -971,6 +977,29 @@ impl Switch for AsteriskSwitch {
 
     fn command(&self, command: SwitchCommand) {
         let _ = self.commands.send(Work::Command(command));
+    }
+
+    /// A queue found missing at the last connection is asked about again (it may have been
+    /// added since); the others cost nothing.
+    fn check_queue<'a>(&'a self, queue: &'a str) -> futures_util::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if !self.lock().missing_queues.contains(queue) {
+                return Ok(());
+            }
+            let asked = Action::new("QueueStatus").header("Queue", queue.to_owned());
+            match self.client.send(asked).await {
+                Ok(status) if status.items.iter().any(|m| m.event_name() == Some("QueueParams")) => {
+                    self.lock().missing_queues.remove(queue);
+                    Ok(())
+                }
+                Ok(_) => Err(format!(
+                    "Asterisk has no queue `{}`: add it to queues.conf and run `queue reload all`",
+                    queue.escape_debug()
+                )),
+                // Asterisk not answering now: the method's own availability check says so.
+                Err(_) => Ok(()),
+            }
+        })
     }
 
     /// Asks Asterisk for the device state of the agent's interface: `INVALID` is a device it

@@ -565,6 +565,12 @@ impl Telephony for EmbeddedEngine {
     }
 
     async fn login_campaign(&self, agent: &AgentId, campaign: CampaignId) -> Result<()> {
+        let queue = self.with(|inner| Ok(inner.campaign(campaign)?.queue.clone()))?;
+        self.shared
+            .switch
+            .check_queue(&queue)
+            .await
+            .map_err(|reason| TelephonyError::QueueRefused { queue, reason })?;
         self.apply(|inner| inner.login_campaign(agent, campaign)).await
     }
 

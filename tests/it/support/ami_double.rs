@@ -139,6 +139,11 @@ fn documented_answer(action: &Message, id: &str) -> Option<String> {
                 "Response: Success\r\nActionID: {id}\r\nVariable: {variable}\r\nValue: {state}\r\n\r\n"
             ))
         }
+        // A queue the recordings' queues.conf lacks: an empty list (app_queue's status list).
+        "QueueStatus" if action.get("Queue").is_some_and(|q| q != "salesforce") => Some(format!(
+            "Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Queue status will follow\r\n\r\n\
+             Event: QueueStatusComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"
+        )),
         "CancelAtxfer" => Some(ack("CancelAtxfer successfully queued")),
         "BlindTransfer" => Some(ack("Transfer succeeded")),
         "Atxfer" => Some(ack("Atxfer successfully queued")),
