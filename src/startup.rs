@@ -289,6 +289,7 @@ fn telephony_switch(
             tracing::info!(
                 host = %asterisk.host,
                 port = asterisk.port,
+                tls = asterisk.tls,
                 user = %asterisk.username,
                 "telephony: Asterisk over AMI"
             );
@@ -299,10 +300,9 @@ fn telephony_switch(
                 .filter(|c| c.kind == crate::telephony::config::CampaignKind::Inbound)
                 .map(|c| c.queue.unwrap_or_else(|| c.id.to_string()))
                 .collect();
-            Ok(Some(crate::telephony::asterisk::AsteriskSwitch::start(
-                asterisk.clone(),
-                queues,
-            )))
+            let switch = crate::telephony::asterisk::AsteriskSwitch::start(asterisk.clone(), queues)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            Ok(Some(switch))
         }
     }
 }

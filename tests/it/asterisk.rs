@@ -23,6 +23,7 @@ fn settings(port: u16, secret: &str) -> AmiSettings {
         action_timeout: Duration::from_secs(2),
         backoff_first: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
+        tls: None,
     }
 }
 
@@ -240,6 +241,104 @@ async fn malformed_input_is_dropped_with_one_warning_and_the_link_goes_on() {
     assert_eq!(pong.response.get("Ping"), Some("Pong"));
 }
 
+/// A TLS front on `double` (as Asterisk's `tlsenable` listener), with the test certificate
+/// for `localhost` / 127.0.0.1.
+async fn tls_front(double: &AmiDouble) -> u16 {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let chain = vec![CertificateDer::from_pem_file(dir.join("asterisk.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(dir.join("asterisk.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let plain = double.port;
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let Ok(mut inner) = tokio::net::TcpStream::connect(("127.0.0.1", plain)).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut inner).await;
+            });
+        }
+    });
+    port
+}
+
+fn tls_config(port: u16, ca: &str) -> ctibridge::telephony::asterisk::AsteriskConfig {
+    ctibridge::telephony::asterisk::AsteriskConfig {
+        port,
+        username: "ctibridge".into(),
+        secret: SecretString::from("ctibridge-secret".to_owned()),
+        tls: true,
+        tls_ca_file: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(ca)),
+        tls_server_name: Some("localhost".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn over_tls_the_link_logs_in_and_answers_as_over_tcp() {
+    let double = AmiDouble::start(&["login_and_ping"]).await;
+    let port = tls_front(&double).await;
+    let mut settings = tls_config(port, "tests/fixtures/tls/ca.pem")
+        .ami_settings()
+        .unwrap();
+    settings.backoff_first = Duration::from_millis(50);
+    let (client, mut link) = AmiClient::start(settings);
+    next(&mut link, "up over TLS", |e| *e == LinkEvent::Up).await;
+    let pong = client.send(Action::new("Ping")).await.expect("pong");
+    assert_eq!(pong.response.get("Ping"), Some("Pong"));
+}
+
+#[tokio::test]
+async fn an_asterisk_certificate_we_do_not_trust_is_refused_with_the_reason() {
+    let double = AmiDouble::start(&["login_and_ping"]).await;
+    let port = tls_front(&double).await;
+    // The server's own certificate is not a CA: trusting it alone does not make the chain.
+    let (_client, mut link) = AmiClient::start(
+        tls_config(port, "tests/fixtures/tls/asterisk.pem")
+            .ami_settings()
+            .unwrap(),
+    );
+    let down = next(&mut link, "refused", |e| matches!(e, LinkEvent::Down(_))).await;
+    let LinkEvent::Down(AmiError::Unreachable { address, reason }) = down else {
+        panic!("{down:?}")
+    };
+    assert_eq!(address, format!("127.0.0.1:{port}"));
+    assert!(reason.contains("TLS handshake failed"), "{reason}");
+    assert!(
+        !double.received_names().iter().any(|n| n == "Login"),
+        "the secret never went to an untrusted peer"
+    );
+
+    // Settings that cannot work are refused before any connection, naming the key.
+    let unreadable = tls_config(port, "tests/fixtures/tls/missing.pem")
+        .ami_settings()
+        .unwrap_err();
+    assert!(
+        unreadable.contains("telephony.asterisk.tls_ca_file"),
+        "{unreadable}"
+    );
+    let not_pem = tls_config(port, "tests/fixtures/tls/README.md")
+        .ami_settings()
+        .unwrap_err();
+    assert!(not_pem.contains("no PEM certificate"), "{not_pem}");
+}
+
 #[tokio::test]
 async fn a_core_that_falls_behind_holds_asterisk_back_and_loses_no_event() {
     let double = AmiDouble::start(&["login_and_ping"]).await;
@@ -298,7 +397,7 @@ mod driver {
     pub async fn engine(
         double: &AmiDouble,
     ) -> (Arc<EmbeddedEngine>, Arc<AsteriskSwitch>, Arc<MemoryContacts>) {
-        let switch = AsteriskSwitch::start(config(double.port), Vec::new());
+        let switch = AsteriskSwitch::start(config(double.port), Vec::new()).unwrap();
         let contacts = Arc::new(MemoryContacts::default());
         let engine = EmbeddedEngine::with_switch(
             &TelephonyConfig::default(),
@@ -1095,7 +1194,8 @@ mod transfers {
         let mut telephony = TelephonyConfig::default();
         telephony.campaigns = telephony.effective_campaigns();
         telephony.campaigns[0].queue = Some("ventas".into());
-        let switch = AsteriskSwitch::start(super::driver::config(double.port), vec!["ventas".into()]);
+        let switch =
+            AsteriskSwitch::start(super::driver::config(double.port), vec!["ventas".into()]).unwrap();
         let engine = EmbeddedEngine::with_switch(
             &telephony,
             Arc::new(crate::telephony::MemoryContacts::default()),

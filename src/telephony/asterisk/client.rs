@@ -33,7 +33,28 @@ pub struct AmiSettings {
     /// Reconnection backoff: first wait, doubled up to the maximum.
     pub backoff_first: Duration,
     pub backoff_max: Duration,
+    /// The manager interface over TLS (Asterisk's `tlsenable`), or plain TCP.
+    pub tls: Option<AmiTls>,
 }
+
+/// TLS for the manager link: whom to trust, and the name the certificate must carry.
+#[derive(Clone)]
+pub struct AmiTls {
+    pub connector: tokio_rustls::TlsConnector,
+    pub server_name: rustls_pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for AmiTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmiTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The connection, plain or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
 impl AmiSettings {
     pub fn address(&self) -> String {
@@ -218,8 +239,7 @@ async fn session(
             reason,
         })
     };
-    let mut stream = match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(&address)).await
-    {
+    let stream = match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(&address)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return unreachable(e.to_string()),
         Err(_) => {
@@ -230,6 +250,22 @@ async fn session(
         }
     };
     let _ = stream.set_nodelay(true);
+    let mut stream: Box<dyn Stream> = match &settings.tls {
+        None => Box::new(stream),
+        Some(tls) => {
+            let handshake = tls.connector.connect(tls.server_name.clone(), stream);
+            match tokio::time::timeout(settings.connect_timeout, handshake).await {
+                Ok(Ok(stream)) => Box::new(stream),
+                Ok(Err(e)) => return unreachable(format!("TLS handshake failed: {e}")),
+                Err(_) => {
+                    return unreachable(format!(
+                        "no TLS handshake within {} s",
+                        settings.connect_timeout.as_secs()
+                    ));
+                }
+            }
+        }
+    };
     let mut decoder = Decoder::new();
     let mut buffer = vec![0u8; 64 * 1024];
     let deadline = Instant::now() + settings.connect_timeout;
@@ -290,7 +326,7 @@ async fn session(
     let mut ticks = tokio::time::interval(Duration::from_millis(250));
     // Writing has a task of its own: while Asterisk is busy sending us a burst of events it may
     // stop reading, and a write in this loop would then stop our reading too.
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (writes, mut to_write) = mpsc::channel::<Vec<u8>>(1024);
     let mut writing = tokio::spawn(async move {
         while let Some(bytes) = to_write.recv().await {
@@ -443,7 +479,7 @@ impl Early {
 }
 
 async fn next_frame(
-    stream: &mut TcpStream,
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
     decoder: &mut Decoder,
     buffer: &mut [u8],
     deadline: Instant,

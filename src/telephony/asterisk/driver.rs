@@ -83,8 +83,10 @@ enum Work {
 impl AsteriskSwitch {
     /// Connects (in the background: a link that cannot be made is retried and reported, and
     /// methods answer "telephony unavailable" meanwhile). Must run inside a tokio runtime.
-    pub fn start(settings: AsteriskConfig, queues: Vec<String>) -> Arc<AsteriskSwitch> {
-        let (client, link) = AmiClient::start(settings.ami_settings());
+    ///
+    /// `Err`: the TLS settings are unusable (named in the message).
+    pub fn start(settings: AsteriskConfig, queues: Vec<String>) -> Result<Arc<AsteriskSwitch>, String> {
+        let (client, link) = AmiClient::start(settings.ami_settings()?);
         let (commands, queued) = mpsc::unbounded_channel();
         let switch = Arc::new(AsteriskSwitch {
             settings,
@@ -97,7 +99,7 @@ impl AsteriskSwitch {
         });
         tokio::spawn(Self::carry_out(Arc::downgrade(&switch), queued));
         tokio::spawn(Self::follow(Arc::downgrade(&switch), link));
-        switch
+        Ok(switch)
     }
 
     /// Whether the AMI link is up.

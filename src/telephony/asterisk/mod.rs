@@ -46,6 +46,13 @@ pub struct AsteriskConfig {
     pub call_id_variable: String,
     /// Seconds an originated call rings on the agent's phone.
     pub originate_timeout_secs: u64,
+    /// The manager interface over TLS (manager.conf `tlsenable`, usually port 5039).
+    pub tls: bool,
+    /// PEM file of the certificate authority (or Asterisk's self-signed certificate) to trust;
+    /// absent: the system's trusted roots.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// The name Asterisk's certificate must carry (default: `host`).
+    pub tls_server_name: Option<String>,
     /// The argon2 hash (`ctibridge hash-password`) of the token the dialplan presents to
     /// `GET /asterisk/intake`; absent: the endpoint is off.
     pub intake_token_hash: Option<String>,
@@ -67,6 +74,9 @@ impl Default for AsteriskConfig {
             conference_context: "conference".into(),
             call_id_variable: "CTI_CALL_ID".into(),
             originate_timeout_secs: 15,
+            tls: false,
+            tls_ca_file: None,
+            tls_server_name: None,
             intake_token_hash: None,
         }
     }
@@ -110,8 +120,10 @@ impl AsteriskConfig {
         (!device.is_empty()).then(|| device.to_owned())
     }
 
-    pub fn ami_settings(&self) -> client::AmiSettings {
-        client::AmiSettings {
+    /// The link's settings; `Err` names what is wrong with the TLS settings (an unreadable
+    /// CA file, a server name that is not one).
+    pub fn ami_settings(&self) -> Result<client::AmiSettings, String> {
+        Ok(client::AmiSettings {
             host: self.host.clone(),
             port: self.port,
             username: self.username.clone(),
@@ -120,6 +132,59 @@ impl AsteriskConfig {
             action_timeout: Duration::from_secs(10),
             backoff_first: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            tls: self.tls_settings()?,
+        })
+    }
+
+    fn tls_settings(&self) -> Result<Option<client::AmiTls>, String> {
+        if !self.tls {
+            return Ok(None);
         }
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.tls_ca_file {
+            Some(path) => {
+                use rustls_pki_types::pem::PemObject;
+                let what = || format!("telephony.asterisk.tls_ca_file `{}`", path.display());
+                let certificates = rustls_pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| format!("{}: {e}", what()))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("{}: {e}", what()))?;
+                if certificates.is_empty() {
+                    return Err(format!("{}: no PEM certificate in it", what()));
+                }
+                for certificate in certificates {
+                    roots.add(certificate).map_err(|e| format!("{}: {e}", what()))?;
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                for certificate in found.certs {
+                    let _ = roots.add(certificate);
+                }
+                if roots.is_empty() {
+                    return Err(
+                        "telephony.asterisk.tls: the system has no trusted certificates; set tls_ca_file"
+                            .into(),
+                    );
+                }
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("telephony.asterisk.tls: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = self.tls_server_name.clone().unwrap_or_else(|| self.host.clone());
+        let server_name = rustls_pki_types::ServerName::try_from(name.clone()).map_err(|_| {
+            format!(
+                "telephony.asterisk.tls_server_name `{}` is not a host name or address",
+                name.escape_debug()
+            )
+        })?;
+        Ok(Some(client::AmiTls {
+            connector: tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)),
+            server_name,
+        }))
     }
 }
