@@ -7,12 +7,14 @@
 //! - [`session`], [`auth`], [`ratelimit`]: session tokens, typed guards, failed-login limits;
 //! - [`sim`]: the embedded engine's simulation API under `/sim/…` (admin token);
 //! - [`salesforce`]: the softphone's Salesforce helpers and `/admin/salesforce`;
+//! - [`campaigns`]: `/admin/campaigns/{campaign}/leads`, leads for the dialers;
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
 
 pub mod adapter;
 pub mod asterisk;
 pub mod auth;
+pub mod campaigns;
 pub mod error;
 pub mod health;
 pub mod hub;
@@ -52,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(sim::load_leads)
     .service(sim::dialer_step)
     .service(sim::script_customer)
+    .service(campaigns::load_leads)
     .service(asterisk::intake);
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);

@@ -292,6 +292,25 @@ fn build() -> OpenApi {
         }
         paths = paths.path(path, item);
     }
+    let mut leads = post(
+        "admin",
+        "Load leads into an outbound campaign's dialer (any telephony platform)",
+        Some(json!({"leads": [{"phone": "1155550100", "key": "0035e00000AbCdE"}]})),
+        json!({"loaded": 1}),
+        Some("admin"),
+        sim_errors,
+    );
+    if let Some(op) = leads.post.as_mut() {
+        op.parameters.get_or_insert_with(Vec::new).push(
+            ParameterBuilder::new()
+                .name("campaign")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .build()
+                .into(),
+        );
+    }
+    paths = paths.path("/admin/campaigns/{campaign}/leads", leads);
     let error_schema = ObjectBuilder::new()
         .property(
             "error",

@@ -31,6 +31,9 @@ pub enum SwitchCommand {
         agent: Option<AgentId>,
         device: Option<String>,
         number: String,
+        /// Predictive: the campaign's queue, where the customer waits for an agent once they
+        /// answer (switches that route calls).
+        queue: Option<String>,
     },
     /// Hang the call up for everyone on it.
     Hangup {

@@ -1383,3 +1383,219 @@ mod transfers {
         assert_eq!(engine.position(&agent3).await.unwrap().state, AgentState::WrapUp);
     }
 }
+
+mod predictive {
+    use std::time::Duration;
+
+    use ctibridge::telephony::engine::LeadInput;
+    use ctibridge::telephony::{AgentState, CampaignId, EndReason, Event, LoginRequest, Telephony};
+
+    use super::driver::{engine, eventually};
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::id;
+
+    const PREDICTIVE: CampaignId = CampaignId(98);
+
+    /// The events Asterisk sends for the predictive call `call` (its Local channel towards the
+    /// number, `linkedid`), shaped as the recorded ones: `what` names the stage.
+    fn asterisk_says(what: &str, call: u64, action_id: &str) -> Vec<u8> {
+        let channel = "Local/1160000001@outbound-000000c0;1";
+        let linkedid = "1795949300.10";
+        let head = format!(
+            "Privilege: agent,all\r\nChannel: {channel}\r\nChannelState: 6\r\nChannelStateDesc: Up\r\n\
+             CallerIDNum: 1160000001\r\nCallerIDName: <unknown>\r\nContext: queues\r\nExten: 98\r\n\
+             Priority: 1\r\nUniqueid: {linkedid}\r\nLinkedid: {linkedid}\r\n"
+        );
+        let member = "Queue: 98\r\nInterface: Local/1003@agents/n\r\nMemberName: agent3\r\n";
+        match what {
+            "answered" => format!(
+                "Event: VarSet\r\n{head}Variable: CTI_CALL_ID\r\nValue: {call}\r\n\r\n\
+                 Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: {action_id}\r\n\
+                 Response: Success\r\nChannel: {channel}\r\nContext: queues\r\nExten: 98\r\nReason: 4\r\n\
+                 Uniqueid: {linkedid}\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n\
+                 Event: QueueCallerJoin\r\n{head}Queue: 98\r\nPosition: 1\r\nCount: 1\r\n\r\n\
+                 Event: AgentCalled\r\n{head}DestChannel: Local/1003@agents-000000c2;1\r\n{member}\r\n"
+            ),
+            "connected" => format!(
+                "Event: AgentConnect\r\n{head}DestChannel: Local/1003@agents-000000c2;1\r\n{member}\
+                 HoldTime: 1\r\nRingTime: 1\r\n\r\n"
+            ),
+            "completed" => format!(
+                "Event: AgentComplete\r\n{head}DestChannel: Local/1003@agents-000000c2;1\r\n{member}\
+                 HoldTime: 1\r\nTalkTime: 5\r\nReason: caller\r\n\r\n"
+            ),
+            "unreached" => format!(
+                "Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: {action_id}\r\n\
+                 Response: Failure\r\nChannel: Local/1160000002@outbound\r\nContext: queues\r\nExten: 98\r\n\
+                 Reason: 5\r\nUniqueid: <null>\r\nCallerIDNum: <unknown>\r\nCallerIDName: <unknown>\r\n\r\n"
+            ),
+            _ => unreachable!(),
+        }
+        .into_bytes()
+    }
+
+    fn originates(double: &AmiDouble) -> Vec<ctibridge::telephony::asterisk::codec::Message> {
+        double
+            .received()
+            .into_iter()
+            .filter(|m| m.get("Action") == Some("Originate"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_predictive_call_rings_the_customer_then_the_campaigns_queue_offers_it() {
+        let double = AmiDouble::start(&["login_and_ping"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent3");
+        engine
+            .login(LoginRequest::new("1003", "agent3", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, PREDICTIVE).await.unwrap();
+        eventually("the QueueAdd", || {
+            double.received_names().iter().any(|n| n == "QueueAdd")
+        })
+        .await;
+        let add = double
+            .received()
+            .into_iter()
+            .find(|m| m.get("Action") == Some("QueueAdd"))
+            .unwrap();
+        assert_eq!(add.get("Queue"), Some("98"), "the campaign's queue");
+
+        // One ready agent: the dialer calls one lead, the customer's number first.
+        engine
+            .load_leads(
+                PREDICTIVE,
+                vec![LeadInput {
+                    phone: "1160000001".into(),
+                    key: None,
+                }],
+            )
+            .await
+            .unwrap();
+        eventually("the predictive Originate", || !originates(&double).is_empty()).await;
+        let originate = originates(&double).remove(0);
+        assert_eq!(originate.get("Channel"), Some("Local/1160000001@outbound"));
+        assert_eq!(
+            (originate.get("Context"), originate.get("Exten")),
+            (Some("queues"), Some("98"))
+        );
+        let call: u64 = originate
+            .get("Variable")
+            .and_then(|v| v.strip_prefix("CTI_CALL_ID="))
+            .and_then(|v| v.parse().ok())
+            .expect("the call id in a channel variable");
+        let action_id = originate.get("ActionID").unwrap().to_owned();
+        assert_eq!(
+            engine.position(&agent).await.unwrap().state,
+            AgentState::Available
+        );
+
+        // The customer answers; the queue offers the call to agent3, who answers.
+        double.push(&asterisk_says("answered", call, &action_id));
+        let offered = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(e) = events.recv().await
+                    && let Event::CallOffered { call: c } = e.event
+                {
+                    return c;
+                }
+            }
+        })
+        .await
+        .expect("offered");
+        assert_eq!(
+            offered.data.call_id, call,
+            "one call id from the dialer to the agent"
+        );
+        assert_eq!(offered.data.call_dialer.as_deref(), Some("predictive"));
+        double.push(&asterisk_says("connected", call, &action_id));
+        eventually_state(&engine, "agent3", AgentState::InCall).await;
+        double.push(&asterisk_says("completed", call, &action_id));
+        eventually_state(&engine, "agent3", AgentState::WrapUp).await;
+    }
+
+    #[tokio::test]
+    async fn a_busy_customer_ends_the_predictive_call_unreached() {
+        let double = AmiDouble::start(&["login_and_ping"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent3");
+        engine
+            .login(LoginRequest::new("1003", "agent3", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, PREDICTIVE).await.unwrap();
+        engine
+            .load_leads(
+                PREDICTIVE,
+                vec![LeadInput {
+                    phone: "1160000002".into(),
+                    key: None,
+                }],
+            )
+            .await
+            .unwrap();
+        eventually("the predictive Originate", || !originates(&double).is_empty()).await;
+        let originate = originates(&double).remove(0);
+        let call: u64 = originate
+            .get("Variable")
+            .and_then(|v| v.strip_prefix("CTI_CALL_ID="))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        double.push(&asterisk_says(
+            "unreached",
+            call,
+            originate.get("ActionID").unwrap(),
+        ));
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(e) = events.recv().await
+                    && let Event::DialerAttempt { call_id, reason, .. } = e.event
+                    && call_id.0 == call
+                {
+                    return reason;
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            ended.ok(),
+            Some(EndReason::Busy),
+            "the dialer's attempt ended busy (Reason 5)"
+        );
+        eventually_call_gone(&engine, call).await;
+        assert_eq!(
+            engine.position(&agent).await.unwrap().state,
+            AgentState::Available
+        );
+    }
+
+    async fn eventually_state(engine: &ctibridge::telephony::EmbeddedEngine, user: &str, want: AgentState) {
+        let agent = id(user);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = engine.position(&agent).await.unwrap().state;
+            if state == want {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{user} is {state:?}, not {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn eventually_call_gone(engine: &ctibridge::telephony::EmbeddedEngine, call: u64) {
+        let simulation = engine.simulation();
+        eventually("the call ended", || {
+            simulation
+                .call(ctibridge::telephony::CallId(call))
+                .is_none_or(|c| c.state == ctibridge::telephony::CallState::Ended)
+        })
+        .await;
+    }
+}

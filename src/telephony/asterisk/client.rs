@@ -137,12 +137,18 @@ impl AmiClient {
     /// is [`AmiError::Refused`] with Asterisk's message.
     pub async fn send(&self, action: Action) -> Result<Answer, AmiError> {
         let name = action.name().to_owned();
-        let id = format!(
-            "{}-{}",
-            name.to_ascii_lowercase(),
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        );
-        let action = action.with_action_id(id);
+        // An ActionID the caller chose is kept (it may be waiting for the action's events).
+        let action = match action.action_id() {
+            Some(_) => action,
+            None => {
+                let id = format!(
+                    "{}-{}",
+                    name.to_ascii_lowercase(),
+                    self.next_id.fetch_add(1, Ordering::Relaxed)
+                );
+                action.with_action_id(id)
+            }
+        };
         action.validate().map_err(|e| invalid(&name, &e))?;
         let (answer, answered) = oneshot::channel();
         self.requests

@@ -55,6 +55,9 @@ struct State {
     originate_actions: HashMap<String, CallId>,
     /// The campaigns' queues Asterisk said it does not have (at the last connection).
     missing_queues: std::collections::HashSet<String>,
+    /// Predictive calls still ringing the customer (their OriginateResponse says whether the
+    /// customer answered); once answered they are queue calls like the others.
+    predictive: std::collections::HashSet<CallId>,
     /// Transfers to a user under way: the target's device (its `DialEnd` says whether it
     /// answered).
     user_transfers: HashMap<CallId, String>,
@@ -140,23 +143,16 @@ impl AsteriskSwitch {
                 }
             };
             let described = format!("{command:?}");
-            // A call placed for an agent: its failure is the core's to know.
+            // A call placed: its failure (and for a predictive call, its answer) is the core's
+            // to know.
             let placing = match &command {
-                SwitchCommand::Originate {
-                    call,
-                    device: Some(_),
-                    ..
-                } => Some(*call),
+                SwitchCommand::Originate { call, .. } => Some(*call),
                 _ => None,
             };
             for action in switch.actions_for(command) {
                 let name = action.name().to_owned();
                 match switch.client.send(action).await {
-                    Ok(answer) => {
-                        if let (Some(call), Some(id)) = (placing, answer.response.action_id()) {
-                            switch.lock().originate_actions.insert(id.to_owned(), call);
-                        }
-                    }
+                    Ok(_) => {}
                     Err(AmiError::Refused { message, .. }) if message.contains("Already there") => {}
                     Err(e) => {
                         tracing::warn!(
@@ -179,6 +175,8 @@ impl AsteriskSwitch {
         {
             let mut state = self.lock();
             state.originated.remove(&call);
+            state.predictive.remove(&call);
+            state.originate_actions.retain(|_, c| *c != call);
             state.legs.remove(&call);
             state.calls.retain(|_, c| *c != call);
         }
@@ -243,15 +241,21 @@ impl AsteriskSwitch {
                 agent,
                 device: Some(device),
                 number,
+                ..
             } => {
                 let agent = agent.map_or_else(|| device.clone(), |a| a.as_str().to_owned());
+                // Its ActionID is known before it is sent: its OriginateResponse cannot be
+                // read before the driver knows whose it is.
+                let action_id = format!("originate-call-{}", call.0);
                 {
                     let mut state = self.lock();
                     state.legs.insert(call, Legs::default());
                     state.originated.insert(call);
+                    state.originate_actions.insert(action_id.clone(), call);
                 }
                 vec![
                     Action::new("Originate")
+                        .with_action_id(action_id)
                         .header("Channel", s.dial_channel_of(&device))
                         .header("Context", s.outbound_context.clone())
                         .header("Exten", number)
@@ -259,6 +263,35 @@ impl AsteriskSwitch {
                         .header("CallerID", format!("\"{agent}\" <{device}>"))
                         .header("Async", "true")
                         .header("Timeout", (s.originate_timeout_secs * 1000).to_string())
+                        .header("Variable", format!("{}={}", s.call_id_variable, call.0)),
+                ]
+            }
+            // Predictive: the customer's number first (a Local channel through the outbound
+            // context); once they answer, the campaign's queue (the queues context) offers the
+            // call to an agent, under the same call id.
+            SwitchCommand::Originate {
+                call,
+                device: None,
+                number,
+                queue: Some(queue),
+                ..
+            } => {
+                let action_id = format!("originate-call-{}", call.0);
+                {
+                    let mut state = self.lock();
+                    state.legs.insert(call, Legs::default());
+                    state.predictive.insert(call);
+                    state.originate_actions.insert(action_id.clone(), call);
+                }
+                vec![
+                    Action::new("Originate")
+                        .with_action_id(action_id)
+                        .header("Channel", format!("Local/{number}@{}", s.outbound_context))
+                        .header("Context", s.queue_context.clone())
+                        .header("Exten", queue)
+                        .header("Priority", "1")
+                        .header("Async", "true")
+                        .header("Timeout", (s.predictive_ring_secs * 1000).to_string())
                         .header("Variable", format!("{}={}", s.call_id_variable, call.0)),
                 ]
             }
@@ -717,13 +750,36 @@ impl AsteriskSwitch {
             // An Originate that failed after it was queued (the agent's phone unreachable or
             // not answering).
             "OriginateResponse" => {
-                let call = m
+                let Some(call) = m
                     .action_id()
-                    .and_then(|id| self.lock().originate_actions.remove(id));
-                if let Some(call) = call
-                    && m.response().is_some_and(|r| !r.eq_ignore_ascii_case("success"))
-                {
-                    self.unplaced(call).await;
+                    .and_then(|id| self.lock().originate_actions.remove(id))
+                else {
+                    return;
+                };
+                // An event's `Response` header (Message::response reads responses only).
+                let answered = m
+                    .get("Response")
+                    .is_some_and(|r| r.eq_ignore_ascii_case("success"));
+                let predictive = self.lock().predictive.remove(&call);
+                match (predictive, answered) {
+                    // The customer answered a predictive call: it goes to the queue now.
+                    (true, true) => self.report(SwitchEvent::CustomerAnswered { call }).await,
+                    (true, false) => {
+                        {
+                            let mut state = self.lock();
+                            state.legs.remove(&call);
+                            state.calls.retain(|_, c| *c != call);
+                        }
+                        // app_queue's / the channel's reasons: 5 busy, 8 congestion.
+                        let reason = match m.get("Reason") {
+                            Some("5" | "8") => EndReason::Busy,
+                            _ => EndReason::NoAnswer,
+                        };
+                        self.report(SwitchEvent::CustomerUnreached { call, reason }).await;
+                    }
+                    // The agent's phone answered: DialEnd says about the customer.
+                    (false, true) => {}
+                    (false, false) => self.unplaced(call).await,
                 }
             }
             "Hangup" => self.hangup(m).await,
@@ -764,7 +820,7 @@ impl AsteriskSwitch {
         // An originated call names itself in its first channel: the call is this Linkedid.
         if variable == self.settings.call_id_variable
             && let (Ok(id), Some(linkedid)) = (value.parse::<u64>(), m.get("Linkedid"))
-            && state.originated.contains(&CallId(id))
+            && (state.originated.contains(&CallId(id)) || state.predictive.contains(&CallId(id)))
         {
             state.calls.insert(linkedid.to_owned(), CallId(id));
             if let Some(legs) = state.legs.get_mut(&CallId(id)) {
@@ -937,6 +993,7 @@ impl AsteriskSwitch {
         state.legs.remove(&call);
         state.originated.remove(&call);
         state.off_queue.remove(&call);
+        state.predictive.remove(&call);
         state.user_transfers.remove(&call);
         state.originate_actions.retain(|_, c| *c != call);
         Some(call)

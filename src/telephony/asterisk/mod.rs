@@ -46,6 +46,8 @@ pub struct AsteriskConfig {
     pub call_id_variable: String,
     /// Seconds an originated call rings on the agent's phone.
     pub originate_timeout_secs: u64,
+    /// Seconds a predictive call rings the customer before it counts as not answered.
+    pub predictive_ring_secs: u64,
     /// The manager interface over TLS (manager.conf `tlsenable`, usually port 5039).
     pub tls: bool,
     /// PEM file of the certificate authority (or Asterisk's self-signed certificate) to trust;
@@ -74,6 +76,7 @@ impl Default for AsteriskConfig {
             conference_context: "conference".into(),
             call_id_variable: "CTI_CALL_ID".into(),
             originate_timeout_secs: 15,
+            predictive_ring_secs: 30,
             tls: false,
             tls_ca_file: None,
             tls_server_name: None,

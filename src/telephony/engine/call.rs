@@ -169,6 +169,7 @@ impl Inner {
             agent: Some(user.clone()),
             device: Some(device),
             number: phone,
+            queue: None,
         });
         Ok(id)
     }

@@ -100,11 +100,13 @@ impl Inner {
             },
         );
         // Predictive: the customer first; an agent once they answer.
+        let queue = self.campaigns.get(&campaign).map(|c| c.queue.clone());
         self.command(crate::telephony::switch::SwitchCommand::Originate {
             call: id,
             agent: None,
             device: None,
             number: lead.phone,
+            queue,
         });
     }
 

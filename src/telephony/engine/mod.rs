@@ -316,9 +316,14 @@ impl EmbeddedEngine {
     pub fn simulation(&self) -> Simulation {
         Simulation {
             shared: self.shared.clone(),
-            resolver: self.shared.resolver.clone(),
             switch: self.sim.clone(),
         }
+    }
+
+    /// Adds leads to an outbound campaign (each looked up / inserted in the campaign's
+    /// database first) and runs its dialer, whatever the switch.
+    pub async fn load_leads(&self, campaign: CampaignId, leads: Vec<LeadInput>) -> Result<usize> {
+        self.shared.load_leads(campaign, leads).await
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {

@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::contacts::{ContactResolver, InboundLookup};
+use crate::contacts::InboundLookup;
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::NeotelData;
 use crate::telephony::types::{AgentId, CallId, CallView, Callback, CampaignId};
@@ -204,7 +204,6 @@ impl Switch for SimulatedSwitch {
 #[derive(Clone)]
 pub struct Simulation {
     pub(super) shared: Arc<Shared>,
-    pub(super) resolver: Arc<dyn ContactResolver>,
     /// `None` when the engine runs another switch: scripts then do nothing.
     pub(super) switch: Option<Arc<SimulatedSwitch>>,
 }
@@ -271,48 +270,7 @@ impl Simulation {
     /// Adds leads to an outbound campaign (each looked up / inserted in the campaign's
     /// database first) and runs the dialers.
     pub async fn load_leads(&self, campaign: CampaignId, leads: Vec<LeadInput>) -> Result<usize> {
-        let (database_id, dialer) = {
-            let inner = self.shared.lock();
-            let c = inner.campaign(campaign)?;
-            if !c.is_outbound() {
-                return Err(TelephonyError::NotOutbound(campaign));
-            }
-            (c.database_id, c.dialer)
-        };
-        let mut prepared = Vec::with_capacity(leads.len());
-        for lead in leads {
-            let phone = validate_number(&lead.phone)?;
-            let found = self
-                .resolver
-                .contacto_insert_salesforce(&InboundLookup {
-                    data: lead.key.clone(),
-                    ani: Some(phone.clone()),
-                    database_id,
-                })
-                .await
-                .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
-            let mut data = NeotelData {
-                call_campaing: Some(campaign.0),
-                call_dialer: dialer.map(|d| d.as_str().to_owned()),
-                call_reason: Some("new".to_owned()),
-                phone_number: Some(phone.clone()),
-                ..NeotelData::default()
-            };
-            contact_data(&mut data, &found);
-            prepared.push(Lead {
-                phone,
-                data,
-                clavesf: Some(found.clavesf.to_string()),
-            });
-        }
-        let count = prepared.len();
-        self.shared.change(|inner| {
-            inner.leads_changed(campaign);
-            inner.leads.entry(campaign).or_default().extend(prepared);
-            inner.run();
-        });
-        self.shared.flush().await?;
-        Ok(count)
+        self.shared.load_leads(campaign, leads).await
     }
 
     /// Runs a campaign's dialer now (it also runs on every change that frees an agent).
@@ -361,5 +319,54 @@ impl Simulation {
             .values()
             .map(|(c, _)| c.clone())
             .collect()
+    }
+}
+
+impl Shared {
+    /// Adds leads to an outbound campaign (each looked up / inserted in the campaign's
+    /// database first) and runs the dialers.
+    pub(crate) async fn load_leads(&self, campaign: CampaignId, leads: Vec<LeadInput>) -> Result<usize> {
+        let (database_id, dialer) = {
+            let inner = self.lock();
+            let c = inner.campaign(campaign)?;
+            if !c.is_outbound() {
+                return Err(TelephonyError::NotOutbound(campaign));
+            }
+            (c.database_id, c.dialer)
+        };
+        let mut prepared = Vec::with_capacity(leads.len());
+        for lead in leads {
+            let phone = validate_number(&lead.phone)?;
+            let found = self
+                .resolver
+                .contacto_insert_salesforce(&InboundLookup {
+                    data: lead.key.clone(),
+                    ani: Some(phone.clone()),
+                    database_id,
+                })
+                .await
+                .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
+            let mut data = NeotelData {
+                call_campaing: Some(campaign.0),
+                call_dialer: dialer.map(|d| d.as_str().to_owned()),
+                call_reason: Some("new".to_owned()),
+                phone_number: Some(phone.clone()),
+                ..NeotelData::default()
+            };
+            contact_data(&mut data, &found);
+            prepared.push(Lead {
+                phone,
+                data,
+                clavesf: Some(found.clavesf.to_string()),
+            });
+        }
+        let count = prepared.len();
+        self.change(|inner| {
+            inner.leads_changed(campaign);
+            inner.leads.entry(campaign).or_default().extend(prepared);
+            inner.run();
+        });
+        self.flush().await?;
+        Ok(count)
     }
 }

@@ -183,6 +183,7 @@ async fn a_dial_originates_on_the_switch_and_its_answers_drive_the_call() {
             agent: Some(id("agent2")),
             device: Some("1002".into()),
             number: "1155559999".into(),
+            queue: None,
         }]
     );
     switch.report(SwitchEvent::CustomerAnswered { call }).await;

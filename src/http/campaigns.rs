@@ -1,0 +1,63 @@
+//! Campaign administration that works whatever the telephony platform: loading leads into an
+//! outbound campaign's dialer (`POST /admin/campaigns/{campaign}/leads`, admin token).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::ApiError;
+use super::auth::AdminToken;
+use super::neoapi::{parse, read_body, telephony_error};
+use super::state::ApiState;
+use crate::telephony::engine::LeadInput;
+use crate::telephony::{CampaignId, Method};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lead {
+    phone: String,
+    /// The contact's key in the campaign's database (CLAVESF is looked up / inserted by it).
+    key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Leads {
+    leads: Vec<Lead>,
+}
+
+/// Adds leads to an outbound campaign's dialer: `{"leads": [{"phone", "key"?}]}` →
+/// `{"loaded": n}`, answered once they are saved. All or nothing: one invalid phone number
+/// refuses the whole list (422, naming it).
+#[post("/admin/campaigns/{campaign}/leads")]
+pub async fn load_leads(
+    _: AdminToken,
+    req: HttpRequest,
+    campaign: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let args: Leads = parse(&body)?;
+    let engine = state.simulation.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "telephony_unavailable",
+            "this server runs no contact-center core",
+        )
+    })?;
+    let leads = args
+        .leads
+        .into_iter()
+        .map(|l| LeadInput {
+            phone: l.phone,
+            key: l.key,
+        })
+        .collect();
+    let loaded = engine
+        .load_leads(CampaignId(campaign.into_inner()), leads)
+        .await
+        .map_err(|e| telephony_error(Method::Position, e))?;
+    Ok(HttpResponse::Ok().json(json!({ "loaded": loaded })))
+}
