@@ -684,6 +684,102 @@ mod driver {
     }
 }
 
+mod resync {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ctibridge::config::TelephonyConfig;
+    use ctibridge::telephony::asterisk::AsteriskSwitch;
+    use ctibridge::telephony::engine::SystemClock;
+    use ctibridge::telephony::{AgentState, EmbeddedEngine, EndReason, Event, LoginRequest, Telephony};
+
+    use super::driver::{config, eventually, until_received};
+    use crate::support::ami_double::AmiDouble;
+    use crate::telephony::{INBOUND, MemoryContacts, id};
+
+    /// Asterisk's QueueStatus list for `salesforce` after the link came back, in the recorded
+    /// shape: agent3 (ours), a dynamic member no agent accounts for, a static member.
+    const QUEUE_STATUS: &str = "Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Queue status will follow\r\n\r\n\
+        Event: QueueParams\r\nQueue: salesforce\r\nMax: 0\r\nStrategy: leastrecent\r\nCalls: 0\r\nHoldtime: 0\r\nTalkTime: 0\r\nCompleted: 1\r\nAbandoned: 0\r\nServiceLevel: 0\r\nServicelevelPerf: 0.0\r\nServicelevelPerf2: 0.0\r\nWeight: 0\r\nActionID: {id}\r\n\r\n\
+        Event: QueueMember\r\nQueue: salesforce\r\nName: agent3\r\nLocation: Local/1003@agents/n\r\nStateInterface: Local/1003@agents/n\r\nMembership: dynamic\r\nPenalty: 0\r\nCallsTaken: 1\r\nLastCall: 0\r\nLastPause: 0\r\nLoginTime: 0\r\nInCall: 0\r\nStatus: 1\r\nPaused: 0\r\nPausedReason: \r\nWrapuptime: 0\r\nActionID: {id}\r\n\r\n\
+        Event: QueueMember\r\nQueue: salesforce\r\nName: agent9\r\nLocation: Local/1009@agents/n\r\nStateInterface: Local/1009@agents/n\r\nMembership: dynamic\r\nPenalty: 0\r\nCallsTaken: 0\r\nLastCall: 0\r\nLastPause: 0\r\nLoginTime: 0\r\nInCall: 0\r\nStatus: 1\r\nPaused: 0\r\nPausedReason: \r\nWrapuptime: 0\r\nActionID: {id}\r\n\r\n\
+        Event: QueueMember\r\nQueue: salesforce\r\nName: Local/1010@agents/n\r\nLocation: Local/1010@agents/n\r\nStateInterface: Local/1010@agents/n\r\nMembership: static\r\nPenalty: 0\r\nCallsTaken: 0\r\nLastCall: 0\r\nLastPause: 0\r\nLoginTime: 0\r\nInCall: 0\r\nStatus: 1\r\nPaused: 0\r\nPausedReason: \r\nWrapuptime: 0\r\nActionID: {id}\r\n\r\n\
+        Event: QueueStatusComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 4\r\n\r\n";
+
+    /// No channel is up any more.
+    const NO_CHANNELS: &str = "Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n\
+        Event: CoreShowChannelsComplete\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n";
+
+    #[tokio::test]
+    async fn after_a_reconnection_a_call_that_ended_meanwhile_is_closed_once_and_stale_members_go() {
+        let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
+        let switch = AsteriskSwitch::start(config(double.port), vec!["salesforce".into()]).unwrap();
+        let engine = EmbeddedEngine::with_switch(
+            &TelephonyConfig::default(),
+            Arc::new(MemoryContacts::default()),
+            Arc::new(SystemClock),
+            switch.clone(),
+        )
+        .await
+        .unwrap();
+        eventually("the AMI link comes up", || switch.is_up()).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent3");
+        engine
+            .login(LoginRequest::new("1003", "agent3", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        double.play("Originate");
+        eventually(
+            "agent3 talks",
+            || matches!(events.try_recv(), Ok(e) if matches!(e.event, Event::CallConnected { .. })),
+        )
+        .await;
+
+        // The link drops; meanwhile the customer hung up and someone left a member behind.
+        double.script("QueueStatus", QUEUE_STATUS);
+        double.script("CoreShowChannels", NO_CHANNELS);
+        let removes_before = double
+            .received_names()
+            .iter()
+            .filter(|n| *n == "QueueRemove")
+            .count();
+        double.drop_connections();
+        eventually("the link comes back", || {
+            double.received_names().iter().filter(|n| *n == "Login").count() >= 2 && switch.is_up()
+        })
+        .await;
+
+        // The call is closed, once; agent3 keeps their login and campaign (wrap-up).
+        let mut ended = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while engine.position(&agent).await.unwrap().state != AgentState::WrapUp {
+            assert!(tokio::time::Instant::now() < deadline, "the call was not closed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        while let Ok(e) = events.try_recv() {
+            if let Event::CallEnded { reason, .. } = e.event {
+                ended.push(reason);
+            }
+        }
+        assert_eq!(ended, vec![EndReason::CustomerHangup]);
+        let position = engine.position(&agent).await.unwrap();
+        assert_eq!(position.campaign.map(|c| c.id), Some(INBOUND));
+
+        // Only the dynamic member no agent accounts for was removed.
+        let removed: Vec<Option<String>> = double
+            .received()
+            .into_iter()
+            .filter(|m| m.get("Action") == Some("QueueRemove"))
+            .skip(removes_before)
+            .map(|m| m.get("Interface").map(str::to_owned))
+            .collect();
+        assert_eq!(removed, vec![Some("Local/1009@agents/n".to_owned())]);
+    }
+}
+
 // ---- the dialplan's intake endpoint -------------------------------------------------------------
 
 mod intake {

@@ -583,6 +583,10 @@ impl AsteriskSwitch {
     /// dynamic members), and calls whose channels are gone are closed.
     async fn resync(&self) {
         let mut paused_there: Vec<(String, Option<String>)> = Vec::new();
+        // Dynamic members of the campaigns' queues, on an agent-shaped interface, that no
+        // logged-in agent accounts for (an agent logged out, or ctibridge restarted, while the
+        // link was down): ctibridge owns dynamic membership of its queues, so they go.
+        let mut stale: Vec<(String, String)> = Vec::new();
         for queue in &self.queues {
             match self
                 .client
@@ -601,6 +605,20 @@ impl AsteriskSwitch {
                         else {
                             continue;
                         };
+                        let ours = self
+                            .lock()
+                            .members
+                            .get(&device)
+                            .is_some_and(|(q, _, _)| q.as_deref() == Some(queue.as_str()));
+                        if !ours {
+                            if member.get("Membership") == Some("dynamic") {
+                                stale.push((
+                                    queue.clone(),
+                                    member.get("Location").unwrap_or_default().to_owned(),
+                                ));
+                            }
+                            continue;
+                        }
                         let reason = (member.get("Paused") == Some("1"))
                             .then(|| member.get("PausedReason").unwrap_or_default().to_owned());
                         paused_there.push((device, reason));
@@ -618,6 +636,19 @@ impl AsteriskSwitch {
         }
         for (device, reason) in paused_there {
             self.member_paused(device, reason).await;
+        }
+        for (queue, interface) in stale {
+            tracing::info!(
+                queue = %queue.escape_debug(),
+                interface = %interface.escape_debug(),
+                "removing a queue member no logged-in agent accounts for"
+            );
+            let remove = Action::new("QueueRemove")
+                .header("Queue", queue)
+                .header("Interface", interface);
+            if let Err(e) = self.client.send(remove).await {
+                tracing::warn!(error = %e, "cannot remove a stale queue member");
+            }
         }
         let members: Vec<(String, Option<String>, Option<String>, String)> = self
             .lock()

@@ -176,6 +176,8 @@ struct State {
     /// Actions no recording sent (answered as unknown commands).
     unmatched: Vec<Message>,
     accepting: bool,
+    /// Answers the test wrote for actions no recording sent (`{id}`: the ActionID).
+    scripted: std::collections::HashMap<String, String>,
 }
 
 /// The running double.
@@ -209,6 +211,7 @@ impl AmiDouble {
                 received: Vec::new(),
                 unmatched: Vec::new(),
                 accepting: true,
+                scripted: std::collections::HashMap::new(),
             })),
             control,
         };
@@ -274,6 +277,12 @@ impl AmiDouble {
             (!*used || step.action.get("Action") == Some("Login")) && signature(&step.action) == wanted
         });
         let Some((step, used)) = step else {
+            let scripted = action
+                .get("Action")
+                .and_then(|name| state.scripted.get(&name.to_ascii_lowercase()));
+            if let Some(answer) = scripted {
+                return answer.replace("{id}", &id).into_bytes();
+            }
             if let Some(answer) = documented_answer(action, &id) {
                 return answer.into_bytes();
             }
@@ -318,6 +327,17 @@ impl AmiDouble {
             step.received.concat()
         };
         self.push(&bytes);
+    }
+
+    /// From now on, answers `action` (when no recorded step matches) with `answer`, its
+    /// `{id}` replaced by the action's ActionID: a state of Asterisk the recordings do not
+    /// show, written in the shape they do.
+    pub fn script(&self, action: &str, answer: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .scripted
+            .insert(action.to_ascii_lowercase(), answer.to_owned());
     }
 
     /// Sends raw bytes to every connected client.
