@@ -26,8 +26,10 @@ pub enum CloseCause {
     None = 0,
     /// Its queue overflowed, or the dispatcher itself fell behind the engine.
     TooSlow = 1,
-    /// Its session was revoked (Logout, or a new login on the same device).
+    /// Its session was revoked by Logout.
     SessionEnded = 2,
+    /// Its session was revoked by a new login of the same user on the same device.
+    SessionReplaced = 3,
 }
 
 struct Subscriber {
@@ -64,6 +66,7 @@ impl Subscription {
         match self.cause.load(Ordering::Acquire) {
             1 => CloseCause::TooSlow,
             2 => CloseCause::SessionEnded,
+            3 => CloseCause::SessionReplaced,
             _ => CloseCause::None,
         }
     }
@@ -140,12 +143,21 @@ impl EventHub {
 
     /// Closes every socket opened with this session (Logout).
     pub fn end_session(&self, token_hash: &str) {
+        self.close_session(token_hash, CloseCause::SessionEnded);
+    }
+
+    /// Closes every socket opened with this session because a new login replaced it.
+    pub fn replace_session(&self, token_hash: &str) {
+        self.close_session(token_hash, CloseCause::SessionReplaced);
+    }
+
+    fn close_session(&self, token_hash: &str, cause: CloseCause) {
         let mut table = self.lock();
         for list in table.by_agent.values_mut() {
             list.retain(|s| {
                 let ended = s.session == token_hash;
                 if ended {
-                    s.cause.store(CloseCause::SessionEnded as u8, Ordering::Release);
+                    s.cause.store(cause as u8, Ordering::Release);
                 }
                 !ended
             });
@@ -316,5 +328,16 @@ mod tests {
         assert_eq!(hub.sockets(), 1);
         drop(other);
         assert_eq!(hub.sockets(), 0);
+    }
+
+    #[test]
+    fn a_session_replaced_by_a_new_login_says_so() {
+        let hub = EventHub::new(8);
+        let old = hub.subscribe(&session("agent1", "old", Role::Agent));
+        let new = hub.subscribe(&session("agent1", "new", Role::Agent));
+        hub.replace_session("old");
+        assert_eq!(old.cause(), CloseCause::SessionReplaced);
+        assert_eq!(new.cause(), CloseCause::None);
+        assert_eq!(hub.sockets(), 1);
     }
 }
