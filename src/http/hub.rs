@@ -2,7 +2,9 @@
 //!
 //! One dispatcher task reads the engine's broadcast channel, serialises each event once and
 //! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors; a
-//! callback coming due also to the agent who scheduled it).
+//! callback coming due also to the agent who scheduled it). Supervisors also get a small
+//! `{"type":"userState","user","state"}` frame for every other agent's state change, so their
+//! lists (who can be monitored) follow the contact center without each agent's full Position.
 //! Every socket has a bounded queue: a socket whose queue is full is dropped from the hub and
 //! told to close as too slow, so one stalled browser never grows memory or delays others. The
 //! hub's lock is a plain mutex held only while queueing (never across an await).
@@ -187,6 +189,21 @@ impl EventHub {
                         table.by_agent.remove(agent);
                     }
                 }
+                if let Event::Position(position) = &envelope.event {
+                    let presence = ByteString::from(
+                        serde_json::json!({"type": "userState", "user": agent, "state": position.state})
+                            .to_string(),
+                    );
+                    let Table {
+                        by_agent,
+                        supervisors,
+                    } = &mut *table;
+                    for supervisor in supervisors.iter().filter(|s| *s != agent) {
+                        if let Some(list) = by_agent.get_mut(supervisor) {
+                            offer(list, &presence);
+                        }
+                    }
+                }
             }
             None => {
                 let Table {
@@ -328,6 +345,40 @@ mod tests {
         assert_eq!(hub.sockets(), 1);
         drop(other);
         assert_eq!(hub.sockets(), 0);
+    }
+
+    #[test]
+    fn supervisors_hear_of_other_agents_state_changes_and_agents_do_not() {
+        let hub = EventHub::new(8);
+        let mut agent1 = hub.subscribe(&session("agent1", "a", Role::Agent));
+        let mut agent2 = hub.subscribe(&session("agent2", "b", Role::Agent));
+        let mut super1 = hub.subscribe(&session("super1", "c", Role::Supervisor));
+        let position = crate::telephony::Position {
+            user: AgentId::from("agent1"),
+            device: Some("1001".into()),
+            role: Role::Agent,
+            state: crate::telephony::AgentState::InCall,
+            crm: crate::telephony::CrmState::Available,
+            pause: None,
+            campaign: None,
+            call: None,
+            contact: None,
+            monitoring: None,
+            salesforce_user_id: None,
+        };
+        hub.deliver(&EventEnvelope {
+            agent: Some(AgentId::from("agent1")),
+            seq: 1,
+            at: Utc::now(),
+            event: Event::Position(Box::new(position)),
+        });
+        assert!(agent1.rx.try_recv().unwrap().contains("\"type\":\"position\""));
+        assert!(agent2.rx.try_recv().is_err());
+        let presence: serde_json::Value = serde_json::from_str(&super1.rx.try_recv().unwrap()).unwrap();
+        assert_eq!(
+            presence,
+            serde_json::json!({"type": "userState", "user": "agent1", "state": "inCall"})
+        );
     }
 
     #[test]

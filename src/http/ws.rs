@@ -4,7 +4,8 @@
 //! in logs), so the client's first text frame authenticates: `{"type":"auth","token":"…"}`
 //! within 5 s, else the socket closes with 4001. The server answers a snapshot
 //! (`{"type":"snapshot", …Position}`) and then pushes each event of that agent as the
-//! `EventEnvelope` JSON, in order. Every tab of an agent gets every event.
+//! `EventEnvelope` JSON, in order. Every tab of an agent gets every event. Supervisors also get
+//! `{"type":"userState","user","state"}` frames for the other agents (see the hub).
 //!
 //! The server pings every `ws_ping_interval_secs`; a client silent for `ws_pong_timeout_secs`
 //! is closed (4000). A client that falls `ws_queue_events` events behind is closed with 4008
