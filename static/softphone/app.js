@@ -280,8 +280,17 @@ function onEvent(event) {
     notify(errorText(code) || t('errRefused', { code }), 'error');
     return;
   }
-  // A supervisor hears of the contact center's calls: the agents' states changed.
-  if (!event.agent && state.agent?.role === 'supervisor') loadDirectory();
+  // A supervisor hears of every agent's state change: the lists follow.
+  if (event.type === 'userState') {
+    const user = state.directory?.users?.find((u) => u.user === event.user);
+    if (user) {
+      user.state = event.state;
+      render();
+    } else {
+      loadDirectory();
+    }
+    return;
+  }
   if (event.type === 'callbackScheduled' && event.callback) {
     notify(t('scheduled', { at: new Date(event.callback.at).toLocaleString(language()) }));
   }

@@ -483,6 +483,14 @@ async fn a_supervisor_listens_to_then_assists_an_agent_and_ends() {
         .softphone("return [...$('#monitor-user').options].filter((o) => o.value && !o.disabled).map((o) => o.value)")
         .await;
     assert_eq!(offered, json!(["agent1"]));
+    // The list follows the agents: agent2 logs in meanwhile.
+    agent_via_api(&app, "agent2", "1002").await;
+    browser
+        .wait_for(
+            "agent2's state in the monitor list",
+            "return $('#monitor-user').textContent.includes('agent2 (Disponible)')",
+        )
+        .await;
     browser.fill("#monitor-user", "agent1").await;
     browser.click("#btn-monitor-listen").await;
     browser
