@@ -706,3 +706,78 @@ async fn the_harness_keeps_its_injected_call_across_a_reload() {
     }
     browser.finish().await;
 }
+
+/// Waits (bounded) until the server's fake org satisfies `done`: the outbox delivers in the
+/// background.
+async fn in_the_org(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_salesforce_on_the_server_sync_asks_it_a_404_links_nothing_and_a_find_is_written() {
+    use crate::support::fake_salesforce::FakeSalesforce;
+    let fake = FakeSalesforce::start().await;
+    let app = TestApp::spawn_with(|c| {
+        c.salesforce =
+            crate::salesforce::config_for(&fake, ctibridge::salesforce::config::AuthFlow::JwtBearer)
+    })
+    .await;
+    let browser = Browser::start("sync-server", 1280, 900).await;
+    available_agent(&browser, &app, "").await;
+
+    let call = inbound_without_data(&app, "1155559999").await;
+    wait_pop(&browser, "newRecord:Contact").await;
+    let issued = wait_helper(&browser, "new-sync-id", 200).await;
+    let sync_id = issued["answer"]["neoSyncId"].as_str().unwrap().to_owned();
+    agent_answers(&app).await;
+    browser.wait_text("#agent-state", "En llamada").await;
+
+    // Cancelled, and the agent opens another record: the server finds nothing with this call's
+    // neoSyncId (404), so nothing is linked, whatever is on screen.
+    browser
+        .run("document.getElementById('ws-new-cancel').click(); \
+              [...document.querySelectorAll('#org-records button')].find((b) => b.textContent === 'Ana García').click();")
+        .await;
+    browser.click("#btn-sync").await;
+    browser
+        .wait_text("#notice-text", "Todavía no hay un registro guardado")
+        .await;
+    let asked = helper_requests(&browser, "sync").await;
+    assert!(!asked.is_empty());
+    assert!(
+        asked
+            .iter()
+            .all(|a| a["status"] == 404 && a["code"] == "not_found"),
+        "{asked:?}"
+    );
+    assert!(helper_requests(&browser, "popped").await.is_empty());
+    assert_eq!(call_log(&app, call).await.0, None);
+
+    // Saved in the org with the call's neoSyncId: the next sync finds it and the server links it.
+    let saved = fake.insert(
+        "Contact",
+        json!({"LastName": "Nuevo", "Phone": "1155559999", "neoSyncId__c": sync_id.parse::<i64>().unwrap()}),
+    );
+    browser.click("#btn-sync").await;
+    let found = wait_helper(&browser, "sync", 200).await;
+    assert_eq!(found["answer"]["recordId"], saved.as_str());
+    browser.wait_text("#notice-text", "Registro sincronizado").await;
+    assert_eq!(call_log(&app, call).await.0.as_deref(), Some(saved.as_str()));
+    customer_hangs_up(&app, call).await;
+    release(&browser).await;
+    // The call's Task, written by the server's outbox, names the synced record.
+    in_the_org("the call's Task linked to the synced contact", || {
+        fake.records("Task").iter().any(|t| {
+            t.get("CallObject") == Some(&json!(call.to_string())) && t.get("WhoId") == Some(&json!(saved))
+        })
+    })
+    .await;
+    browser.finish().await;
+}
