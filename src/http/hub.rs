@@ -2,7 +2,9 @@
 //!
 //! One dispatcher task reads the engine's broadcast channel, serialises each event once and
 //! hands it to the sockets of the agent it concerns (engine-wide events go to supervisors; a
-//! callback coming due also to the agent who scheduled it).
+//! callback coming due also to the agent who scheduled it). Supervisors also get a small
+//! `{"type":"userState","user","state"}` frame for every other agent's state change, so their
+//! lists (who can be monitored) follow the contact center without each agent's full Position.
 //! Every socket has a bounded queue: a socket whose queue is full is dropped from the hub and
 //! told to close as too slow, so one stalled browser never grows memory or delays others. The
 //! hub's lock is a plain mutex held only while queueing (never across an await).
@@ -26,8 +28,10 @@ pub enum CloseCause {
     None = 0,
     /// Its queue overflowed, or the dispatcher itself fell behind the engine.
     TooSlow = 1,
-    /// Its session was revoked (Logout, or a new login on the same device).
+    /// Its session was revoked by Logout.
     SessionEnded = 2,
+    /// Its session was revoked by a new login of the same user on the same device.
+    SessionReplaced = 3,
 }
 
 struct Subscriber {
@@ -64,6 +68,7 @@ impl Subscription {
         match self.cause.load(Ordering::Acquire) {
             1 => CloseCause::TooSlow,
             2 => CloseCause::SessionEnded,
+            3 => CloseCause::SessionReplaced,
             _ => CloseCause::None,
         }
     }
@@ -140,12 +145,21 @@ impl EventHub {
 
     /// Closes every socket opened with this session (Logout).
     pub fn end_session(&self, token_hash: &str) {
+        self.close_session(token_hash, CloseCause::SessionEnded);
+    }
+
+    /// Closes every socket opened with this session because a new login replaced it.
+    pub fn replace_session(&self, token_hash: &str) {
+        self.close_session(token_hash, CloseCause::SessionReplaced);
+    }
+
+    fn close_session(&self, token_hash: &str, cause: CloseCause) {
         let mut table = self.lock();
         for list in table.by_agent.values_mut() {
             list.retain(|s| {
                 let ended = s.session == token_hash;
                 if ended {
-                    s.cause.store(CloseCause::SessionEnded as u8, Ordering::Release);
+                    s.cause.store(cause as u8, Ordering::Release);
                 }
                 !ended
             });
@@ -173,6 +187,21 @@ impl EventHub {
                     offer(list, &text);
                     if list.is_empty() {
                         table.by_agent.remove(agent);
+                    }
+                }
+                if let Event::Position(position) = &envelope.event {
+                    let presence = ByteString::from(
+                        serde_json::json!({"type": "userState", "user": agent, "state": position.state})
+                            .to_string(),
+                    );
+                    let Table {
+                        by_agent,
+                        supervisors,
+                    } = &mut *table;
+                    for supervisor in supervisors.iter().filter(|s| *s != agent) {
+                        if let Some(list) = by_agent.get_mut(supervisor) {
+                            offer(list, &presence);
+                        }
                     }
                 }
             }
@@ -316,5 +345,50 @@ mod tests {
         assert_eq!(hub.sockets(), 1);
         drop(other);
         assert_eq!(hub.sockets(), 0);
+    }
+
+    #[test]
+    fn supervisors_hear_of_other_agents_state_changes_and_agents_do_not() {
+        let hub = EventHub::new(8);
+        let mut agent1 = hub.subscribe(&session("agent1", "a", Role::Agent));
+        let mut agent2 = hub.subscribe(&session("agent2", "b", Role::Agent));
+        let mut super1 = hub.subscribe(&session("super1", "c", Role::Supervisor));
+        let position = crate::telephony::Position {
+            user: AgentId::from("agent1"),
+            device: Some("1001".into()),
+            role: Role::Agent,
+            state: crate::telephony::AgentState::InCall,
+            crm: crate::telephony::CrmState::Available,
+            pause: None,
+            campaign: None,
+            call: None,
+            contact: None,
+            monitoring: None,
+            salesforce_user_id: None,
+        };
+        hub.deliver(&EventEnvelope {
+            agent: Some(AgentId::from("agent1")),
+            seq: 1,
+            at: Utc::now(),
+            event: Event::Position(Box::new(position)),
+        });
+        assert!(agent1.rx.try_recv().unwrap().contains("\"type\":\"position\""));
+        assert!(agent2.rx.try_recv().is_err());
+        let presence: serde_json::Value = serde_json::from_str(&super1.rx.try_recv().unwrap()).unwrap();
+        assert_eq!(
+            presence,
+            serde_json::json!({"type": "userState", "user": "agent1", "state": "inCall"})
+        );
+    }
+
+    #[test]
+    fn a_session_replaced_by_a_new_login_says_so() {
+        let hub = EventHub::new(8);
+        let old = hub.subscribe(&session("agent1", "old", Role::Agent));
+        let new = hub.subscribe(&session("agent1", "new", Role::Agent));
+        hub.replace_session("old");
+        assert_eq!(old.cause(), CloseCause::SessionReplaced);
+        assert_eq!(new.cause(), CloseCause::None);
+        assert_eq!(hub.sockets(), 1);
     }
 }

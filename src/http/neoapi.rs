@@ -290,7 +290,7 @@ async fn login(req: &HttpRequest, state: &ApiState, body: &[u8]) -> Result<HttpR
                 ));
             }
             for old in state.sessions.revoke_agent(&user).await.map_err(store_error)? {
-                state.hub.end_session(&old);
+                state.hub.replace_session(&old);
             }
             position
         }

@@ -4,12 +4,15 @@
 //! in logs), so the client's first text frame authenticates: `{"type":"auth","token":"…"}`
 //! within 5 s, else the socket closes with 4001. The server answers a snapshot
 //! (`{"type":"snapshot", …Position}`) and then pushes each event of that agent as the
-//! `EventEnvelope` JSON, in order. Every tab of an agent gets every event.
+//! `EventEnvelope` JSON, in order. Every tab of an agent gets every event. Supervisors also get
+//! `{"type":"userState","user","state"}` frames for the other agents (see the hub).
 //!
 //! The server pings every `ws_ping_interval_secs`; a client silent for `ws_pong_timeout_secs`
 //! is closed (4000). A client that falls `ws_queue_events` events behind is closed with 4008
-//! "too slow": it reconnects and starts again from a snapshot. Logout (on this instance) and
-//! the session's expiry close the sockets of the session with 4001.
+//! "too slow": it reconnects and starts again from a snapshot. Logout (on this instance), a new
+//! login of the same user on the same device and the session's expiry close the sockets of the
+//! session with 4001; the close reason says which ("session ended", "session replaced by a new
+//! login", "session expired"), so the page can tell the agent what happened.
 
 use std::time::Instant;
 
@@ -158,6 +161,9 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
                     }
                     (_, CloseCause::SessionEnded) => {
                         return close(session, CLOSE_UNAUTHORIZED, "session ended").await;
+                    }
+                    (_, CloseCause::SessionReplaced) => {
+                        return close(session, CLOSE_UNAUTHORIZED, "session replaced by a new login").await;
                     }
                     (Some(text), CloseCause::None) => {
                         match timeout(state.ws.send_timeout, session.text(text)).await {

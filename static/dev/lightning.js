@@ -6,7 +6,8 @@
 //
 // Query parameters preconfigure it (tests use them): any neotelConfigOptions item by name
 // (`?searchTypePriority=Contact|Account`), `noMatch`, `singleMatch`, `multipleMatches`
-// (layout: `PopToEntity:Contact`, `PopToSearch`, `DoNotPop`), `lang` (passed to the softphone).
+// (layout: `PopToEntity:Contact`, `PopToSearch`, `DoNotPop`), `lang` (passed to the softphone),
+// `width` and `height` (the panel's size, as the call-center XML's reqSoftphoneWidth/Height).
 
 const $ = (id) => document.getElementById(id);
 const SIM_TOKEN = 'demo-admin';
@@ -48,14 +49,34 @@ const state = {
   tasks: [],
 };
 
-// Tests read the requests, pops and tasks here.
-window.harness = { log: [], pops: [], tasks: state.tasks, org, newRecordDefaults: null };
+// Tests read the requests, pops and tasks here; `api` holds the softphone's requests to the
+// server's Salesforce helpers with the answers.
+window.harness = { log: [], pops: [], tasks: state.tasks, org, newRecordDefaults: null, api: [] };
 
 function readQuery() {
   const q = new URLSearchParams(location.search);
   for (const name of Object.keys(OPTIONS)) if (q.has(name)) state.options[name] = q.get(name);
   for (const [param, key] of [['noMatch', 'NoMatch'], ['singleMatch', 'SingleMatch'], ['multipleMatches', 'MultipleMatches']]) {
     if (q.has(param)) state.layout[key] = q.get(param);
+  }
+  const width = Number(q.get('width'));
+  const height = Number(q.get('height'));
+  if (width >= 200 && width <= 1920) state.panel.width = width;
+  if (height >= 240 && height <= 2560) state.panel.height = height;
+  try {
+    state.lastCallId = JSON.parse(sessionStorage.getItem('harness.lastCallId') || 'null');
+  } catch {
+    state.lastCallId = null;
+  }
+}
+
+// The injected call survives a reload of the harness.
+function rememberCall(callId) {
+  state.lastCallId = callId;
+  try {
+    sessionStorage.setItem('harness.lastCallId', JSON.stringify(callId));
+  } catch {
+    // kept for this page only
   }
 }
 
@@ -136,7 +157,9 @@ function openSearch(term) {
 }
 
 function openNewRecord(entity, defaults) {
-  state.newRecord = { entity, defaults: { ...defaults } };
+  // Cancel puts back what the workspace showed.
+  const shown = ['ws-record', 'ws-search', 'ws-home'].find((id) => !$(id).hidden) || 'ws-home';
+  state.newRecord = { entity, defaults: { ...defaults }, back: { shown, view: state.view, search: $('ws-search-term').textContent } };
   window.harness.newRecordDefaults = { entity, ...defaults };
   $('ws-new-entity').textContent = entity;
   $('ws-new-name').value = '';
@@ -181,6 +204,15 @@ function addLog(method, args) {
   window.harness.log.push(entry);
   const li = document.createElement('li');
   li.textContent = `${method} ${JSON.stringify(args)}`;
+  $('log').prepend(li);
+}
+
+/// A request of the softphone to the server's Salesforce helpers and the server's answer.
+function addApi(entry) {
+  window.harness.api.push(entry);
+  const li = document.createElement('li');
+  li.className = 'api';
+  li.textContent = `POST ${entry.path} ${JSON.stringify(entry.request)} → ${entry.status || 'unreachable'} ${JSON.stringify(entry.answer)}`;
   $('log').prepend(li);
 }
 
@@ -413,8 +445,20 @@ function main() {
   renderPanel();
   $('ws-new-form').addEventListener('submit', saveNewRecord);
   $('ws-new-cancel').addEventListener('click', () => {
+    const back = state.newRecord?.back;
     state.newRecord = null;
-    show('ws-home');
+    addLog('cancelled new record', {});
+    const record = back?.view?.recordId && org.find((r) => r.Id === back.view.recordId);
+    if (back?.shown === 'ws-record' && record) openRecord(record, { navigated: false });
+    else if (back?.shown === 'ws-search' && back.search) openSearch(back.search);
+    else {
+      state.view = back?.view || null;
+      show('ws-home');
+    }
+  });
+  frame().addEventListener('load', () => {
+    // The softphone's helper requests, as the page saw them (same origin).
+    frame().contentWindow?.addEventListener('ctibridge:api', (e) => addApi(e.detail));
   });
   $('utility-phone').addEventListener('click', () => {
     state.panel.visible = !state.panel.visible;
@@ -436,16 +480,26 @@ function main() {
     const data = $('sim-data').value.trim() || ani;
     if (!$('sim-no-data').checked && data) body.data = data;
     const answer = await sim('/sim/inbound', body);
-    state.lastCallId = answer?.callId ?? null;
+    rememberCall(answer?.callId ?? null);
     return `call ${state.lastCallId} injected`;
+  });
+  simButton('sim-customer-answers', async () => {
+    // The call the agent dialled, as the softphone (same origin) knows it.
+    const call = frame().contentWindow?.ctibridgeSoftphone?.position()?.call;
+    if (!call || call.direction !== 'outbound' || call.state !== 'dialing') return 'no outbound call is ringing';
+    await sim(`/sim/calls/${call.callId}/answer`, {});
+    rememberCall(call.callId);
+    return `customer answered call ${call.callId}`;
   });
   simButton('sim-answer', async () => {
     await sim(`/sim/agents/${encodeURIComponent($('sim-agent').value.trim())}/answer`, {});
     return 'answered';
   });
   simButton('sim-hangup', async () => {
-    if (state.lastCallId === null) return 'no call injected yet';
-    await sim(`/sim/calls/${state.lastCallId}/hangup`, {});
+    if (state.lastCallId === null && !frame().contentWindow?.ctibridgeSoftphone?.position()?.call) return 'no call injected yet';
+    const current = frame().contentWindow?.ctibridgeSoftphone?.position()?.call?.callId;
+    const callId = current || state.lastCallId;
+    await sim(`/sim/calls/${callId}/hangup`, {});
     return 'customer hung up';
   });
   loadSoftphone();

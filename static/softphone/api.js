@@ -12,14 +12,17 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 10000;
 
-// The server's answers to the Salesforce helper requests, newest last (at most 100): what the
-// server said to the adapter's own requests, for support and for the browser tests.
+// The adapter's Salesforce helper requests and the server's answers, newest last (at most
+// 100): for support, for the harness's log panel (the `ctibridge:api` event of this window) and
+// for the browser tests.
 const answers = [];
 window.__ctibridgeApi = answers;
-function noteAnswer(path, status, code) {
+function noteAnswer(path, request, status, answer) {
   if (!path.startsWith('/api/salesforce/')) return;
-  answers.push({ path, status, code: code || null, at: Date.now() });
+  const entry = { path, request: request ?? null, status, code: answer?.error?.code || (status === 0 ? 'unreachable' : null), answer: answer ?? null, at: Date.now() };
+  answers.push(entry);
   if (answers.length > 100) answers.shift();
+  window.dispatchEvent(new CustomEvent('ctibridge:api', { detail: entry }));
 }
 
 export async function request(path, { token, body, method = 'POST' } = {}) {
@@ -39,7 +42,7 @@ export async function request(path, { token, body, method = 'POST' } = {}) {
       cache: 'no-store',
     });
   } catch (e) {
-    noteAnswer(path, 0, 'unreachable');
+    noteAnswer(path, body, 0, null);
     throw new ApiError(0, 'unreachable', e && e.name === 'AbortError' ? 'timeout' : String(e?.message || e));
   } finally {
     clearTimeout(timer);
@@ -53,7 +56,7 @@ export async function request(path, { token, body, method = 'POST' } = {}) {
       json = null;
     }
   }
-  noteAnswer(path, response.status, json && json.error && json.error.code);
+  noteAnswer(path, body, response.status, json);
   if (!response.ok) {
     const err = json && json.error;
     throw new ApiError(
@@ -74,14 +77,22 @@ export function neo(token, method, body = {}) {
   return request(`/neoapi/${encodeURIComponent(method)}`, { token, body });
 }
 
+/// Whether a refused request may succeed when repeated as it is: the server was unreachable or
+/// busy, or the call it names is not saved yet (409 `no_call` while the call still rings).
+export function retryable(error) {
+  if (!(error instanceof ApiError)) return false;
+  return error.status === 0 || error.status === 429 || error.status >= 500 || error.code === 'no_call';
+}
+
 /// The Salesforce helper endpoints; null when the server does not offer them (a 404 without an
-/// error code of its own) or cannot now (501, 503: no Salesforce credentials, say), so the
-/// adapter falls back to what it can do in the browser.
+/// error code of its own) or cannot (501; 503 `salesforce_not_configured`: no Salesforce
+/// credentials), so the adapter falls back to what it can do in the browser. A passing outage
+/// (other 503s) is thrown: the caller may retry.
 export async function salesforceHelper(token, name, body) {
   try {
     return await request(`/api/salesforce/${name}`, { token, body });
   } catch (e) {
-    if (e instanceof ApiError && ((e.status === 404 && e.code === 'http_404') || e.status === 501 || e.status === 503)) {
+    if (e instanceof ApiError && ((e.status === 404 && e.code === 'http_404') || e.status === 501 || e.code === 'salesforce_not_configured')) {
       return null;
     }
     throw e;

@@ -5,10 +5,10 @@
 
 import {
   parseSettings, searchKey, matchesOf, choosePop, layoutAction, mapFields, localDateTimeToIso,
-  dtmfDigits, normalizeNumber,
+  dtmfDigits, normalizeNumber, backoffDelay, formatDuration,
 } from './logic.js';
-import { t, translate, pickLanguage, setLanguage, language } from './i18n.js';
-import { ApiError, login as apiLogin, neo, request, salesforceHelper } from './api.js';
+import { t, translate, pickLanguage, setLanguage, language, errorText } from './i18n.js';
+import { ApiError, login as apiLogin, neo, request, retryable, salesforceHelper } from './api.js';
 import { AgentSocket } from './socket.js';
 import { Cti } from './cti.js';
 
@@ -16,6 +16,7 @@ const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'ctibridge.session';
 const CONTACT_KEY = 'ctibridge.contact';
 const PREFS_KEY = 'ctibridge.prefs';
+const CLOCK_KEY = 'ctibridge.clock';
 
 const state = {
   token: null,
@@ -27,8 +28,21 @@ const state = {
   cti: new Cti(),
   socket: null,
   tab: 'call',
-  // What the adapter did for the contact on screen: {key, callId, record, pending, searchKey}.
+  // What the adapter did for the contact on screen: {key, callId, contactId, record, linked,
+  // pending, choices, searchKey}. `record` is the Salesforce record popped or picked; `linked`
+  // says the server confirmed it (`popped`); `pending` is the new record opened with its
+  // neoSyncId; `choices` the records of a search page the agent may pick from.
   contact: null,
+  // Linking the record to the call: retried with backoff until the server confirms.
+  link: { busy: false, timer: null, attempt: 0 },
+  // The call the screen was last set up for (notices and the transfer target clear per call).
+  callId: null,
+  // Since when the agent is in the current phase of the call: {callId, phase, since}.
+  clock: null,
+  ticker: null,
+  directoryLoad: null,
+  // Set while a refused session waits for the socket to say why (see sessionGone).
+  gone: null,
   popped: new Set(),
   showing: null,
   autoRelease: null,
@@ -80,25 +94,45 @@ function clearNotice() {
   $('notice').hidden = true;
 }
 
-/// Words for an error, never a stack trace; an expired session goes back to the login.
+/// A refusal of the page itself (bad input), already in the agent's words.
+class Refusal extends Error {}
+function refuse(key) {
+  return new Refusal(t(key));
+}
+
+/// Words for an error in the chosen language, never a stack trace nor the server's English:
+/// the server's error codes map to sentences.
 function describe(error) {
+  if (error instanceof Refusal) return error.message;
   if (error instanceof ApiError) {
-    if (error.code === 'unreachable') return t('errServerUnreachable');
-    if (error.code === 'invalid_credentials') return t('errInvalidCredentials');
-    if (error.code === 'too_many_attempts') return t('errTooManyAttempts');
+    const words = errorText(error.code);
+    if (words) return words;
     if (error.status === 401) return t('errSessionExpired');
-    return t('errGeneric', { message: error.message });
+    return t('errRefused', { code: error.code });
   }
   if (error && error.name === 'OpenCtiError') return t('errSalesforce', { message: error.message });
   return t('errGeneric', { message: String(error?.message || error) });
 }
 function fail(error) {
   if (error instanceof ApiError && error.status === 401 && state.token) {
-    endSession();
-    notify(t('errSessionExpired'), 'error');
+    sessionGone();
     return;
   }
   notify(describe(error), 'error');
+}
+
+/// The server no longer takes the session. When it was ended (a logout in another tab) or
+/// replaced (a login in another tab), the socket closes at once and its reason says so; give it
+/// that moment before saying the session expired.
+function sessionGone() {
+  if (state.gone) return;
+  const expired = () => {
+    state.gone = null;
+    endSession();
+    notify(t('errSessionExpired'), 'error');
+  };
+  if (state.socket?.ws?.readyState === WebSocket.OPEN) state.gone = setTimeout(expired, 2000);
+  else expired();
 }
 
 /// Runs an action of a button: errors become notices, the button is disabled meanwhile.
@@ -144,9 +178,14 @@ function startSession(token, agent) {
       state.socketStatus = s;
       render();
     },
-    onExpired: () => {
+    onExpired: (reason) => {
+      clearTimeout(state.gone);
+      state.gone = null;
       endSession();
-      notify(t('errSessionExpired'), 'error');
+      // The close reason says why: another tab logged in, a logout elsewhere, or expiry.
+      if (/replaced/.test(reason)) notify(t('sessionReplaced'));
+      else if (/ended/.test(reason)) notify(t('sessionClosed'));
+      else notify(t('errSessionExpired'), 'error');
     },
     onMalformed: () => notify(t('errMalformed'), 'error'),
   });
@@ -155,24 +194,50 @@ function startSession(token, agent) {
   render();
 }
 
-async function loadDirectory() {
-  try {
-    state.directory = await call('Directory');
-  } catch (e) {
-    fail(e);
+/// The lists (users and their states, campaigns, rest states). Reloaded when they may have
+/// changed: the agent's own state changed, a tab or list that shows them opens, a supervisor
+/// hears of the contact center's calls. Loads that overlap are merged into one more.
+function loadDirectory() {
+  if (state.directoryLoad) {
+    state.directoryLoad.again = true;
+    return state.directoryLoad.promise;
   }
-  render();
+  const load = { again: false, promise: null };
+  state.directoryLoad = load;
+  load.promise = (async () => {
+    try {
+      do {
+        load.again = false;
+        if (!state.token) break;
+        state.directory = await call('Directory');
+        render();
+      } while (load.again);
+    } catch (e) {
+      fail(e);
+    } finally {
+      state.directoryLoad = null;
+      render();
+    }
+  })();
+  return load.promise;
 }
 
 function endSession() {
+  clearTimeout(state.gone);
+  state.gone = null;
   if (state.socket) state.socket.stop();
   state.socket = null;
   state.token = null;
   state.position = null;
   state.directory = null;
   state.contact = null;
+  state.callId = null;
+  clearTimeout(state.link.timer);
+  state.link = { busy: false, timer: null, attempt: 0 };
   clearTimeout(state.autoRelease?.timer);
+  clearInterval(state.autoRelease?.ticker);
   state.autoRelease = null;
+  setClock(null);
   store(SESSION_KEY, null);
   store(CONTACT_KEY, null);
   render();
@@ -203,10 +268,27 @@ async function logout() {
 function onEvent(event) {
   if (event.type === 'snapshot' || event.type === 'position') {
     setPosition(event);
+    // The socket is back: what waits for the server is tried again now.
+    if (event.type === 'snapshot') {
+      pushLink({ now: true });
+      loadDirectory();
+    }
     return;
   }
   if (event.type === 'error') {
-    notify(t('errGeneric', { message: event.error?.message || event.message || '' }), 'error');
+    const code = event.error?.code || 'unknown';
+    notify(errorText(code) || t('errRefused', { code }), 'error');
+    return;
+  }
+  // A supervisor hears of every agent's state change: the lists follow.
+  if (event.type === 'userState') {
+    const user = state.directory?.users?.find((u) => u.user === event.user);
+    if (user) {
+      user.state = event.state;
+      render();
+    } else {
+      loadDirectory();
+    }
     return;
   }
   if (event.type === 'callbackScheduled' && event.callback) {
@@ -224,12 +306,25 @@ function contactKey(subject) {
   return `call:${subject.callId}`;
 }
 
+/// Whether `subject` (with `callId`) is the contact the adapter already handles: the same key,
+/// or the same call under another key (the contact's data filled in during the call), or the
+/// same telephony contact handed before its call existed (preview).
+function sameContact(info, subject, key, callId) {
+  if (!info) return false;
+  if (info.key === key) return true;
+  if (callId && info.callId === callId) return true;
+  const contactId = subject.contactId ?? null;
+  return !info.callId && contactId !== null && info.contactId === contactId;
+}
+
 function setPosition(position) {
   const before = state.position;
   state.position = position;
   const subject = position.monitoring
     ? null
     : position.contact || (position.call && position.state === 'ringing' ? position.call : null);
+  const callId = position.call?.callId || 0;
+  if (callId && callId !== state.callId) newCall(callId);
   if (!subject) {
     // Released: the same contact calling again is popped again.
     state.popped.clear();
@@ -237,13 +332,28 @@ function setPosition(position) {
     if (state.contact) {
       state.contact = null;
       store(CONTACT_KEY, null);
+      clearTimeout(state.link.timer);
+      state.link = { busy: false, timer: null, attempt: 0 };
     }
   } else {
     const key = contactKey(subject);
-    if (!state.contact || state.contact.key !== key) {
-      const callId = subject.callId || position.call?.callId || 0;
-      state.contact = { key, callId, record: null, pending: null, searchKey: null };
-      store(CONTACT_KEY, state.contact);
+    const subjectCallId = subject.callId || callId;
+    if (sameContact(state.contact, subject, key, subjectCallId)) {
+      const info = state.contact;
+      if (info.key !== key) {
+        // Popped under its first key: never popped twice.
+        if (state.popped.has(info.key)) state.popped.add(key);
+        info.key = key;
+      }
+      if (!info.callId && subjectCallId) info.callId = subjectCallId;
+      if (info.contactId === null && subject.contactId !== undefined) info.contactId = subject.contactId ?? null;
+      rememberContact();
+    } else {
+      state.contact = {
+        key, callId: subjectCallId, contactId: subject.contactId ?? null, record: null, linked: false,
+        pending: null, choices: null, searchKey: null,
+      };
+      rememberContact();
     }
     // Popped once per page life: after a reload the stored record is popped again.
     if (state.cti.available && !state.popped.has(key)) {
@@ -254,12 +364,81 @@ function setPosition(position) {
       state.showing = key;
       call('CRM_ShowingContact').catch(fail);
     }
+    pushLink();
   }
-  if (position.state === 'ringing' && before?.state !== 'ringing' && state.cti.available) {
-    state.cti.call('setSoftphonePanelVisibility', { visible: true }).catch(() => {});
+  if (position.state === 'ringing' && before?.state !== 'ringing') {
+    // The call needs the agent: the Llamada tab (Cortar, the timer) comes forward.
+    state.tab = 'call';
+    if (state.cti.available) state.cti.call('setSoftphonePanelVisibility', { visible: true }).catch(() => {});
   }
+  if (before && before.state !== position.state && position.state !== 'loggedOut') loadDirectory();
+  updateClock(position);
   scheduleAutoRelease();
   render();
+}
+
+/// A new call on the agent's screen: what belonged to the previous one goes.
+function newCall(callId) {
+  const first = state.callId === null;
+  state.callId = callId;
+  if (first && load(CLOCK_KEY)?.callId === callId) return;
+  clearNotice();
+  for (const id of ['transfer-phone', 'transfer-number', 'transfer-user', 'transfer-queue', 'transfer-campaign']) $(id).value = '';
+  $('dtmf-digits').value = '';
+  $('dtmf-status').textContent = '';
+  $('schedule-box').hidden = true;
+}
+
+// --- the call timer --------------------------------------------------------------------------
+/// The phase the agent is in: the call ringing (or being dialled), talking, wrap-up.
+function phaseOf(p) {
+  if (!p) return null;
+  if (p.state === 'wrapUp' && p.contact) return 'wrapUp';
+  const c = p.call;
+  if (!c || c.state === 'ended') return null;
+  if (c.state === 'connected') return 'talk';
+  return 'ringing';
+}
+
+function setClock(clock) {
+  state.clock = clock;
+  store(CLOCK_KEY, clock);
+  if (clock && !state.ticker) state.ticker = setInterval(renderClock, 1000);
+  if (!clock && state.ticker) {
+    clearInterval(state.ticker);
+    state.ticker = null;
+  }
+}
+
+function updateClock(p) {
+  const phase = phaseOf(p);
+  if (!phase) {
+    if (state.clock) setClock(null);
+    return;
+  }
+  const callId = p.call?.callId || p.contact?.callId || 0;
+  const clock = state.clock || load(CLOCK_KEY);
+  // Kept across a reload: the same call in the same phase keeps counting.
+  if (clock && clock.callId === callId && clock.phase === phase) {
+    if (!state.clock || !state.ticker) setClock(clock);
+    return;
+  }
+  setClock({ callId, phase, since: Date.now() });
+}
+
+function renderClock() {
+  const el = $('call-timer');
+  const clock = state.clock;
+  if (!clock || !state.token) {
+    el.textContent = '';
+    return;
+  }
+  const key = { ringing: 'timerRinging', talk: 'timerTalk', wrapUp: 'timerWrapUp' }[clock.phase];
+  let text = t(key, { time: formatDuration(Date.now() - clock.since) });
+  if (clock.phase === 'wrapUp' && state.autoRelease) {
+    text += ` · ${t('autoRelease', { secs: Math.max(0, Math.ceil((state.autoRelease.until - Date.now()) / 1000)) })}`;
+  }
+  el.textContent = text;
 }
 
 // --- screen pop ----------------------------------------------------------------------------
@@ -312,6 +491,9 @@ async function popContact(subject, position) {
     if (choice.kind === 'multiple') {
       const action = layoutAction(layout, kind, 'MultipleMatches');
       if (action.type === 'DoNotPop') return;
+      // The agent picks one of these on the search page: that record is then the call's.
+      info.choices = matches;
+      rememberContact();
       if (screenPopData && screenPopData.type) await state.cti.call('screenPop', { ...screenPopData });
       else await state.cti.call('screenPop', { type: types.SEARCH, params: { searchString: search } });
       await minimizeIfAsked();
@@ -345,76 +527,160 @@ async function minimizeIfAsked() {
   if (loadPrefs().autoMinimize) await state.cti.call('setSoftphonePanelVisibility', { visible: false });
 }
 
-/// The record on screen is the call's: the server writes externalData on it.
+/// The record on screen is the call's: the server writes externalData on it and links the
+/// call's Task (`popped`). Until the server confirms, the link is pending and retried.
 async function linkRecord(record) {
   const info = state.contact;
   if (!info) return;
   info.record = { id: record.id, name: record.name || record.id, type: record.type || '' };
+  info.linked = false;
   info.pending = null;
+  info.choices = null;
   rememberContact();
   render();
+  await pushLink({ now: true });
+}
+
+/// Sends `popped` for the contact's record unless the server already confirmed it. A refusal
+/// that may pass (server unreachable or busy, the call not saved yet) is retried with backoff,
+/// and at once when the socket comes back or the page reloads; the agent sees it pending, not
+/// as an error.
+async function pushLink({ now = false } = {}) {
+  const info = state.contact;
+  const link = state.link;
+  if (!info || !info.record || info.linked || !state.token || link.busy) return;
+  if (link.timer && !now) return;
+  clearTimeout(link.timer);
+  link.timer = null;
+  link.busy = true;
+  let retry = false;
   try {
     await salesforceHelper(state.token, 'popped', {
       callId: info.callId,
-      recordId: record.id,
-      objectType: record.type || '',
+      recordId: info.record.id,
+      objectType: info.record.type || '',
     });
+    if (state.contact === info) {
+      info.linked = true;
+      link.attempt = 0;
+      rememberContact();
+    }
   } catch (e) {
-    fail(e);
+    if (state.contact !== info) return;
+    if (e instanceof ApiError && e.status === 401) {
+      fail(e);
+    } else if (retryable(e)) {
+      retry = true;
+    } else {
+      // Refused for good (the call is over, the record is not one): said once, not retried.
+      info.linked = 'refused';
+      rememberContact();
+      notify(t('errLink', { reason: describe(e) }), 'error');
+    }
+  } finally {
+    link.busy = false;
+    if (retry && state.contact === info && state.link === link) {
+      const delay = backoffDelay(link.attempt);
+      link.attempt += 1;
+      link.timer = setTimeout(() => {
+        link.timer = null;
+        pushLink();
+      }, delay);
+    }
+    render();
   }
 }
 
-/// A fresh neoSyncId__c from the server; without the helper endpoint, an 18-digit number made
-/// here (time in ms + random), unique enough for one agent's new records.
-async function newSyncId(callId) {
-  try {
-    const answer = await salesforceHelper(state.token, 'new-sync-id', { callId });
-    if (answer && answer.neoSyncId !== undefined && answer.neoSyncId !== null) return String(answer.neoSyncId);
-  } catch (e) {
-    fail(e);
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/// A fresh neoSyncId__c for the call, from the server (it keeps it with the call, so the sync
+/// finds the record). Asked again while the refusal may pass; null when the server has none
+/// to give, and then no number is made up here.
+async function newSyncId(info) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const answer = await salesforceHelper(state.token, 'new-sync-id', { callId: info.callId });
+      if (answer && answer.neoSyncId !== undefined && answer.neoSyncId !== null) return String(answer.neoSyncId);
+      return null;
+    } catch (e) {
+      if (!retryable(e) || attempt >= 6 || state.contact !== info) {
+        notify(t('errSyncId', { reason: describe(e) }), 'error');
+        return null;
+      }
+      await pause(backoffDelay(attempt));
+    }
   }
-  const random = String(Math.floor(Math.random() * 100000)).padStart(5, '0');
-  return `${Date.now()}${random}`.slice(0, 18);
 }
 
 async function openNewRecord(entity, subject) {
   const info = state.contact;
-  const neoSyncId = await newSyncId(info.callId);
-  const defaultFieldValues = { ...mapFields(state.settings.defaultNewRowData, subject), neoSyncId__c: neoSyncId };
+  // Opening: a second pop of the same contact must not open a second screen.
+  info.pending = { entity, neoSyncId: null };
+  const neoSyncId = await newSyncId(info);
+  if (state.contact !== info) return;
+  const defaultFieldValues = { ...mapFields(state.settings.defaultNewRowData, subject) };
+  if (neoSyncId) defaultFieldValues.neoSyncId__c = neoSyncId;
   await state.cti.call('screenPop', {
     type: state.cti.SCREENPOP_TYPE.NEW_RECORD_MODAL,
     params: { entityName: entity, defaultFieldValues },
   });
-  info.pending = { entity, neoSyncId };
+  info.pending = neoSyncId ? { entity, neoSyncId } : null;
   rememberContact();
   render();
   await minimizeIfAsked();
 }
 
-/// neoSyncId sync: the server finds the saved record by neoSyncId__c. Without the server's
-/// answer, the record the agent just navigated to is taken when it is of the new record's type.
-async function syncRecord(candidate) {
+/// neoSyncId sync: only the record created with this call's neoSyncId__c is linked. The server
+/// looks it up by neoSyncId__c (and links it); when it has no Salesforce access, the record the
+/// agent is on is taken only if its own neoSyncId__c is the call's (read through the shipped
+/// Apex class). Anything else is "not found", said when the agent asked (`manual`).
+async function syncRecord(candidate, { manual = false } = {}) {
   const info = state.contact;
-  if (!info || !info.pending) return;
-  let found = null;
-  try {
-    found = await salesforceHelper(state.token, 'sync', { callId: info.callId, neoSyncId: info.pending.neoSyncId });
-  } catch (e) {
-    if (!(e instanceof ApiError && e.status === 404)) throw e;
+  if (!info || !info.pending || !info.pending.neoSyncId) {
+    if (manual) notify(t('syncNotFound'));
+    return;
   }
+  const { entity, neoSyncId } = info.pending;
+  let found = null;
+  let serverLooked = false;
+  try {
+    found = await salesforceHelper(state.token, 'sync', { callId: info.callId, neoSyncId });
+    serverLooked = found !== null;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 'not_found')) throw e;
+    serverLooked = true;
+  }
+  if (state.contact !== info) return;
   if (found && found.recordId) {
-    info.record = { id: found.recordId, name: candidate?.recordName || found.name || found.recordId, type: found.objectType || '' };
+    const name = candidate?.recordId === found.recordId && candidate.recordName ? candidate.recordName : found.name;
+    info.record = { id: found.recordId, name: name || found.recordId, type: found.objectType || '' };
+    // The server linked it as it found it.
+    info.linked = true;
     info.pending = null;
     rememberContact();
     notify(t('synced', { name: info.record.name }));
     return;
   }
-  if (candidate && candidate.recordId && String(candidate.objectType || '').toLowerCase() === info.pending.entity.toLowerCase()) {
-    await linkRecord({ id: candidate.recordId, name: candidate.recordName, type: candidate.objectType });
-    notify(t('synced', { name: info.record.name }));
-    return;
+  if (!serverLooked && candidate?.recordId && String(candidate.objectType || '').toLowerCase() === entity.toLowerCase()) {
+    const fields = await recordFields(candidate.objectType, candidate.recordId);
+    if (state.contact !== info) return;
+    if (fields && String(fields.neoSyncId__c ?? '') === String(neoSyncId)) {
+      await linkRecord({ id: candidate.recordId, name: candidate.recordName, type: candidate.objectType });
+      notify(t('synced', { name: info.record.name }));
+      return;
+    }
   }
-  notify(t('syncNotFound'));
+  if (manual) notify(t('syncNotFound'));
+}
+
+/// A record the agent opened from the search page the adapter popped: one of the matches.
+function pickFromSearch(view) {
+  const info = state.contact;
+  if (!info || info.record || !info.choices || !view?.recordId) return false;
+  const chosen = info.choices.find((m) => m.id === view.recordId);
+  if (!chosen) return false;
+  linkRecord({ id: chosen.id, name: view.recordName || chosen.name, type: chosen.type || view.objectType }).catch(fail);
+  return true;
 }
 
 async function syncFromIcon() {
@@ -426,7 +692,7 @@ async function syncFromIcon() {
       view = null;
     }
   }
-  await syncRecord(view);
+  await syncRecord(view, { manual: true });
 }
 
 // --- release, schedule, auto-release ---------------------------------------------------------
@@ -522,39 +788,42 @@ function scheduleAutoRelease() {
 // --- click-to-dial -------------------------------------------------------------------------
 async function onClickToDial(payload) {
   if (!state.token || !payload) return;
+  const number = normalizeNumber(payload.number);
+  let searching = false;
   try {
+    if (!number) throw refuse('errInvalidNumber');
     if (!state.position?.contact && state.settings.allowClickToDialSearch && payload.recordId && payload.objectType) {
+      searching = true;
       notify(t('clickToDialSearch'));
-      const crmId = await crmIdOf(payload);
-      if (crmId !== null) {
-        await call('Dial', { clickToDial: { crmId, crmKey: payload.recordId } });
-        clearNotice();
+      const fields = await recordFields(payload.objectType, payload.recordId);
+      const crmId = fields?.neoCrmId__c;
+      if (crmId !== undefined && crmId !== null && crmId !== '' && Number.isFinite(Number(crmId))) {
+        // The clicked number is the one dialled; the record's IdCrm finds the telephony contact.
+        await call('Dial', { phone: number, clickToDial: { crmId: Number(crmId), crmKey: payload.recordId } });
         return;
       }
     }
-    const number = normalizeNumber(payload.number);
-    if (!number) {
-      notify(t('errInvalidNumber'), 'error');
-      return;
-    }
     await call('Dial', { phone: number });
   } catch (e) {
+    searching = false;
     fail(e);
+  } finally {
+    if (searching && $('notice-text').textContent === t('clickToDialSearch')) clearNotice();
+    render();
   }
 }
 
-/// The record's IdCrm through the shipped Apex class (NeotelDataRetrieval).
-async function crmIdOf(payload) {
+/// A record's fields through the shipped Apex class (NeotelDataRetrieval), or null.
+async function recordFields(objectType, recordId) {
   try {
     const answer = await state.cti.call('runApex', {
       apexClass: 'NeotelDataRetrieval',
-      methodName: `get${payload.objectType}ById`,
-      methodParams: `Id=${payload.recordId}`,
+      methodName: `get${objectType}ById`,
+      methodParams: `Id=${recordId}`,
     });
     const text = typeof answer === 'string' ? answer : answer?.runApex;
     const rows = JSON.parse(text || '[]');
-    const value = rows[0]?.neoCrmId__c;
-    return value === undefined || value === null || value === '' ? null : Number(value);
+    return rows[0] || null;
   } catch {
     return null;
   }
@@ -567,12 +836,42 @@ const STATE_WORDS = {
   monitoring: 'stateMonitoring',
 };
 
+/// A user's state as the lists show it, in the chosen language.
+function userStateWord(s) {
+  if (s === 'paused') return t('statePausedPlain');
+  return t(STATE_WORDS[s] || 'stateLoggedIn');
+}
+
+/// A rest state's name: the system ones translated, the custom ones as configured.
+function restName(rest) {
+  if (!rest) return '';
+  if (rest.reason?.kind === 'system') return t(`rest_${rest.reason.id}`);
+  return rest.name;
+}
+
+/// Enables `id`, or disables it with the reason on hover.
+function able(id, why) {
+  const el = typeof id === 'string' ? $(id) : id;
+  el.disabled = Boolean(why);
+  el.title = why ? t(why) : '';
+}
+
 function fillSelect(select, options, { empty = true } = {}) {
   const previous = select.value;
   select.replaceChildren();
   if (empty) select.append(new Option('—', ''));
-  for (const [value, label] of options) select.append(new Option(label, String(value)));
-  if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+  for (const [value, label, disabled] of options) {
+    const option = new Option(label, String(value));
+    option.disabled = Boolean(disabled);
+    select.append(option);
+  }
+  if ([...select.options].some((o) => o.value === previous && !o.disabled)) select.value = previous;
+}
+
+function transferChosen() {
+  return ['transfer-phone', 'transfer-number', 'transfer-user', 'transfer-queue', 'transfer-campaign'].some(
+    (id) => $(id).value.trim() !== '',
+  );
 }
 
 function render() {
@@ -597,7 +896,7 @@ function render() {
   } else if (!p) {
     stateText = t('connecting');
   } else {
-    stateText = t(STATE_WORDS[p.state] || 'stateLoggedIn', { reason: p.pause?.name || '' });
+    stateText = t(STATE_WORDS[p.state] || 'stateLoggedIn', { reason: restName(p.pause) });
     if (p.campaign) stateText += ` · ${p.campaign.name}`;
     dot.classList.add(p.state === 'available' ? 'available' : p.state === 'paused' ? 'paused' : 'busy');
   }
@@ -611,9 +910,12 @@ function render() {
     $('contact-name').textContent = info?.record?.name || contact.phoneNumber || contact.crmKey || '—';
     const callState = call ? t(`call${call.state.charAt(0).toUpperCase()}${call.state.slice(1)}`) : '';
     $('contact-phone').textContent = [contact.phoneNumber, callState].filter(Boolean).join(' · ');
-    $('new-record-warning').hidden = !info?.pending;
-    $('btn-sync').hidden = !info?.pending;
+    const waiting = Boolean(info?.pending?.neoSyncId);
+    $('new-record-warning').hidden = !waiting;
+    $('btn-sync').hidden = !waiting;
+    $('link-status').hidden = !(info?.record && info.linked === false);
   }
+  renderClock();
 
   for (const b of document.querySelectorAll('.tabs button')) {
     b.setAttribute('aria-selected', String(b.dataset.tab === state.tab));
@@ -624,16 +926,25 @@ function render() {
 
   const connected = call && call.state === 'connected';
   const hasCall = Boolean(call) && call.state !== 'ended';
-  $('btn-dial').disabled = !p || hasCall || p.state === 'loggedOut';
-  $('btn-hangup').disabled = !hasCall;
-  $('btn-dtmf').disabled = !connected;
-  $('btn-schedule').disabled = !p?.contact || p.contact.scheduled;
-  const canPlay = p && (p.state === 'paused' || p.crm === 'Unavailable' || (p.contact && !hasCall));
-  $('btn-play').disabled = !canPlay;
-  $('btn-unpause').disabled = !(p && p.state === 'paused');
+  const wrapUp = p?.state === 'wrapUp';
+  const noSession = !p || p.state === 'loggedOut' ? 'whyNotLoggedIn' : null;
+  const busy = hasCall || p?.monitoring ? 'whyInCall' : wrapUp ? 'whyWrapUp' : null;
+  able('btn-dial', noSession || busy);
+  able('btn-hangup', hasCall ? null : 'whyNoCall');
+  able('btn-dtmf', connected ? null : hasCall ? 'whyNotConnected' : 'whyNoCall');
+  able('btn-schedule', !p?.contact ? 'whyNoContact' : p.contact.scheduled ? 'whyScheduled' : null);
+  // Play: back from a rest state, or to take contacts again; the contact on screen is released
+  // with Liberar / Categorizar y liberar, which already make the agent available.
+  const releasable = Boolean(p?.contact) && !hasCall && !p.contact.scheduled;
+  let playWhy = null;
+  if (noSession) playWhy = noSession;
+  else if (releasable) playWhy = 'whyReleaseFirst';
+  else if (hasCall) playWhy = 'whyInCall';
+  else if (!(p.state === 'paused' || p.crm === 'Unavailable')) playWhy = 'whyNoCrm';
+  able('btn-play', playWhy);
+  able('btn-unpause', p && p.state === 'paused' ? null : 'whyNotPaused');
 
   // Release (LIBERAR): after the call, with the contact still on screen.
-  const releasable = Boolean(p?.contact) && !hasCall && !p.contact.scheduled;
   $('release-box').hidden = !releasable;
   $('categorize').hidden = !state.settings.allowCategorization;
   $('btn-release').hidden = !(state.settings.allowContactRelease || !state.settings.allowCategorization);
@@ -650,30 +961,39 @@ function render() {
   const dir = state.directory;
   const current = dir?.campaigns?.find((c) => c.id === (call?.callCampaing ?? p?.campaign?.id)) || campaign;
   fillSelect($('transfer-phone'), (current?.transferPhones || []).map((n) => [n, n]));
-  const others = (dir?.users || []).filter((u) => u.user !== (state.agent?.user || p?.user));
-  fillSelect($('transfer-user'), others.map((u) => [u.user, `${u.user} (${u.state})`]));
+  const me = state.agent?.user || p?.user;
+  const others = (dir?.users || []).filter((u) => u.user !== me);
+  fillSelect($('transfer-user'), others.map((u) => [u.user, `${u.user} (${userStateWord(u.state)})`, u.state !== 'available']));
   const queues = [...new Set((dir?.campaigns || []).map((c) => c.queue).filter(Boolean))];
   fillSelect($('transfer-queue'), queues.map((q) => [q, q]));
   fillSelect($('transfer-campaign'), (dir?.campaigns || []).map((c) => [c.id, `${c.id} - ${c.name}`]));
   const transfer = call?.transfer;
-  $('btn-transfer-direct').disabled = !connected || Boolean(transfer);
-  $('btn-transfer-attended').disabled = !connected || Boolean(transfer);
-  $('btn-transfer-complete').disabled = !(transfer && transfer.mode === 'attended');
-  $('btn-transfer-cancel').disabled = !(transfer && transfer.mode === 'attended');
+  const startWhy = !connected ? (hasCall ? 'whyNotConnected' : 'whyNoCall')
+    : transfer ? 'whyTransferInProgress' : !transferChosen() ? 'whyNoTarget' : null;
+  able('btn-transfer-direct', startWhy);
+  able('btn-transfer-attended', startWhy);
+  const attended = transfer && transfer.mode === 'attended';
+  able('btn-transfer-complete', !attended ? 'whyNoAttended' : !transfer.answered ? 'whyTransferNotAnswered' : null);
+  able('btn-transfer-cancel', attended ? null : 'whyNoAttended');
 
   // Conference.
   const conference = call?.conference;
-  $('btn-conf-start').disabled = !connected || Boolean(conference);
-  $('btn-conf-end').disabled = !conference;
-  $('btn-conf-invite-number').disabled = !conference;
-  $('btn-conf-invite-user').disabled = !conference;
-  $('btn-conf-kick').disabled = !conference || conference.length === 0;
-  fillSelect($('conf-user'), others.map((u) => [u.user, u.user]));
+  able('btn-conf-start', !connected ? (hasCall ? 'whyNotConnected' : 'whyNoCall') : conference ? 'whyInConference' : null);
+  able('btn-conf-end', conference ? null : 'whyNoConference');
+  able('btn-conf-invite-number', conference ? null : 'whyNoConference');
+  fillSelect($('conf-user'), others.map((u) => [u.user, `${u.user} (${userStateWord(u.state)})`, u.state !== 'available']));
+  able('btn-conf-invite-user', !conference ? 'whyNoConference' : !$('conf-user').value ? 'whyChooseUser' : null);
+  able('btn-conf-kick', !conference ? 'whyNoConference' : conference.length === 0 ? 'whyNoParticipants' : null);
   $('conf-participants').textContent = (conference || []).map((x) => x.who).join(', ') || t('none');
 
-  // Monitor.
-  fillSelect($('monitor-user'), (dir?.users || []).filter((u) => u.role === 'agent').map((u) => [u.user, `${u.user} (${u.state})`]));
-  $('btn-monitor-end').disabled = !p?.monitoring;
+  // Monitor: only an agent in a call can be listened to.
+  const agents = (dir?.users || []).filter((u) => u.role === 'agent');
+  fillSelect($('monitor-user'), agents.map((u) => [u.user, `${u.user} (${userStateWord(u.state)})`, u.state !== 'inCall']));
+  const target = agents.find((u) => u.user === $('monitor-user').value);
+  const monitorWhy = target && target.state === 'inCall' ? null : 'whyChooseAgent';
+  able('btn-monitor-listen', monitorWhy);
+  able('btn-monitor-assist', monitorWhy);
+  able('btn-monitor-end', p?.monitoring ? null : 'whyNotMonitoring');
   $('monitor-status').textContent = p?.monitoring
     ? t('monitoring', { user: p.monitoring.target, mode: t(p.monitoring.mode === 'assist' ? 'monitorAssist' : 'monitorListen') })
     : '';
@@ -683,8 +1003,8 @@ function render() {
 
   // Campaigns.
   fillSelect($('campaign-select'), (dir?.campaigns || []).map((c) => [c.id, `${c.id} - ${c.name}`]), { empty: false });
-  $('btn-campaign-login').disabled = !p || Boolean(p.campaign) || hasCall;
-  $('btn-campaign-logout').disabled = !p?.campaign || hasCall;
+  able('btn-campaign-login', noSession || (p.campaign ? 'whyHasCampaign' : busy));
+  able('btn-campaign-logout', noSession || (!p.campaign ? 'whyNoCampaign' : busy));
   $('campaign-current').textContent = p?.campaign ? `${p.campaign.id} - ${p.campaign.name}` : t('noCampaign');
 
   // Information.
@@ -697,30 +1017,38 @@ function render() {
   $('info-record').textContent = info?.record ? `${info.record.type} ${info.record.id}` : t('none');
 }
 
+/// Rest states may be taken when no call or contact needs the agent.
+const PAUSABLE = ['loggedIn', 'available', 'paused', 'previewing'];
+
 function renderRest(dir, p) {
   const states = dir?.restStates || [];
   const key = (r) => `${r.kind}:${r.id}`;
   const pressed = p?.pause ? key(p.pause.reason) : null;
+  let why = null;
+  if (!p || p.state === 'loggedOut') why = 'whyNotLoggedIn';
+  else if (!p.campaign) why = 'whyNoCampaign';
+  else if (!PAUSABLE.includes(p.state)) why = p.state === 'wrapUp' ? 'whyWrapUp' : 'whyInCall';
   for (const [containerId, kind] of [['rest-system', 'system'], ['rest-custom', 'custom']]) {
     const container = $(containerId);
     const wanted = states.filter((s) => s.reason.kind === kind && s.reason.id !== 'noAnswer');
-    const signature = wanted.map((s) => key(s.reason)).join(',');
+    const signature = `${language()}|${wanted.map((s) => `${key(s.reason)}=${s.name}`).join(',')}`;
     if (container.dataset.signature !== signature) {
       container.dataset.signature = signature;
       container.replaceChildren(
         ...wanted.map((s) => {
           const b = document.createElement('button');
           b.type = 'button';
-          b.textContent = s.name;
+          b.textContent = restName(s);
           b.dataset.reason = JSON.stringify(s.reason);
           b.dataset.key = key(s.reason);
           return b;
         }),
       );
     }
+    container.previousElementSibling.hidden = wanted.length === 0;
     for (const b of container.querySelectorAll('button')) {
       b.setAttribute('aria-pressed', String(b.dataset.key === pressed));
-      b.disabled = !p || !p.campaign;
+      able(b, why);
     }
   }
 }
@@ -742,13 +1070,13 @@ function buildKeypad() {
 
 function transferTarget() {
   const manual = normalizeNumber($('transfer-number').value);
-  if ($('transfer-number').value.trim() && !manual) throw new ApiError(400, 'invalid_number', t('errInvalidNumber'));
+  if ($('transfer-number').value.trim() && !manual) throw refuse('errInvalidNumber');
   if (manual) return { kind: 'external', to: manual };
   if ($('transfer-phone').value) return { kind: 'external', to: $('transfer-phone').value };
   if ($('transfer-user').value) return { kind: 'user', to: $('transfer-user').value };
   if ($('transfer-queue').value) return { kind: 'queue', to: $('transfer-queue').value };
   if ($('transfer-campaign').value) return { kind: 'campaign', to: Number($('transfer-campaign').value) };
-  throw new ApiError(400, 'no_target', t('errInvalidNumber'));
+  throw refuse('errNoTransferTarget');
 }
 
 function wire() {
@@ -784,6 +1112,7 @@ function wire() {
     b.id ||= `btn-tab-${b.dataset.tab}`;
     b.addEventListener('click', () => {
       state.tab = b.dataset.tab;
+      if (state.tab !== 'call') loadDirectory();
       render();
     });
     b.addEventListener('keydown', (e) => {
@@ -811,15 +1140,24 @@ function wire() {
       return;
     }
     const number = normalizeNumber(raw);
-    if (!number) throw new ApiError(400, 'invalid_number', t('errInvalidNumber'));
+    if (!number) throw refuse('errInvalidNumber');
     await call('Dial', { phone: number });
   });
   on('btn-hangup', () => call('Hangup', {}));
   on('btn-dtmf', async () => {
     const digits = dtmfDigits($('dtmf-digits').value);
-    if (!digits) throw new ApiError(400, 'invalid_digits', t('errInvalidDigits'));
+    if (!digits) throw refuse('errInvalidDigits');
     // One by one, as the manual says: each digit is its own tone.
-    for (const digit of digits) await call('SendDtmf', { digits: digit });
+    $('dtmf-status').textContent = '';
+    let sent = '';
+    try {
+      for (const digit of digits) {
+        await call('SendDtmf', { digits: digit });
+        sent += digit;
+      }
+    } finally {
+      if (sent) $('dtmf-status').textContent = t('dtmfSent', { digits: sent });
+    }
     $('dtmf-digits').value = '';
   });
   $('btn-schedule').addEventListener('click', () => {
@@ -831,14 +1169,12 @@ function wire() {
   });
   on('btn-schedule-confirm', async () => {
     const at = localDateTimeToIso($('schedule-at').value);
-    if (!at || new Date(at).getTime() <= Date.now()) throw new ApiError(400, 'invalid_date', t('errInvalidDate'));
+    if (!at || new Date(at).getTime() <= Date.now()) throw refuse('errInvalidDate');
     await call('ScheduleCallback', { at });
     $('schedule-box').hidden = true;
   });
   on('btn-play', async () => {
-    const p = state.position;
-    if (p?.state === 'paused') await call('Unpause');
-    else if (p?.contact) await release(false);
+    if (state.position?.state === 'paused') await call('Unpause');
     else await call('CRM_Available');
   });
   on('btn-unpause', () => call('Unpause'));
@@ -851,9 +1187,14 @@ function wire() {
   const targets = ['transfer-phone', 'transfer-number', 'transfer-user', 'transfer-queue', 'transfer-campaign'];
   for (const id of targets) {
     $(id).addEventListener(id === 'transfer-number' ? 'input' : 'change', () => {
-      if (!$(id).value) return;
-      for (const other of targets) if (other !== id) $(other).value = '';
+      if ($(id).value) for (const other of targets) if (other !== id) $(other).value = '';
+      render();
     });
+  }
+  // The lists of users are read again when the agent opens one: their states move.
+  for (const id of ['transfer-user', 'conf-user', 'monitor-user']) {
+    $(id).addEventListener('focus', () => loadDirectory());
+    $(id).addEventListener('change', render);
   }
   on('btn-transfer-direct', () => call('Transfer', { target: transferTarget(), mode: 'direct' }));
   on('btn-transfer-attended', () => call('Transfer', { target: transferTarget(), mode: 'attended' }));
@@ -864,7 +1205,7 @@ function wire() {
   on('btn-conf-end', () => call('EndConference'));
   on('btn-conf-invite-number', async () => {
     const number = normalizeNumber($('conf-number').value);
-    if (!number) throw new ApiError(400, 'invalid_number', t('errInvalidNumber'));
+    if (!number) throw refuse('errInvalidNumber');
     await call('InviteParticipant', { participant: { kind: 'external', who: number } });
     $('conf-number').value = '';
   });
@@ -913,6 +1254,7 @@ async function applySettings() {
   savePrefs(prefs);
   setLanguage($('pref-language').value);
   translate();
+  render();
   await applyPanelSize(prefs);
   $('overlay-settings').hidden = true;
 }
@@ -949,7 +1291,9 @@ async function initCti() {
     onClickToDial(payload);
   });
   state.cti.listen('onNavigationChange', (payload) => {
-    if (state.contact?.pending && payload?.recordId) syncRecord(payload).catch(fail);
+    if (!payload?.recordId) return;
+    if (pickFromSearch(payload)) return;
+    if (state.contact?.pending) syncRecord(payload).catch(fail);
   });
   try {
     await state.cti.call('enableClickToDial');
@@ -974,6 +1318,11 @@ function main() {
   wire();
   const session = load(SESSION_KEY);
   if (session && session.token) startSession(session.token, session.agent);
+  // Read-only views for the development harness (same origin) and the browser tests.
+  window.ctibridgeSoftphone = {
+    position: () => state.position,
+    contact: () => state.contact,
+  };
   render();
   initCti()
     .then(() => {

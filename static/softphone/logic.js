@@ -204,3 +204,12 @@ export function parseServerFrame(data) {
   if ((event.type === 'snapshot' || event.type === 'position') && typeof event.state !== 'string') return null;
   return event;
 }
+
+/// Milliseconds as `m:ss` (or `h:mm:ss` from an hour on), for the call timer.
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.floor(Number(ms) / 1000) || 0);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}

@@ -1,6 +1,7 @@
 // The agent websocket: authenticates with the first frame, hands every event to `onEvent`,
 // reconnects with backoff (the server then sends a fresh snapshot), and stops for good when the
-// server says the token is bad (close code 4001).
+// server says the token is bad (close code 4001, whose reason says why: ended, replaced,
+// expired).
 
 import { backoffDelay, parseServerFrame } from './logic.js';
 
@@ -72,7 +73,7 @@ export class AgentSocket {
       if (this.closed) return;
       if (close.code === 4001) {
         this.closed = true;
-        this.onExpired();
+        this.onExpired(close.reason || '');
         return;
       }
       this.retry();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   parseSettings, parseFieldMap, mapFields, parseClavesf, searchKey, matchesOf, choosePop,
   layoutAction, isAllowedOrigin, openCtiUrl, backoffDelay, dtmfDigits, normalizeNumber,
-  localDateTimeToIso, parsePriority, parseServerFrame,
+  localDateTimeToIso, parsePriority, parseServerFrame, formatDuration,
 } from '../../static/softphone/logic.js';
 
 test('field maps: SfField-neotelName pairs, trailing bar allowed, unknown names reported', () => {
@@ -122,10 +122,18 @@ test('inputs: DTMF digits, dialable numbers, schedule date', () => {
   assert.equal(dtmfDigits(' 12 3#* '), '123#*');
   assert.equal(dtmfDigits('12x'), null);
   assert.equal(dtmfDigits(''), null);
+  assert.equal(dtmfDigits('1a#d'), '1A#D', 'A-D are DTMF tones too');
   assert.equal(normalizeNumber('+54 (11) 5555-1001'), '+541155551001');
   assert.equal(normalizeNumber('abc'), null);
   assert.equal(localDateTimeToIso('nope'), null);
   assert.match(localDateTimeToIso('2030-01-02T10:30'), /^2030-01-0[12]T\d\d:30:00.000Z$/);
+});
+
+test('the call timer reads m:ss, then h:mm:ss', () => {
+  assert.equal(formatDuration(0), '0:00');
+  assert.equal(formatDuration(65_400), '1:05');
+  assert.equal(formatDuration(3_725_000), '1:02:05');
+  assert.equal(formatDuration(-5), '0:00');
 });
 
 test('malformed server frames are recognised, not thrown', () => {

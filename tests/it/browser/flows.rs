@@ -9,7 +9,7 @@ use crate::support::server::TestApp;
 
 const SIM: &str = "Bearer demo-admin";
 
-async fn sim(app: &TestApp, path: &str, body: Value) -> Value {
+pub(super) async fn sim(app: &TestApp, path: &str, body: Value) -> Value {
     let response = app
         .client
         .post(app.url(path))
@@ -24,7 +24,7 @@ async fn sim(app: &TestApp, path: &str, body: Value) -> Value {
 
 /// A call whose IVR keyed the caller by number (Clave_1 = ANI): DATA is the ANI, so CLAVESF is
 /// `idContacto-ANI` and the adapter searches Salesforce with it.
-async fn inbound(app: &TestApp, ani: &str) -> u64 {
+pub(super) async fn inbound(app: &TestApp, ani: &str) -> u64 {
     let answer = sim(
         app,
         "/sim/inbound",
@@ -35,13 +35,13 @@ async fn inbound(app: &TestApp, ani: &str) -> u64 {
 }
 
 /// A call with empty DATA: the contact is inserted and CLAVESF is `idContacto-` (no search).
-async fn inbound_without_data(app: &TestApp, ani: &str) -> u64 {
+pub(super) async fn inbound_without_data(app: &TestApp, ani: &str) -> u64 {
     let answer = sim(app, "/sim/inbound", json!({"ani": ani, "queue": "salesforce"})).await;
     answer["callId"].as_u64().expect("callId")
 }
 
 /// Logs `user` in and into campaign 97 through the API (another agent than the browser's).
-async fn agent_via_api(app: &TestApp, user: &str, device: &str) {
+pub(super) async fn agent_via_api(app: &TestApp, user: &str, device: &str) {
     let login: Value = app
         .client
         .post(app.url("/neoapi/Login"))
@@ -64,21 +64,21 @@ async fn agent_via_api(app: &TestApp, user: &str, device: &str) {
     assert!(joined.status().is_success(), "{user} joins campaign 97");
 }
 
-async fn agent_answers(app: &TestApp) {
+pub(super) async fn agent_answers(app: &TestApp) {
     sim(app, "/sim/agents/agent1/answer", json!({})).await;
 }
 
-async fn customer_hangs_up(app: &TestApp, call: u64) {
+pub(super) async fn customer_hangs_up(app: &TestApp, call: u64) {
     sim(app, &format!("/sim/calls/{call}/hangup"), json!({})).await;
 }
 
 /// Opens the harness and logs agent1 in to the softphone, then into campaign 97.
-async fn available_agent(browser: &Browser, app: &TestApp, query: &str) {
+pub(super) async fn available_agent(browser: &Browser, app: &TestApp, query: &str) {
     agent_in_campaign(browser, app, query, "97").await;
 }
 
 /// Opens the harness (with `query`) and logs agent1 in, then into `campaign`.
-async fn agent_in_campaign(browser: &Browser, app: &TestApp, query: &str, campaign: &str) {
+pub(super) async fn agent_in_campaign(browser: &Browser, app: &TestApp, query: &str, campaign: &str) {
     browser.open(&harness(app, query)).await;
     browser
         .wait_for(
@@ -99,7 +99,7 @@ async fn agent_in_campaign(browser: &Browser, app: &TestApp, query: &str, campai
 }
 
 /// The screen pops the harness received, as `type:recordId-or-search`.
-async fn wait_pop(browser: &Browser, what: &str) {
+pub(super) async fn wait_pop(browser: &Browser, what: &str) {
     let w = serde_json::to_string(what).unwrap();
     browser
         .wait_for(
@@ -478,6 +478,19 @@ async fn a_supervisor_listens_to_then_assists_an_agent_and_ends() {
     browser.click("#login-submit").await;
     browser.wait_text("#agent-state", "Conectado sin campaña").await;
     browser.click("[data-tab=monitor]").await;
+    // Only an agent in a call can be listened to.
+    let offered = browser
+        .softphone("return [...$('#monitor-user').options].filter((o) => o.value && !o.disabled).map((o) => o.value)")
+        .await;
+    assert_eq!(offered, json!(["agent1"]));
+    // The list follows the agents: agent2 logs in meanwhile.
+    agent_via_api(&app, "agent2", "1002").await;
+    browser
+        .wait_for(
+            "agent2's state in the monitor list",
+            "return $('#monitor-user').textContent.includes('agent2 (Disponible)')",
+        )
+        .await;
     browser.fill("#monitor-user", "agent1").await;
     browser.click("#btn-monitor-listen").await;
     browser

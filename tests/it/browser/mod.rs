@@ -5,6 +5,7 @@
 
 mod driver;
 mod flows;
+mod shift;
 
 use driver::Browser;
 

@@ -137,6 +137,7 @@ async fn logging_in_again_on_the_same_device_replaces_the_old_token() {
     assert_ne!(old, new);
     let (code, reason) = wait_close(&mut old_socket).await;
     assert_eq!(code, 4001, "{reason}");
+    assert_eq!(reason, "session replaced by a new login");
     let stale = rpc(&app, Some(&old), "Position", json!({})).await;
     assert_eq!(stale.code(), "invalid_token");
     // The telephony state survived: still in the campaign.

@@ -161,6 +161,7 @@ async fn logout_closes_the_sockets_of_the_session() {
     rpc(&app, Some(&token), "Logout", json!({})).await.ok();
     let (code, reason) = wait_close(&mut socket).await;
     assert_eq!(code, 4001, "{reason}");
+    assert_eq!(reason, "session ended");
 }
 
 #[tokio::test]
