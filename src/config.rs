@@ -34,6 +34,7 @@ pub struct Config {
     pub salesforce: SalesforceConfig,
     pub callcenter: DeploymentConfig,
     pub contacts: ContactsConfig,
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

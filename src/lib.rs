@@ -6,13 +6,15 @@
 //! - [`contacts`]: the telephony-side contact databases and `CONTACTO_INSERT_SALESFORCE`;
 //! - [`salesforce`]: OAuth2, the REST client and the durable outbox;
 //! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
-//! - [`store`]: the sqlx pool and migrations (SQLite by default, PostgreSQL by URL).
+//! - [`store`]: the sqlx pool and migrations (SQLite by default, PostgreSQL by URL);
+//! - [`cluster`]: several instances on one PostgreSQL database, one of them running the core.
 //!
 //! [`config`], [`telemetry`] and [`startup`] wire them into one server; `main.rs` only parses
 //! the command line.
 
 pub mod callcenter;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod contacts;
 pub mod http;

@@ -26,11 +26,18 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
-    /// Keeps the engine (and its timers) alive as long as the server.
-    _engine: Arc<EmbeddedEngine>,
-    /// This process runs the core on its database: no other may meanwhile.
-    _core_lock: crate::store::core::CoreLock,
+    /// What lives as long as the server: the engine (and its timers), the core's lock (this
+    /// process runs the core on its database: no other may meanwhile).
+    _core: Option<(Arc<EmbeddedEngine>, crate::store::core::CoreLock)>,
     /// Stops the outbox worker after the server.
+    worker_stop: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+/// The contact-center core, served on its listener.
+struct Core {
+    server: Server,
+    port: u16,
+    engine: Arc<EmbeddedEngine>,
     worker_stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -49,92 +56,53 @@ impl Application {
                  until [salesforce] is set in the configuration file or CTIBRIDGE_SALESFORCE__* variables"
             );
         }
-
         refuse_public_demo(&config)?;
-        let directory = ContactDirectory::new(store.clone(), config.contacts.default_country);
-        ensure_campaign_databases(&directory, &config.telephony).await?;
-        let contacts: Arc<dyn ContactResolver> = Arc::new(directory);
-        let outbox = Outbox::new(store.clone());
-        let settings = Arc::new(FlowSettings::from_config(&config));
-        // The call log and its Task writes are committed with the change that causes them.
-        let logger: Arc<dyn EventRecorder> = Arc::new(CallLogger::new(outbox.clone(), settings.clone()));
-        let core = Arc::new(CoreStore::new(store.clone(), Some(logger)));
-        let core_lock = core.lock_core().await?;
-        let restored = core.load().await?;
-        let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();
-        if logged_in > 0 || !restored.callbacks.is_empty() {
-            tracing::info!(
-                agents = logged_in,
-                callbacks = restored.callbacks.len(),
-                "telephony state restored from the database"
-            );
+        if config.cluster.enabled {
+            return Self::build_cluster_member(config, store).await;
         }
-        let switch = telephony_switch(&config.telephony)?;
-        let engine = EmbeddedEngine::durable(
-            &config.telephony,
-            contacts,
-            Arc::new(crate::telephony::engine::SystemClock),
-            core.clone(),
-            restored,
-            switch,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
-        spawn_heartbeat(core);
-        let (salesforce, worker_stop) = salesforce_write_back(&config, &store, outbox, settings).await?;
-        let simulation = engine.simulation();
-        let demo = engine.is_demo();
-        let telephony: Arc<dyn Telephony> = engine.clone();
-        let api = web::Data::new(ApiState::new(
-            &config.server,
-            store.clone(),
-            telephony,
-            Some(simulation),
-            demo,
-        ));
-        spawn_session_purge(api.sessions.clone());
+        let core_lock = CoreStore::new(store.clone(), None).lock_core().await?;
+        let listener = TcpListener::bind(config.server.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind))?;
+        let core = start_core(&config, &store, listener, false).await?;
+        tracing::info!(address = %config.server.bind.ip(), port = core.port, "listening");
+        Ok(Application {
+            port: core.port,
+            server: core.server,
+            store,
+            _core: Some((core.engine, core_lock)),
+            worker_stop: Some(core.worker_stop),
+        })
+    }
+
+    /// One of several instances: the gateway on the public address now; the core when this
+    /// instance takes it (at once if no other runs it).
+    async fn build_cluster_member(config: Config, store: Store) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(config.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind))?;
         let port = listener.local_addr()?.port();
-        let data_store = web::Data::new(store.clone());
-        let adapter_settings = web::Data::new(crate::http::adapter::AdapterSettings::from_config(&config));
-        let intake_guard = config
-            .telephony
-            .asterisk
-            .as_ref()
-            .filter(|_| config.telephony.driver == crate::telephony::DriverKind::Asterisk)
-            .and_then(|a| a.intake_token_hash.clone())
-            .map(|phc| {
-                web::Data::new(crate::http::asterisk::IntakeGuard(
-                    crate::http::auth::AdminGuard::new(Some(phc), false),
-                ))
-            });
+        let gateway_url = format!("http://{}:{port}", config.server.bind.ip());
+        let membership = crate::cluster::Membership::join(store.clone(), &config, gateway_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(instance = %membership.id, "joined the cluster");
+        let gateway = web::Data::new(crate::cluster::gateway::Gateway::new(membership.clone()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
-                .app_data(data_store.clone())
-                .app_data(adapter_settings.clone())
-                .app_data(api.clone())
-                .app_data(salesforce.clone())
-                .configure(|cfg| {
-                    if let Some(guard) = &intake_guard {
-                        cfg.app_data(guard.clone());
-                    }
-                })
-                .configure(crate::http::configure)
+                .app_data(gateway.clone())
+                .configure(crate::cluster::gateway::configure)
         })
-        // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.
         .shutdown_timeout(config.server.shutdown_timeout_secs)
         .listen(listener)?
         .run();
-        tracing::info!(address = %config.server.bind.ip(), port, "listening");
+        tracing::info!(address = %config.server.bind.ip(), port, "gateway listening");
+        tokio::spawn(take_the_core_when_free(config, store.clone(), membership));
         Ok(Application {
             port,
             server,
             store,
-            _engine: engine,
-            _core_lock: core_lock,
-            worker_stop,
+            _core: None,
+            worker_stop: None,
         })
     }
 
@@ -155,13 +123,161 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         // The worker finishes its round; undelivered rows stay in the outbox for next time.
-        let _ = self.worker_stop.send(true);
+        if let Some(stop) = &self.worker_stop {
+            let _ = stop.send(true);
+        }
         tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await
             .ok();
         tracing::info!("stopped");
         result
     }
+}
+
+/// The contact-center core and the full API on `listener`: restores the core's state, starts
+/// the telephony switch, the Salesforce worker and the HTTP server. The caller holds the
+/// core's lock. `behind_gateway`: requests come through cluster gateways (the client's address
+/// is their `X-Forwarded-For`).
+async fn start_core(
+    config: &Config,
+    store: &Store,
+    listener: TcpListener,
+    behind_gateway: bool,
+) -> anyhow::Result<Core> {
+    let directory = ContactDirectory::new(store.clone(), config.contacts.default_country);
+    ensure_campaign_databases(&directory, &config.telephony).await?;
+    let contacts: Arc<dyn ContactResolver> = Arc::new(directory);
+    let outbox = Outbox::new(store.clone());
+    let settings = Arc::new(FlowSettings::from_config(config));
+    // The call log and its Task writes are committed with the change that causes them.
+    let logger: Arc<dyn EventRecorder> = Arc::new(CallLogger::new(outbox.clone(), settings.clone()));
+    let core = Arc::new(CoreStore::new(store.clone(), Some(logger)));
+    let restored = core.load().await?;
+    let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();
+    if logged_in > 0 || !restored.callbacks.is_empty() {
+        tracing::info!(
+            agents = logged_in,
+            callbacks = restored.callbacks.len(),
+            "telephony state restored from the database"
+        );
+    }
+    let switch = telephony_switch(&config.telephony)?;
+    let engine = EmbeddedEngine::durable(
+        &config.telephony,
+        contacts,
+        Arc::new(crate::telephony::engine::SystemClock),
+        core.clone(),
+        restored,
+        switch,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
+    spawn_heartbeat(core);
+    let (salesforce, worker_stop) = salesforce_write_back(config, store, outbox, settings).await?;
+    let simulation = engine.simulation();
+    let demo = engine.is_demo();
+    let telephony: Arc<dyn Telephony> = engine.clone();
+    let mut api = ApiState::new(&config.server, store.clone(), telephony, Some(simulation), demo);
+    api.behind_gateway = behind_gateway;
+    let api = web::Data::new(api);
+    spawn_session_purge(api.sessions.clone());
+    let port = listener.local_addr()?.port();
+    let data_store = web::Data::new(store.clone());
+    let adapter_settings = web::Data::new(crate::http::adapter::AdapterSettings::from_config(config));
+    let intake_guard = config
+        .telephony
+        .asterisk
+        .as_ref()
+        .filter(|_| config.telephony.driver == crate::telephony::DriverKind::Asterisk)
+        .and_then(|a| a.intake_token_hash.clone())
+        .map(|phc| {
+            web::Data::new(crate::http::asterisk::IntakeGuard(
+                crate::http::auth::AdminGuard::new(Some(phc), false),
+            ))
+        });
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(data_store.clone())
+            .app_data(adapter_settings.clone())
+            .app_data(api.clone())
+            .app_data(salesforce.clone())
+            .configure(|cfg| {
+                if let Some(guard) = &intake_guard {
+                    cfg.app_data(guard.clone());
+                }
+            })
+            .configure(crate::http::configure)
+    })
+    // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.
+    .shutdown_timeout(config.server.shutdown_timeout_secs)
+    .listen(listener)?
+    .run();
+    Ok(Core {
+        server,
+        port,
+        engine,
+        worker_stop,
+    })
+}
+
+/// Waits for the core's lock (the active instance holds it for its life), then runs the core,
+/// announces it and keeps watch: losing the lock's connection stops the process.
+async fn take_the_core_when_free(config: Config, store: Store, membership: crate::cluster::Membership) {
+    let poll = Duration::from_millis(config.cluster.takeover_poll_ms.max(50));
+    let lock = loop {
+        match CoreStore::new(store.clone(), None).lock_core().await {
+            Ok(lock) => break lock,
+            Err(crate::store::core::CoreStoreError::AnotherInstance) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot try the core's lock"),
+        }
+        tokio::time::sleep(poll).await;
+    };
+    let started = std::time::Instant::now();
+    let listener = match TcpListener::bind(config.cluster.core_bind) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(address = %config.cluster.core_bind, error = %e, "cannot listen for the core; stopping");
+            std::process::exit(1);
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let core_url = config
+        .cluster
+        .core_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{port}", config.cluster.core_bind.ip()));
+    let core = match start_core(&config, &store, listener, true).await {
+        Ok(core) => core,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the core; stopping");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = membership.became_active(&core_url).await {
+        tracing::error!(error = %e, "cannot announce the core; stopping");
+        std::process::exit(1);
+    }
+    tracing::info!(
+        instance = %membership.id,
+        core = %core_url,
+        took_ms = started.elapsed().as_millis() as u64,
+        "this instance runs the contact-center core"
+    );
+    let lock = Arc::new(tokio::sync::Mutex::new(lock));
+    crate::cluster::step_down_when_the_lock_is_lost(move || {
+        let lock = lock.clone();
+        Box::pin(async move { lock.lock().await.still_held().await })
+    });
+    let Core {
+        server,
+        engine,
+        worker_stop,
+        ..
+    } = core;
+    let _ = server.await;
+    let _ = worker_stop.send(true);
+    drop(engine);
 }
 
 /// The Salesforce side: the outbox worker when credentials are configured, and the softphone

@@ -1,5 +1,6 @@
-//! Campaign administration that works whatever the telephony platform: loading leads into an
-//! outbound campaign's dialer (`POST /admin/campaigns/{campaign}/leads`, admin token).
+//! Administration that works whatever the telephony platform: loading leads into an outbound
+//! campaign's dialer (`POST /admin/campaigns/{campaign}/leads`), listing the cluster's
+//! instances (`GET /admin/instances`). Admin token.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -60,4 +61,25 @@ pub async fn load_leads(
         .await
         .map_err(|e| telephony_error(Method::Position, e))?;
     Ok(HttpResponse::Ok().json(json!({ "loaded": loaded })))
+}
+
+/// The cluster's instances (`[cluster] enabled`): each one's gateway and, for the active one,
+/// its core; whether it is alive (heard from within 10 s). An empty list outside cluster mode.
+#[actix_web::get("/admin/instances")]
+pub async fn instances(
+    _: AdminToken,
+    store: web::Data<crate::store::Store>,
+) -> Result<HttpResponse, ApiError> {
+    if store.backend() != crate::store::Backend::Postgres {
+        return Ok(HttpResponse::Ok().json(json!({ "instances": [] })));
+    }
+    let instances = crate::cluster::instances(&store).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot list the cluster's instances");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the database cannot answer now",
+        )
+    })?;
+    Ok(HttpResponse::Ok().json(json!({ "instances": instances })))
 }

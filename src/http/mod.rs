@@ -7,7 +7,8 @@
 //! - [`session`], [`auth`], [`ratelimit`]: session tokens, typed guards, failed-login limits;
 //! - [`sim`]: the embedded engine's simulation API under `/sim/…` (admin token);
 //! - [`salesforce`]: the softphone's Salesforce helpers and `/admin/salesforce`;
-//! - [`campaigns`]: `/admin/campaigns/{campaign}/leads`, leads for the dialers;
+//! - [`campaigns`]: `/admin/campaigns/{campaign}/leads` (leads for the dialers) and
+//!   `/admin/instances` (the cluster's instances);
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
 
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(sim::dialer_step)
     .service(sim::script_customer)
     .service(campaigns::load_leads)
+    .service(campaigns::instances)
     .service(asterisk::intake);
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);

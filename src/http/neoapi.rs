@@ -233,6 +233,22 @@ async fn no_args(
     Ok(run.await.map(|()| HttpResponse::Ok().json(json!({ "ok": true }))))
 }
 
+/// The client's address: the peer's, or behind cluster gateways the one they forwarded.
+fn client_address(req: &HttpRequest, state: &ApiState) -> String {
+    let forwarded = state
+        .behind_gateway
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    forwarded.unwrap_or_else(|| {
+        req.peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned())
+    })
+}
+
 /// Login: DEVICE / USER / PASSWORD → a session token and the agent's Position.
 ///
 /// Failed logins count per user and per client address; over the limit → 429 with
@@ -242,10 +258,7 @@ async fn no_args(
 async fn login(req: &HttpRequest, state: &ApiState, body: &[u8]) -> Result<HttpResponse, ApiError> {
     let request: LoginRequest = parse(body)?;
     let user_key = request.user.as_str().to_owned();
-    let address_key = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned());
+    let address_key = client_address(req, state);
     for limited in [
         state.login_per_user.check(&user_key),
         state.login_per_address.check(&address_key),

@@ -36,6 +36,9 @@ pub struct ApiState {
     pub admin: AdminGuard,
     pub max_body_bytes: usize,
     pub ws: WsSettings,
+    /// Requests come through cluster gateways: a client's address is the `X-Forwarded-For`
+    /// the gateway set (the core's listener is reachable by the instances only).
+    pub behind_gateway: bool,
 }
 
 impl ApiState {
@@ -64,6 +67,7 @@ impl ApiState {
                 send_timeout: Duration::from_secs(10),
                 max_frame_bytes: 16 * 1024,
             },
+            behind_gateway: false,
         }
     }
 }

@@ -84,6 +84,16 @@ pub struct CoreLock {
     _connection: Option<AnyConnection>,
 }
 
+impl CoreLock {
+    /// Whether the connection holding the lock still answers (SQLite: always).
+    pub async fn still_held(&mut self) -> bool {
+        match &mut self._connection {
+            None => true,
+            Some(connection) => sqlx::query("SELECT 1").execute(connection).await.is_ok(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for CoreStoreError {
     fn from(e: sqlx::Error) -> Self {
         CoreStoreError::Store(StoreError::Sqlx(e))

@@ -92,6 +92,8 @@ impl Readiness {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The connection URL (may hold a password: never logged; see [`redact_url`]).
+    url: std::sync::Arc<str>,
 }
 
 /// The URL with any password replaced, fit for logs and error messages.
@@ -155,7 +157,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            url: url.into(),
+        })
     }
 
     /// Connects and applies every pending migration.
@@ -231,6 +237,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection URL (for a dedicated connection such as a `LISTEN`; never log it).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Closes every connection (graceful shutdown; tests that drop databases).

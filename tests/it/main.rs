@@ -7,6 +7,7 @@ mod asterisk;
 mod browser;
 mod callcenter;
 mod cli;
+mod cluster;
 mod config;
 mod contacts;
 mod http;

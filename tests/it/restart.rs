@@ -16,7 +16,7 @@ use crate::support::fake_salesforce::{FakeConfig, FakeSalesforce, TEST_PRIVATE_K
 use crate::support::server::Api;
 
 /// A `ctibridge serve` process on port 0 with a configuration file; killed when dropped.
-struct Process {
+pub(crate) struct Process {
     child: Child,
     address: String,
     client: reqwest::Client,
@@ -34,7 +34,7 @@ impl Api for Process {
 }
 
 impl Process {
-    fn start(config: &Path) -> Process {
+    pub(crate) fn start(config: &Path) -> Process {
         let mut child = crate::support::ctibridge_command()
             .args(["--config", config.to_str().unwrap(), "serve"])
             .stderr(Stdio::piped())
@@ -70,13 +70,62 @@ impl Process {
     }
 
     /// SIGKILL: no shutdown code runs.
-    fn kill9(mut self) -> String {
+    pub(crate) fn kill9(mut self) -> String {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
         self.log.lock().unwrap().clone()
     }
 
-    fn log(&self) -> String {
+    /// Waits (bounded) for the process to end by itself; its exit code.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs `ctibridge serve` with `config` expecting it to stop by itself (bounded): its exit
+    /// code and its log.
+    pub(crate) fn run_to_exit(config: &Path, limit: Duration) -> (Option<i32>, String) {
+        let mut child = crate::support::ctibridge_command()
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut log = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.push_str(&line);
+                log.push('\n');
+            }
+            log
+        });
+        let deadline = std::time::Instant::now() + limit;
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (code, reader.join().unwrap_or_default())
+    }
+
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 }
