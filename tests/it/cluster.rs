@@ -85,7 +85,7 @@ fn tasks_of(fake: &FakeSalesforce, call: u64) -> usize {
 }
 
 #[tokio::test]
-async fn two_instances_serve_as_one_and_the_survivor_takes_the_core_over_after_a_kill_9() {
+async fn three_instances_serve_as_one_and_a_survivor_takes_the_core_over_after_a_kill_9() {
     let fake = FakeSalesforce::start().await;
     let db = TestDb::postgres().await;
     let dir = tempfile::tempdir().unwrap();
@@ -93,6 +93,8 @@ async fn two_instances_serve_as_one_and_the_survivor_takes_the_core_over_after_a
     role_becomes(&a, "active", Duration::from_secs(20)).await;
     let b = Process::start(&write_config(dir.path(), "b", &db, &fake, ""));
     let standby = role_becomes(&b, "standby", Duration::from_secs(20)).await;
+    let c = Process::start(&write_config(dir.path(), "c", &db, &fake, ""));
+    role_becomes(&c, "standby", Duration::from_secs(20)).await;
     let (_, active) = readyz(&a).await;
     assert_eq!(standby["core"], active["core"], "B forwards to A's core");
 
@@ -122,7 +124,7 @@ async fn two_instances_serve_as_one_and_the_survivor_takes_the_core_over_after_a
         .await
         .unwrap();
     let instances = listed["instances"].as_array().unwrap();
-    assert_eq!(instances.len(), 2, "{listed}");
+    assert_eq!(instances.len(), 3, "{listed}");
     assert_eq!(
         instances.iter().filter(|i| i["active"] == true).count(),
         1,
@@ -132,12 +134,36 @@ async fn two_instances_serve_as_one_and_the_survivor_takes_the_core_over_after_a
     // The active instance dies mid-call.
     let killed = Instant::now();
     let log = a.kill9();
-    role_becomes(&b, "active", Duration::from_secs(10)).await;
+    // One of the two survivors takes the core; the other forwards to it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (new_active, other) = loop {
+        if readyz(&b).await.1["role"] == "active" {
+            break (&b, &c);
+        }
+        if readyz(&c).await.1["role"] == "active" {
+            break (&c, &b);
+        }
+        assert!(Instant::now() < deadline, "no takeover\n{log}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let takeover = killed.elapsed();
     assert!(
         takeover < Duration::from_secs(5),
         "takeover took {takeover:?}\n{log}"
     );
+    let (_, now_active) = readyz(new_active).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, follows) = readyz(other).await;
+        if follows["role"] == "standby" && follows["core"] == now_active["core"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the other survivor follows: {follows} vs {now_active}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // B's socket was bridged to A's core: it closes as "moved"; a new one resumes from a
     // snapshot of the state the new core restored: the call the crash ended, in wrap-up.
