@@ -45,6 +45,32 @@ struct Subscriber {
 struct Table {
     by_agent: HashMap<AgentId, Vec<Subscriber>>,
     supervisors: HashSet<AgentId>,
+    /// Each agent's latest frames, for a socket that reconnects with the last sequence number
+    /// it saw (at most [`RECENT_FRAMES`], none older than [`RECENT_AGE`]).
+    recent: HashMap<AgentId, Recent>,
+    /// When frames past their age were last swept from every agent (an agent with no new
+    /// frames keeps none for long).
+    swept: Option<std::time::Instant>,
+}
+
+/// How many of an agent's latest frames a reconnecting socket can be given again.
+const RECENT_FRAMES: usize = 64;
+/// How old a frame may be and still be given again.
+const RECENT_AGE: std::time::Duration = std::time::Duration::from_secs(120);
+
+#[derive(Default)]
+struct Recent {
+    frames: std::collections::VecDeque<(u64, std::time::Instant, ByteString)>,
+    latest: u64,
+}
+
+/// How a socket starts: with the frames it missed (it reconnected with a sequence number the
+/// hub still holds frames after), or with a snapshot (`seq`: the agent's latest sequence
+/// number, when the hub has seen one).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Start {
+    Replay(Vec<ByteString>),
+    Snapshot { seq: Option<u64> },
 }
 
 pub struct EventHub {
@@ -106,10 +132,50 @@ impl EventHub {
 
     /// Registers a socket of `session`'s agent.
     pub fn subscribe(self: &Arc<Self>, session: &Session) -> Subscription {
+        self.subscribe_from(session, None).0
+    }
+
+    /// Registers a socket of `session`'s agent that saw the agent's frames up to `last_seq`
+    /// (a reconnection): the frames after it when the hub still holds every one of them, in
+    /// the same step as the registration, so none is missed or given twice.
+    pub fn subscribe_from(
+        self: &Arc<Self>,
+        session: &Session,
+        last_seq: Option<u64>,
+    ) -> (Subscription, Start) {
+        let mut table = self.lock();
+        let subscription = self.register(&mut table, session);
+        let recent = table.recent.get(&session.agent);
+        let start = match (last_seq, recent) {
+            (Some(seen), Some(recent)) if recent.latest == seen => Start::Replay(Vec::new()),
+            (Some(seen), Some(recent))
+                if recent.latest > seen
+                    && recent
+                        .frames
+                        .front()
+                        .is_some_and(|(first, _, _)| *first <= seen + 1) =>
+            {
+                Start::Replay(
+                    recent
+                        .frames
+                        .iter()
+                        .filter(|(seq, _, _)| *seq > seen)
+                        .map(|(_, _, frame)| frame.clone())
+                        .collect(),
+                )
+            }
+            _ => Start::Snapshot {
+                seq: recent.map(|r| r.latest),
+            },
+        };
+        drop(table);
+        (subscription, start)
+    }
+
+    fn register(self: &Arc<Self>, table: &mut Table, session: &Session) -> Subscription {
         let (tx, rx) = mpsc::channel(self.queue);
         let cause = Arc::new(AtomicU8::new(CloseCause::None as u8));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut table = self.lock();
         if session.role == Role::Supervisor {
             table.supervisors.insert(session.agent.clone());
         }
@@ -183,6 +249,29 @@ impl EventHub {
         let mut table = self.lock();
         match &envelope.agent {
             Some(agent) => {
+                let now = std::time::Instant::now();
+                if table
+                    .swept
+                    .is_none_or(|at| now.duration_since(at) > RECENT_AGE / 4)
+                {
+                    table.swept = Some(now);
+                    table.recent.retain(|_, r| {
+                        r.frames
+                            .retain(|(_, at, _)| now.duration_since(*at) <= RECENT_AGE);
+                        !r.frames.is_empty()
+                    });
+                }
+                let recent = table.recent.entry(agent.clone()).or_default();
+                recent.frames.push_back((envelope.seq, now, text.clone()));
+                recent.latest = envelope.seq;
+                while recent.frames.len() > RECENT_FRAMES
+                    || recent
+                        .frames
+                        .front()
+                        .is_some_and(|(_, at, _)| now.duration_since(*at) > RECENT_AGE)
+                {
+                    recent.frames.pop_front();
+                }
                 if let Some(list) = table.by_agent.get_mut(agent) {
                     offer(list, &text);
                     if list.is_empty() {
@@ -197,6 +286,7 @@ impl EventHub {
                     let Table {
                         by_agent,
                         supervisors,
+                        ..
                     } = &mut *table;
                     for supervisor in supervisors.iter().filter(|s| *s != agent) {
                         if let Some(list) = by_agent.get_mut(supervisor) {
@@ -209,6 +299,7 @@ impl EventHub {
                 let Table {
                     by_agent,
                     supervisors,
+                    ..
                 } = &mut *table;
                 for supervisor in supervisors.iter() {
                     if let Some(list) = by_agent.get_mut(supervisor) {
@@ -237,6 +328,8 @@ impl EventHub {
         }
         table.by_agent.clear();
         table.supervisors.clear();
+        // Frames were lost: what is held is no longer every frame after a sequence number.
+        table.recent.clear();
     }
 }
 

@@ -25,7 +25,7 @@ use tokio::time::{MissedTickBehavior, interval, timeout};
 
 use super::ApiError;
 use super::auth::authenticate;
-use super::hub::CloseCause;
+use super::hub::{CloseCause, Start};
 use super::state::ApiState;
 
 /// Close codes of the protocol.
@@ -36,7 +36,13 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 enum ClientFrame {
-    Auth { token: String },
+    /// `lastSeq`: the last sequence number of the agent's frames this client saw before it
+    /// lost its socket; the frames after it are given again when the server still holds them.
+    Auth {
+        token: String,
+        #[serde(default, rename = "lastSeq")]
+        last_seq: Option<u64>,
+    },
     Ping,
 }
 
@@ -79,12 +85,12 @@ async fn close(session: WsSession, code: u16, description: &str) {
 async fn read_auth(
     session: &mut WsSession,
     stream: &mut MessageStream,
-) -> Result<String, Option<&'static str>> {
+) -> Result<(String, Option<u64>), Option<&'static str>> {
     while let Some(message) = stream.recv().await {
         match message {
             Ok(Message::Text(text)) => {
                 return match serde_json::from_str::<ClientFrame>(&text) {
-                    Ok(ClientFrame::Auth { token }) => Ok(token),
+                    Ok(ClientFrame::Auth { token, last_seq }) => Ok((token, last_seq)),
                     _ => Err(Some(r#"the first frame must be {"type":"auth","token":"…"}"#)),
                 };
             }
@@ -104,8 +110,8 @@ async fn read_auth(
 }
 
 async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stream: MessageStream) {
-    let token = match timeout(state.ws.auth_timeout, read_auth(&mut session, &mut stream)).await {
-        Ok(Ok(token)) => token,
+    let (token, last_seq) = match timeout(state.ws.auth_timeout, read_auth(&mut session, &mut stream)).await {
+        Ok(Ok(auth)) => auth,
         Ok(Err(Some(why))) => {
             tracing::info!(reason = why, "websocket refused");
             return close(session, CLOSE_UNAUTHORIZED, why).await;
@@ -127,22 +133,42 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
     let expires_at_ms = agent_session.expires_at_ms;
     // Subscribe before reading the snapshot: nothing that happens after it is missed. An
     // event already reflected in the snapshot may follow it; applying it again is harmless.
-    let mut subscription = state.hub.subscribe(&agent_session);
-    let snapshot = match state.telephony.position(&agent).await {
-        Ok(position) => {
-            let mut value = serde_json::to_value(&position).unwrap_or_else(|_| json!({}));
-            if let Some(object) = value.as_object_mut() {
-                object.insert("type".into(), json!("snapshot"));
+    let (mut subscription, start) = state.hub.subscribe_from(&agent_session, last_seq);
+    match start {
+        // A reconnection the hub can bridge: what the socket missed, in order, then the rest.
+        Start::Replay(frames) => {
+            let resumed = json!({"type": "resumed", "lastSeq": last_seq}).to_string();
+            if session.text(resumed).await.is_err() {
+                return;
             }
-            value.to_string()
+            for frame in frames {
+                if session.text(frame).await.is_err() {
+                    return;
+                }
+            }
         }
-        Err(e) => {
-            tracing::info!(agent = %agent, error = %e, "websocket refused: no telephony session");
-            return close(session, CLOSE_UNAUTHORIZED, "not logged in: log in again").await;
+        Start::Snapshot { seq } => {
+            let snapshot = match state.telephony.position(&agent).await {
+                Ok(position) => {
+                    let mut value = serde_json::to_value(&position).unwrap_or_else(|_| json!({}));
+                    if let Some(object) = value.as_object_mut() {
+                        object.insert("type".into(), json!("snapshot"));
+                        // Frames after this number follow; a reconnection names the last seen.
+                        if let Some(seq) = seq {
+                            object.insert("seq".into(), json!(seq));
+                        }
+                    }
+                    value.to_string()
+                }
+                Err(e) => {
+                    tracing::info!(agent = %agent, error = %e, "websocket refused: no telephony session");
+                    return close(session, CLOSE_UNAUTHORIZED, "not logged in: log in again").await;
+                }
+            };
+            if session.text(snapshot).await.is_err() {
+                return;
+            }
         }
-    };
-    if session.text(snapshot).await.is_err() {
-        return;
     }
     tracing::debug!(agent = %agent, "websocket connected");
 

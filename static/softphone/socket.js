@@ -1,5 +1,6 @@
 // The agent websocket: authenticates with the first frame, hands every event to `onEvent`,
-// reconnects with backoff (the server then sends a fresh snapshot), and stops for good when the
+// reconnects with backoff (naming the last sequence number it saw: the server then sends what
+// was missed, or a fresh snapshot when it cannot), and stops for good when the
 // server says the token is bad (close code 4001, whose reason says why: ended, replaced,
 // expired).
 
@@ -16,6 +17,8 @@ export class AgentSocket {
     this.closed = false;
     this.timer = null;
     this.ws = null;
+    // The last sequence number of this agent's frames seen (null: none yet).
+    this.lastSeq = null;
   }
 
   start() {
@@ -49,7 +52,9 @@ export class AgentSocket {
     }
     this.ws = ws;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: 'auth', token: this.token }));
+      const auth = { type: 'auth', token: this.token };
+      if (this.lastSeq !== null) auth.lastSeq = this.lastSeq;
+      ws.send(JSON.stringify(auth));
     };
     ws.onmessage = (message) => {
       const event = parseServerFrame(message.data);
@@ -57,10 +62,17 @@ export class AgentSocket {
         this.onMalformed(message.data);
         return;
       }
-      if (event.type === 'snapshot') {
+      if (event.type === 'snapshot' || event.type === 'resumed') {
         this.attempt = 0;
         this.onStatus({ kind: 'connected' });
       }
+      if (event.type === 'snapshot') {
+        this.lastSeq = typeof event.seq === 'number' ? event.seq : null;
+      } else if (typeof event.seq === 'number' && event.agent) {
+        this.lastSeq = event.seq;
+      }
+      // The missed frames follow: nothing for the page to redraw.
+      if (event.type === 'resumed') return;
       try {
         this.onEvent(event);
       } catch (e) {

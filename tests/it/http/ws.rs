@@ -212,3 +212,62 @@ fn server_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
     }
     frames
 }
+
+#[tokio::test]
+async fn a_socket_that_reconnects_with_its_last_sequence_number_gets_exactly_what_it_missed() {
+    let app = TestApp::spawn().await;
+    let token = available(&app, "agent1", "1001").await;
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    rpc(
+        &app,
+        Some(&token),
+        "Pause",
+        json!({"reason": {"kind": "system", "id": "break"}}),
+    )
+    .await
+    .ok();
+    let seen = next_json(&mut socket).await["seq"].as_u64().unwrap();
+    drop(socket);
+
+    // While the socket is away: an unpause and a pause (a position event each).
+    rpc(&app, Some(&token), "Unpause", json!({})).await.ok();
+    rpc(
+        &app,
+        Some(&token),
+        "Pause",
+        json!({"reason": {"kind": "system", "id": "lunch"}}),
+    )
+    .await
+    .ok();
+    let mut socket = ws_open(&app).await;
+    socket
+        .send(Message::text(
+            json!({"type": "auth", "token": token, "lastSeq": seen}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let resumed = next_json(&mut socket).await;
+    assert_eq!(resumed, json!({"type": "resumed", "lastSeq": seen}));
+    let first = next_json(&mut socket).await;
+    let second = next_json(&mut socket).await;
+    assert_eq!(first["seq"], seen + 1, "{first}");
+    assert_eq!(first["state"], "available", "{first}");
+    assert_eq!(second["seq"], seen + 2, "{second}");
+    assert_eq!(second["pause"]["reason"]["id"], "lunch", "{second}");
+    // Then live events, with no gap and no double.
+    rpc(&app, Some(&token), "Unpause", json!({})).await.ok();
+    assert_eq!(next_json(&mut socket).await["seq"], seen + 3);
+
+    // A number the server cannot continue from (a previous process's): a snapshot, carrying
+    // the latest number to resume from next time.
+    let mut socket = ws_open(&app).await;
+    socket
+        .send(Message::text(
+            json!({"type": "auth", "token": token, "lastSeq": 1_000_000}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let snapshot = next_json(&mut socket).await;
+    assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+    assert_eq!(snapshot["seq"], seen + 3, "{snapshot}");
+}
