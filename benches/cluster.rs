@@ -209,11 +209,21 @@ async fn run(sockets: usize, rate: u64, secs: u64, full: bool) {
             let mut which = i % INSTANCES;
             let mut first = true;
             let mut permit = Some(permit);
-            // Reconnects (to the next instance) when the socket closes: after the takeover.
+            let mut attempt = 0u32;
+            // Reconnects (to the next instance) when the socket closes, as the softphone does:
+            // after 0.5 s doubling to 15 s, ±10 % (so 10,000 browsers do not come back at once).
+            let backoff = |attempt: u32| {
+                let base = (500u64 << attempt.min(5)).min(15_000);
+                let jitter = (i as u64 * 7919 + attempt as u64 * 104_729) % 200;
+                Duration::from_millis(base * (900 + jitter) / 1000)
+            };
             loop {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt - 1)).await;
+                }
+                attempt += 1;
                 let Ok((mut socket, _)) = tokio_tungstenite::connect_async(urls[which].as_str()).await else {
                     which = (which + 1) % INSTANCES;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
                 if socket
@@ -229,7 +239,6 @@ async fn run(sockets: usize, rate: u64, secs: u64, full: bool) {
                     }
                     _ => {
                         which = (which + 1) % INSTANCES;
-                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 }
@@ -255,6 +264,7 @@ async fn run(sockets: usize, rate: u64, secs: u64, full: bool) {
                     }
                 }
                 which = (which + 1) % INSTANCES;
+                attempt = 1;
             }
         }));
     }
