@@ -51,6 +51,7 @@ impl Application {
         }
 
         refuse_public_demo(&config)?;
+        crate::password::configure(config.server.max_waiting_password_checks);
         let directory = ContactDirectory::new(store.clone(), config.contacts.default_country);
         ensure_campaign_databases(&directory, &config.telephony).await?;
         let contacts: Arc<dyn ContactResolver> = Arc::new(directory);
@@ -82,14 +83,16 @@ impl Application {
         .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
         spawn_heartbeat(core);
         let (salesforce, worker_stop) = salesforce_write_back(&config, &store, outbox, settings).await?;
-        let simulation = engine.simulation();
+        // The simulation API injects calls and answers for agents: development mode only,
+        // unless asked for.
+        let simulation = config.simulation().then(|| engine.simulation());
         let demo = engine.is_demo();
         let telephony: Arc<dyn Telephony> = engine.clone();
         let api = web::Data::new(ApiState::new(
             &config.server,
             store.clone(),
             telephony,
-            Some(simulation),
+            simulation,
             demo,
         ));
         spawn_session_purge(api.sessions.clone());
@@ -106,12 +109,26 @@ impl Application {
             .and_then(|a| a.intake_token_hash.clone())
             .map(|phc| {
                 web::Data::new(crate::http::asterisk::IntakeGuard(
-                    crate::http::auth::AdminGuard::new(Some(phc), false),
+                    crate::http::auth::TokenGuard::new(
+                        "intake token",
+                        "telephony.asterisk.intake_token_hash",
+                        Some(phc),
+                        None,
+                        crate::http::ratelimit::FailureLimiter::new(
+                            config.server.login_failures_per_address,
+                            Duration::from_secs(config.server.login_window_secs.max(1)),
+                        ),
+                    ),
                 ))
             });
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                // Every answer is what its Content-Type says: browsers must not guess.
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                )
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(data_store.clone())
                 .app_data(adapter_settings.clone())
                 .app_data(api.clone())
