@@ -139,6 +139,7 @@ impl Application {
                     }
                 })
                 .configure(crate::http::configure)
+                .default_service(web::to(crate::http::no_route))
         })
         // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.
         .shutdown_timeout(config.server.shutdown_timeout_secs)

@@ -48,7 +48,7 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = header.to_str().map_err(|_| invalid_token())?;
     let token = value
         .trim()
-        .split_once(|c: char| c == ' ' || c == '\t')
+        .split_once([' ', '\t'])
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())

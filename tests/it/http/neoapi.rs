@@ -264,3 +264,56 @@ async fn the_openapi_document_lists_every_method() {
     }
     assert!(document["paths"]["/sim/inbound"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_with_its_schemas() {
+    let app = TestApp::spawn().await;
+    let document: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &document["paths"];
+    for (path, verb) in [
+        ("/api/salesforce/new-sync-id", "post"),
+        ("/api/salesforce/popped", "post"),
+        ("/api/salesforce/sync", "post"),
+        ("/api/salesforce/search", "get"),
+        ("/admin/salesforce", "get"),
+        ("/admin/salesforce/outbox/{id}/requeue", "post"),
+        ("/metrics", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/sim/calls/{call}", "get"),
+        ("/asterisk/intake", "get"),
+    ] {
+        assert!(paths[path][verb].is_object(), "{verb} {path} missing");
+    }
+    for (path, item) in paths.as_object().unwrap() {
+        for (verb, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    parameter["schema"].is_object(),
+                    "{verb} {path}: parameter {} has no schema",
+                    parameter["name"]
+                );
+            }
+            if let Some(body) = operation.get("requestBody") {
+                assert!(
+                    body["content"]["application/json"]["schema"].is_object(),
+                    "{verb} {path}: request body without schema"
+                );
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                assert!(
+                    status == "101" || response["content"].is_object(),
+                    "{verb} {path}: answer {status} without schema"
+                );
+            }
+        }
+    }
+}
