@@ -174,6 +174,10 @@ impl Application {
         let result = self.server.await;
         // The worker finishes its round; undelivered rows stay in the outbox for next time.
         let _ = self.worker_stop.send(true);
+        // Another instance may take the core over once this returns.
+        tokio::time::timeout(Duration::from_secs(5), self._core_lock.release())
+            .await
+            .ok();
         tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await
             .ok();
