@@ -5,3 +5,16 @@ CREATE TABLE agent_logins (
     token_hash     TEXT NOT NULL,
     updated_at_ms  BIGINT NOT NULL
 );
+
+-- Sessions live at the upgrade stay valid: each user's newest one is its current login.
+INSERT INTO agent_logins (agent, token_hash, updated_at_ms)
+SELECT s.agent, s.token_hash, s.created_at_ms
+FROM agent_sessions s
+WHERE s.revoked_at_ms IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM agent_sessions n
+      WHERE n.agent = s.agent
+        AND n.revoked_at_ms IS NULL
+        AND (n.created_at_ms > s.created_at_ms
+             OR (n.created_at_ms = s.created_at_ms AND n.token_hash > s.token_hash))
+  );
