@@ -13,10 +13,8 @@ use std::io::IsTerminal;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use tracing::Span;
-use tracing::field::Field;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::{FmtSpan, Writer};
 
 use crate::config::{LogConfig, LogFormat};
@@ -37,24 +35,27 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
         // Request spans (tracing-actix-web) are reported once, when the request completes.
         .with_span_events(FmtSpan::CLOSE);
     let installed = match config.format {
-        LogFormat::Human => builder.fmt_fields(escaped_fields()).try_init(),
+        LogFormat::Human => builder.fmt_fields(EscapedFields).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     installed.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
 }
 
-/// The human format's fields, with control characters escaped.
-fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
-    tracing_subscriber::fmt::format::debug_fn(
-        |writer: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug| {
-            let text = crate::http::error::escape_controls(format!("{value:?}"));
-            match field.name() {
-                "message" => write!(writer, "{text}"),
-                name => write!(writer, "{}={text}", name.strip_prefix("r#").unwrap_or(name)),
-            }
-        },
-    )
-    .delimited(" ")
+/// The human format's fields (tracing-subscriber's own rendering, without colours) with
+/// control characters escaped.
+struct EscapedFields;
+
+impl<'w> tracing_subscriber::fmt::FormatFields<'w> for EscapedFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: Writer<'w>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut rendered = String::new();
+        tracing_subscriber::fmt::format::DefaultFields::new()
+            .format_fields(Writer::new(&mut rendered), fields)?;
+        writer.write_str(&crate::http::error::escape_controls(rendered))
+    }
 }
 
 /// The request log's span: tracing-actix-web's fields, with the target's query values
@@ -74,7 +75,9 @@ impl RootSpanBuilder for RequestSpan {
             .realip_remote_addr()
             .unwrap_or("")
             .to_owned();
+        // The target tracing-actix-web's own span has, so log filters keep working.
         tracing::info_span!(
+            target: "tracing_actix_web::root_span_builder",
             "HTTP request",
             http.method = %request.method(),
             http.route = %route,
