@@ -441,6 +441,27 @@ impl Provider for SecretVar {
     }
 }
 
+/// The line of a TOML file where `path` (`["server", "bind"]`) is set, when it is written as
+/// `key = …` under its `[table]` header (the usual layout; `None` otherwise).
+fn line_of_key(file: &Path, path: &[String]) -> Option<usize> {
+    let (leaf, tables) = path.split_last()?;
+    let table = tables.join(".");
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            continue;
+        }
+        let key = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if line.contains('=') && current == table && key == leaf {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 /// What a figment error says, without the value it found: the key may hold a secret.
 fn kind_without_value(kind: &figment::error::Kind) -> String {
     use figment::error::{Actual, Kind};
@@ -488,7 +509,10 @@ fn describe(error: figment::Error) -> String {
                     )
                 }
                 Some(m) => match &m.source {
-                    Some(figment::Source::File(file)) => format!("file {}", file.display()),
+                    Some(figment::Source::File(file)) => match line_of_key(file, &path) {
+                        Some(line) => format!("file {}, line {line}", file.display()),
+                        None => format!("file {}", file.display()),
+                    },
                     _ => m.name.to_string(),
                 },
                 None => "defaults".to_owned(),

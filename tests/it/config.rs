@@ -226,8 +226,9 @@ fn an_all_digit_secret_in_the_environment_is_a_string() {
 
 #[test]
 fn a_secret_of_the_wrong_type_is_refused_without_its_value() {
-    let file = toml_file("[salesforce]\nclient_secret = 987654321\n");
+    let file = toml_file("[server]\nbind = \"127.0.0.1:1\"\n\n[salesforce]\nclient_secret = 987654321\n");
     let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
     assert!(err.contains("salesforce.client_secret"), "{err}");
+    assert!(err.contains("line 5"), "{err}");
     assert!(!err.contains("987654321"), "{err}");
 }
