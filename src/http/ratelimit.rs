@@ -30,16 +30,6 @@ impl FailureLimiter {
         }
     }
 
-    /// `Err(retry_after)` when `key` has used up its failures.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
-        self.check_at(key, Instant::now())
-    }
-
-    /// Counts one failure of `key`.
-    pub fn record_failure(&self, key: &str) {
-        self.record_at(key, Instant::now());
-    }
-
     /// Starts an attempt of `key`: refused (`Err(retry_after)`) when `key` has used up its
     /// failures, else counted as a failure at once, in the same step as the check.
     pub fn begin(&self, key: &str) -> Result<(), Duration> {
@@ -66,21 +56,6 @@ impl FailureLimiter {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let mut table = self.lock();
-        let Some(times) = table.get_mut(key) else {
-            return Ok(());
-        };
-        prune(times, now, self.window);
-        if times.len() < self.max as usize {
-            return Ok(());
-        }
-        let oldest = times.front().copied().unwrap_or(now);
-        Err((oldest + self.window)
-            .saturating_duration_since(now)
-            .max(Duration::from_secs(1)))
-    }
-
     fn begin_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let mut table = self.lock();
         if let Some(times) = table.get_mut(key) {
@@ -94,11 +69,6 @@ impl FailureLimiter {
         }
         self.push(&mut table, key, now);
         Ok(())
-    }
-
-    fn record_at(&self, key: &str, now: Instant) {
-        let mut table = self.lock();
-        self.push(&mut table, key, now);
     }
 
     fn push(&self, table: &mut HashMap<String, VecDeque<Instant>>, key: &str, now: Instant) {
@@ -136,13 +106,12 @@ mod tests {
     fn refuses_after_max_failures_until_the_window_passes() {
         let limiter = FailureLimiter::new(2, Duration::from_secs(60));
         let t0 = Instant::now();
-        assert!(limiter.check_at("ana", t0).is_ok());
-        limiter.record_at("ana", t0);
-        limiter.record_at("ana", t0 + Duration::from_secs(10));
-        let retry = limiter.check_at("ana", t0 + Duration::from_secs(20)).unwrap_err();
+        assert!(limiter.begin_at("ana", t0).is_ok());
+        assert!(limiter.begin_at("ana", t0 + Duration::from_secs(10)).is_ok());
+        let retry = limiter.begin_at("ana", t0 + Duration::from_secs(20)).unwrap_err();
         assert_eq!(retry, Duration::from_secs(40));
-        assert!(limiter.check_at("bob", t0).is_ok(), "other keys are unaffected");
-        assert!(limiter.check_at("ana", t0 + Duration::from_secs(60)).is_ok());
+        assert!(limiter.begin_at("bob", t0).is_ok(), "other keys are unaffected");
+        assert!(limiter.begin_at("ana", t0 + Duration::from_secs(60)).is_ok());
     }
 
     #[test]
@@ -163,9 +132,9 @@ mod tests {
     #[test]
     fn a_success_resets_the_key() {
         let limiter = FailureLimiter::new(1, Duration::from_secs(60));
-        limiter.record_failure("ana");
-        assert!(limiter.check("ana").is_err());
+        assert!(limiter.begin("ana").is_ok());
+        assert!(limiter.begin("ana").is_err());
         limiter.reset("ana");
-        assert!(limiter.check("ana").is_ok());
+        assert!(limiter.begin("ana").is_ok());
     }
 }
