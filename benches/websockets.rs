@@ -213,7 +213,7 @@ fn rss_kib(pid: u32) -> u64 {
 fn write_config(dir: &std::path::Path, agents: usize, port: u16) -> std::path::PathBuf {
     let hash = cheap_hash("pw");
     let mut config = format!(
-        "[server]\nbind = \"127.0.0.1:{port}\"\nadmin_token_hash = \"{hash}\"\n\
+        "[server]\nbind = \"127.0.0.1:{port}\"\nadmin_token_hash = \"{hash}\"\nsimulation = true\n\
          login_failures_per_address = 1000000\nsession_ttl_secs = 86400\n\
          [database]\nurl = \"sqlite://{}\"\n[log]\nfilter = \"warn\"\n[telephony]\n",
         dir.join("bench.db").display()

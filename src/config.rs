@@ -5,7 +5,9 @@
 //!
 //! Environment variables name a key with its section, sections separated by a double
 //! underscore: `CTIBRIDGE_SERVER__BIND=0.0.0.0:8080`, `CTIBRIDGE_DATABASE__URL=postgres://…`.
-//! Errors name the key and where the bad value came from (file, variable or flag).
+//! Errors name the key and where the bad value came from (file and line, variable or flag),
+//! never the value: it may be a secret. Secrets are strings whatever they look like (an
+//! all-digit client secret in the environment is not a number).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,13 @@ use crate::telephony::DriverKind;
 
 /// Prefix of the environment variables that set configuration keys.
 pub const ENV_PREFIX: &str = "CTIBRIDGE_";
+
+/// The keys that hold secrets: read verbatim as strings, never quoted in an error.
+pub const SECRET_KEYS: [&str; 3] = [
+    "salesforce.client_secret",
+    "salesforce.refresh_token",
+    "telephony.asterisk.secret",
+];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -53,9 +62,22 @@ pub struct ServerConfig {
     /// the server's own origin as the Salesforce origin. Unset: on exactly when the demo roster
     /// is active (see [`Config::dev_mode`]).
     pub dev_mode: Option<bool>,
-    /// argon2 PHC hash of the admin token that guards `/sim/…` and the admin endpoints.
-    /// Absent: with the demo roster the admin token is `demo-admin`; otherwise they are off.
+    /// argon2 PHC hash of the admin token that guards the simulation API (`/sim/…`) and the
+    /// admin endpoints that change something. Absent: with the demo roster the admin token is
+    /// `demo-admin`; otherwise they are off.
     pub admin_token_hash: Option<String>,
+    /// argon2 PHC hash of the read-only operator token: `/metrics` and `GET /admin/…` (what a
+    /// metrics scraper holds; it cannot reach the simulation API). Absent: with the demo roster
+    /// the operator token is `demo-operator`; otherwise those endpoints are off.
+    pub operator_token_hash: Option<String>,
+    /// Serves the simulation API (`/sim/…`: inject calls, answer for agents). Unset: on exactly
+    /// in development mode (see [`Config::dev_mode`]).
+    pub simulation: Option<bool>,
+    /// Password and token checks allowed to wait while one per core runs; more at once are
+    /// answered 503 `busy` with `Retry-After`.
+    pub max_waiting_password_checks: usize,
+    /// Seconds a client gets to send a request's body (408 after it).
+    pub body_timeout_secs: u64,
     /// Seconds an agent session token lives after Login (Logout revokes it earlier).
     pub session_ttl_secs: u64,
     /// Largest request body accepted (413 above it).
@@ -87,6 +109,10 @@ impl Default for ServerConfig {
             ],
             dev_mode: None,
             admin_token_hash: None,
+            operator_token_hash: None,
+            simulation: None,
+            max_waiting_password_checks: crate::password::DEFAULT_MAX_WAITING,
+            body_timeout_secs: 10,
             session_ttl_secs: 12 * 3600,
             max_body_bytes: 64 * 1024,
             login_failures_per_user: 5,
@@ -266,6 +292,12 @@ impl Config {
             .unwrap_or_else(|| self.telephony.uses_demo_roster())
     }
 
+    /// Whether the simulation API is served: `server.simulation`, or when unset, development
+    /// mode.
+    pub fn simulation(&self) -> bool {
+        self.server.simulation.unwrap_or_else(|| self.dev_mode())
+    }
+
     /// Loads the configuration: `file` (if any) < environment < `flags`.
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
         Self::load_from(file, Env::prefixed(ENV_PREFIX), flags)
@@ -280,12 +312,17 @@ impl Config {
                     path: path.to_owned(),
                 });
             }
+            check_toml_syntax(path)?;
             figment = figment.merge(Toml::file_exact(path));
         }
         // Only `SECTION__KEY` variables are keys; CTIBRIDGE_CONFIG (the file path) and others
         // are not.
         let env = env.filter(|k| k.as_str().contains("__")).split("__");
-        let figment = figment.merge(env).merge(Flags(flags));
+        let mut figment = figment.merge(env);
+        for key in SECRET_KEYS {
+            figment = figment.merge(SecretVar(key));
+        }
+        let figment = figment.merge(Flags(flags));
         let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(describe(e)))?;
         config.validate()?;
         Ok(config)
@@ -315,21 +352,27 @@ impl Config {
         for origin in &self.server.frame_ancestors {
             validate_frame_ancestor(origin)?;
         }
-        if let Some(hash) = &self.server.admin_token_hash
-            && argon2::password_hash::phc::PasswordHash::new(hash).is_err()
-        {
-            return Err(ConfigError::Invalid(
-                "server.admin_token_hash must be an argon2 PHC string ($argon2id$v=19$…); make one \
-                 with `ctibridge hash-password`"
-                    .into(),
-            ));
+        for (key, hash) in [
+            ("server.admin_token_hash", &self.server.admin_token_hash),
+            ("server.operator_token_hash", &self.server.operator_token_hash),
+        ] {
+            if let Some(hash) = hash
+                && argon2::password_hash::phc::PasswordHash::new(hash).is_err()
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} must be an argon2 PHC string ($argon2id$v=19$…); make one with \
+                     `ctibridge hash-password`"
+                )));
+            }
         }
         if self.server.session_ttl_secs == 0
             || self.server.max_body_bytes == 0
             || self.server.ws_queue_events == 0
+            || self.server.body_timeout_secs == 0
         {
             return Err(ConfigError::Invalid(
-                "server.session_ttl_secs, server.max_body_bytes and server.ws_queue_events must be at least 1"
+                "server.session_ttl_secs, server.max_body_bytes, server.ws_queue_events and \
+                 server.body_timeout_secs must be at least 1"
                     .into(),
             ));
         }
@@ -362,6 +405,89 @@ fn validate_frame_ancestor(origin: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// A TOML syntax error as "file F, line L, column C: message", without the line's text (it
+/// may hold a secret).
+fn check_toml_syntax(path: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Invalid(format!("cannot read file {}: {e}", path.display())))?;
+    let Err(error) = toml::from_str::<toml::Table>(&text) else {
+        return Ok(());
+    };
+    let offset = error.span().map_or(0, |span| span.start).min(text.len());
+    let before = text.get(..offset).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let message = error.message().lines().next().unwrap_or("invalid TOML").trim();
+    Err(ConfigError::Invalid(format!(
+        "file {}, line {line}, column {column}: {message}",
+        path.display()
+    )))
+}
+
+/// One of the [`SECRET_KEYS`] set in the environment, verbatim as a string (the environment
+/// provider reads `12345` as a number).
+struct SecretVar(&'static str);
+
+impl Provider for SecretVar {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let variable = format!("{ENV_PREFIX}{}", self.0.replace('.', "__").to_uppercase());
+        match std::env::var(&variable) {
+            Ok(value) => Serialized::default(self.0, value).data(),
+            Err(_) => Ok(Map::new()),
+        }
+    }
+}
+
+/// The line of a TOML file where `path` (`["server", "bind"]`) is set, when it is written as
+/// `key = …` under its `[table]` header (the usual layout; `None` otherwise).
+fn line_of_key(file: &Path, path: &[String]) -> Option<usize> {
+    let (leaf, tables) = path.split_last()?;
+    let table = tables.join(".");
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            continue;
+        }
+        let key = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if line.contains('=') && current == table && key == leaf {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// What a figment error says, without the value it found: the key may hold a secret.
+fn kind_without_value(kind: &figment::error::Kind) -> String {
+    use figment::error::{Actual, Kind};
+    let what = |actual: &Actual| match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "a value of another kind",
+    };
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: found {}, expected {expected}", what(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value ({}), expected {expected}", what(actual))
+        }
+        Kind::Unsupported(actual) => format!("{} is not supported here", what(actual)),
+        other => other.to_string(),
+    }
+}
+
 /// Every figment error as "key `server.bind`, from environment variable
 /// CTIBRIDGE_SERVER__BIND: invalid socket address syntax".
 fn describe(error: figment::Error) -> String {
@@ -384,15 +510,28 @@ fn describe(error: figment::Error) -> String {
                     )
                 }
                 Some(m) => match &m.source {
-                    Some(figment::Source::File(file)) => format!("file {}", file.display()),
+                    Some(figment::Source::File(file)) => match line_of_key(file, &path) {
+                        Some(line) => format!("file {}, line {line}", file.display()),
+                        None => format!("file {}", file.display()),
+                    },
                     _ => m.name.to_string(),
                 },
                 None => "defaults".to_owned(),
             };
-            if key.is_empty() {
-                format!("from {source}: {}", e.kind)
+            let what = if SECRET_KEYS.contains(&key.as_str()) {
+                match &e.kind {
+                    figment::error::Kind::InvalidType(..) | figment::error::Kind::InvalidValue(..) => {
+                        kind_without_value(&e.kind)
+                    }
+                    _ => "invalid value (not shown: the key holds a secret)".to_owned(),
+                }
             } else {
-                format!("key `{key}`, from {source}: {}", e.kind)
+                kind_without_value(&e.kind)
+            };
+            if key.is_empty() {
+                format!("from {source}: {what}")
+            } else {
+                format!("key `{key}`, from {source}: {what}")
             }
         })
         .collect::<Vec<_>>()

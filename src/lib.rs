@@ -6,6 +6,7 @@
 //! - [`contacts`]: the telephony-side contact databases and `CONTACTO_INSERT_SALESFORCE`;
 //! - [`salesforce`]: OAuth2, the REST client and the durable outbox;
 //! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
+//! - [`password`]: argon2 checks of passwords and tokens, bounded process-wide;
 //! - [`store`]: the sqlx pool and migrations (SQLite by default, PostgreSQL by URL);
 //! - [`cluster`]: several instances on one PostgreSQL database, one of them running the core.
 //!
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod config;
 pub mod contacts;
 pub mod http;
+pub mod password;
 pub mod salesforce;
 pub mod startup;
 pub mod store;

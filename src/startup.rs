@@ -57,6 +57,7 @@ impl Application {
             );
         }
         refuse_public_demo(&config)?;
+        crate::password::configure(config.server.max_waiting_password_checks);
         if config.cluster.enabled {
             return Self::build_cluster_member(config, store).await;
         }
@@ -88,7 +89,7 @@ impl Application {
         let gateway = web::Data::new(crate::cluster::gateway::Gateway::new(membership.clone()));
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(gateway.clone())
                 .configure(crate::cluster::gateway::configure)
         })
@@ -125,6 +126,12 @@ impl Application {
         // The worker finishes its round; undelivered rows stay in the outbox for next time.
         if let Some(stop) = &self.worker_stop {
             let _ = stop.send(true);
+        }
+        // Another instance may take the core over once this returns.
+        if let Some((_, lock)) = self._core {
+            tokio::time::timeout(Duration::from_secs(5), lock.release())
+                .await
+                .ok();
         }
         tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await
@@ -174,11 +181,14 @@ async fn start_core(
     .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
     spawn_heartbeat(core);
     let (salesforce, worker_stop) = salesforce_write_back(config, store, outbox, settings).await?;
-    let simulation = engine.simulation();
+    // The simulation API injects calls and answers for agents: development mode only, unless
+    // asked for.
+    let simulation = config.simulation().then(|| engine.simulation());
     let demo = engine.is_demo();
     let telephony: Arc<dyn Telephony> = engine.clone();
-    let mut api = ApiState::new(&config.server, store.clone(), telephony, Some(simulation), demo);
+    let mut api = ApiState::new(&config.server, store.clone(), telephony, simulation, demo);
     api.behind_gateway = behind_gateway;
+    api.engine = Some(engine.clone());
     let api = web::Data::new(api);
     spawn_session_purge(api.sessions.clone());
     let port = listener.local_addr()?.port();
@@ -192,12 +202,26 @@ async fn start_core(
         .and_then(|a| a.intake_token_hash.clone())
         .map(|phc| {
             web::Data::new(crate::http::asterisk::IntakeGuard(
-                crate::http::auth::AdminGuard::new(Some(phc), false),
+                crate::http::auth::TokenGuard::new(
+                    "intake token",
+                    "telephony.asterisk.intake_token_hash",
+                    Some(phc),
+                    None,
+                    crate::http::ratelimit::FailureLimiter::new(
+                        config.server.login_failures_per_address,
+                        Duration::from_secs(config.server.login_window_secs.max(1)),
+                    ),
+                ),
             ))
         });
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingLogger::default())
+            // Every answer is what its Content-Type says: browsers must not guess.
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+            )
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
             .app_data(data_store.clone())
             .app_data(adapter_settings.clone())
             .app_data(api.clone())
@@ -208,6 +232,7 @@ async fn start_core(
                 }
             })
             .configure(crate::http::configure)
+            .default_service(web::to(crate::http::no_route))
     })
     // actix handles SIGINT / SIGTERM itself: stop accepting, let in-flight requests finish.
     .shutdown_timeout(config.server.shutdown_timeout_secs)

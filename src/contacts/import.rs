@@ -80,7 +80,19 @@ pub enum RowProblem {
     NotUtf8 { column: usize },
     #[error("malformed CSV: {0}")]
     Malformed(String),
+    #[error(
+        "a quote opened on this line is never closed: the {swallowed} line(s) after it would be \
+         read as one field; close the quote (a quote inside a quoted field is written twice: \"\")"
+    )]
+    UnclosedQuote { swallowed: u64 },
+    #[error("column {column} contains a control character (such as NUL)")]
+    ControlCharacter { column: usize },
+    #[error("column {column} is {length} characters long, at most {MAX_FIELD_CHARS} are accepted")]
+    TooLong { column: usize, length: usize },
 }
+
+/// The longest field accepted, in characters: keys, names and other columns alike.
+pub const MAX_FIELD_CHARS: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -215,9 +227,25 @@ fn read_row(
         });
     }
     let field = |i: usize| -> Result<&str, RowProblem> {
-        std::str::from_utf8(&record[i])
+        let text = std::str::from_utf8(&record[i])
             .map(str::trim)
-            .map_err(|_| RowProblem::NotUtf8 { column: i + 1 })
+            .map_err(|_| RowProblem::NotUtf8 { column: i + 1 })?;
+        // Line breaks inside a quoted field (a name over two lines) and tabs are text; other
+        // control characters are not.
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(RowProblem::ControlCharacter { column: i + 1 });
+        }
+        let length = text.chars().count();
+        if length > MAX_FIELD_CHARS {
+            return Err(RowProblem::TooLong {
+                column: i + 1,
+                length,
+            });
+        }
+        Ok(text)
     };
     let optional = |i: Option<usize>| -> Result<Option<&str>, RowProblem> {
         match i {
@@ -273,6 +301,46 @@ struct NewlineState {
     pending: std::collections::VecDeque<u64>,
     /// Line feeds before the last record's end.
     counted: u64,
+    /// Line feeds read so far.
+    lines: u64,
+    /// Bytes read so far, and whether the input has ended.
+    read: u64,
+    ended: bool,
+    /// Where the CSV quoting stands after the bytes read (the csv crate's dialect: a quote
+    /// opens a field only at its start; `""` inside a quoted field is a quote).
+    quoting: Quoting,
+    /// The line of the quote that opened the quoted field being read.
+    open_quote_line: u64,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    #[default]
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+impl NewlineState {
+    fn advance(&mut self, byte: u8) {
+        use Quoting::*;
+        self.quoting = match (self.quoting, byte) {
+            (FieldStart, b'"') => {
+                self.open_quote_line = self.lines + 1;
+                Quoted
+            }
+            (FieldStart | Unquoted | QuoteInQuoted, b',' | b'\n' | b'\r') => FieldStart,
+            (FieldStart | Unquoted, _) => Unquoted,
+            (Quoted, b'"') => QuoteInQuoted,
+            (Quoted, _) => Quoted,
+            (QuoteInQuoted, b'"') => Quoted,
+            (QuoteInQuoted, _) => Unquoted,
+        };
+        if byte == b'\n' {
+            self.lines += 1;
+        }
+    }
 }
 
 impl NewlineIndex {
@@ -289,6 +357,20 @@ impl NewlineIndex {
         let inside = record.iter().flatten().filter(|&&b| b == b'\n').count() as u64;
         last_line.saturating_sub(inside).max(1)
     }
+
+    /// When the record ending at `end` is the input's last and a quote left open runs to the
+    /// end of the input: the line of that quote and how many lines follow it.
+    fn unclosed_quote(&self, end: u64) -> Option<(u64, u64)> {
+        let state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let open = state.ended && end >= state.read && state.quoting == Quoting::Quoted;
+        open.then(|| {
+            let last_line = state.lines + 1;
+            (
+                state.open_quote_line,
+                last_line.saturating_sub(state.open_quote_line),
+            )
+        })
+    }
 }
 
 /// Passes the input through, noting where its line feeds are.
@@ -302,10 +384,17 @@ impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut state = self.newlines.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
-            state.pending.push_back(self.offset + i as u64);
+        for (i, &byte) in buf[..n].iter().enumerate() {
+            if byte == b'\n' {
+                state.pending.push_back(self.offset + i as u64);
+            }
+            state.advance(byte);
         }
         self.offset += n as u64;
+        state.read = self.offset;
+        if n == 0 && !buf.is_empty() {
+            state.ended = true;
+        }
         Ok(n)
     }
 }
@@ -379,6 +468,13 @@ pub async fn import_csv<R: Read>(
             progress.set_position(reader.position().byte());
         }
         let line = newlines.first_line_of(&record, reader.position().byte());
+        if let Some((quote_line, swallowed)) = newlines.unclosed_quote(reader.position().byte()) {
+            report.rejected.push(Rejection {
+                line: quote_line,
+                problem: RowProblem::UnclosedQuote { swallowed },
+            });
+            continue;
+        }
         let row = match read_row(&record, &columns, database.key_kind, region) {
             Ok(row) => row,
             Err(problem) => {

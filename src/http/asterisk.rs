@@ -13,14 +13,14 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 
 use super::ApiError;
-use super::auth::{AdminGuard, bearer};
+use super::auth::{TokenGuard, bearer};
 use super::neoapi::telephony_error;
 use super::state::ApiState;
 use crate::telephony::Method;
 use crate::telephony::engine::InboundCall;
 
 /// The intake token's guard (absent: the endpoint is off).
-pub struct IntakeGuard(pub AdminGuard);
+pub struct IntakeGuard(pub TokenGuard);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,9 +53,8 @@ pub async fn intake(
     let token = bearer(&req)?;
     guard
         .0
-        .verify(token)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "wrong intake token"))?;
+        .verify(token, &super::neoapi::client_address(&req))
+        .await?;
     let args = query
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))?
         .into_inner();

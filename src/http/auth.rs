@@ -1,6 +1,7 @@
 //! Typed guards for handlers: [`AgentSession`] (any logged-in user, from
-//! `Authorization: Bearer <session token>`), [`SupervisorSession`] (the supervisor role) and
-//! [`AdminToken`] (the configured admin token, for `/sim/…` and admin endpoints).
+//! `Authorization: Bearer <session token>`), [`SupervisorSession`] (the supervisor role),
+//! [`AdminToken`] (the admin token: the simulation API and admin endpoints that change
+//! something) and [`OperatorToken`] (the read-only operator token: `/metrics`, `GET /admin/…`).
 //!
 //! A handler that takes one of them cannot run without the authorization it names.
 
@@ -11,9 +12,11 @@ use std::sync::Mutex;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use super::ApiError;
+use super::ratelimit::FailureLimiter;
 use super::session::Session;
 use super::state::ApiState;
 use crate::telephony::Role;
@@ -21,20 +24,33 @@ use crate::telephony::Role;
 /// The admin token of the demo roster (public, like the demo password).
 pub const DEMO_ADMIN_TOKEN: &str = "demo-admin";
 
-/// The `Authorization: Bearer` token of a request, if any.
+/// The operator token of the demo roster (public, like the demo password).
+pub const DEMO_OPERATOR_TOKEN: &str = "demo-operator";
+
+/// The `Authorization: Bearer` token of a request (the scheme in any case, RFC 9110). Two
+/// `Authorization` headers are refused (400): which one to believe is not ours to guess.
 pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
-    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
+    let mut headers = req.headers().get_all(AUTHORIZATION);
+    let header = headers.next().ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_token",
             "send `Authorization: Bearer <token>` (the token from Login)",
         )
     })?;
+    if headers.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ambiguous_authorization",
+            "send one Authorization header, not several",
+        ));
+    }
     let value = header.to_str().map_err(|_| invalid_token())?;
     let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+        .trim()
+        .split_once([' ', '\t'])
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::new(
@@ -128,7 +144,8 @@ impl FromRequest for SupervisorSession {
     }
 }
 
-/// The admin token was presented.
+/// The admin token was presented: the simulation API and the admin endpoints that change
+/// something.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminToken;
 
@@ -138,21 +155,41 @@ impl FromRequest for AdminToken {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let found = state_of(req).and_then(|state| Ok((state, bearer(req)?.to_owned())));
+        let address = super::neoapi::client_address(req);
         Box::pin(async move {
             let (state, token) = found?;
-            state.admin.verify(&token).await?;
+            state.admin.verify(&token, &address).await?;
             Ok(AdminToken)
         })
     }
 }
 
-/// Which admin token is accepted.
-pub enum AdminGuard {
-    /// No admin token configured and a real roster: admin endpoints are off.
+/// The operator token was presented: read-only endpoints (`/metrics`, `GET /admin/…`).
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorToken;
+
+impl FromRequest for OperatorToken {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = state_of(req).and_then(|state| Ok((state, bearer(req)?.to_owned())));
+        let address = super::neoapi::client_address(req);
+        Box::pin(async move {
+            let (state, token) = found?;
+            state.operator.verify(&token, &address).await?;
+            Ok(OperatorToken)
+        })
+    }
+}
+
+/// Which token a guard accepts.
+enum Accepted {
+    /// None configured: the endpoints are off.
     Disabled,
-    /// The demo roster: the public token `demo-admin`.
-    Demo,
-    /// The argon2 PHC hash of `server.admin_token_hash`.
+    /// The demo roster's public token.
+    Demo(&'static str),
+    /// The argon2 PHC hash of the configured token.
     Hash {
         phc: String,
         /// SHA-256 of the last token that verified, so argon2 runs once, not per request.
@@ -160,47 +197,96 @@ pub enum AdminGuard {
     },
 }
 
-impl AdminGuard {
-    pub fn new(hash: Option<String>, demo: bool) -> Self {
-        match (hash, demo) {
-            (Some(phc), _) => AdminGuard::Hash {
+/// A guard of a configured token (admin, operator, intake): failed attempts are limited per
+/// client address like logins, and counted before the token is checked.
+pub struct TokenGuard {
+    /// What the token is called in messages ("admin token").
+    name: &'static str,
+    /// The configuration key that sets it, for the message when none is configured.
+    key: &'static str,
+    accepted: Accepted,
+    failures: FailureLimiter,
+}
+
+impl TokenGuard {
+    /// `hash` when configured; else `demo` (the demo roster's public token) or nothing.
+    pub fn new(
+        name: &'static str,
+        key: &'static str,
+        hash: Option<String>,
+        demo: Option<&'static str>,
+        failures: FailureLimiter,
+    ) -> Self {
+        let accepted = match (hash, demo) {
+            (Some(phc), _) => Accepted::Hash {
                 phc,
                 verified: Mutex::new(None),
             },
-            (None, true) => AdminGuard::Demo,
-            (None, false) => AdminGuard::Disabled,
+            (None, Some(token)) => Accepted::Demo(token),
+            (None, None) => Accepted::Disabled,
+        };
+        TokenGuard {
+            name,
+            key,
+            accepted,
+            failures,
         }
     }
 
-    pub async fn verify(&self, token: &str) -> Result<(), ApiError> {
+    /// Checks `token`, presented from `address`.
+    pub async fn verify(&self, token: &str, address: &str) -> Result<(), ApiError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "wrong admin token");
-        match self {
-            AdminGuard::Disabled => Err(ApiError::new(
+        if let Accepted::Hash { verified, .. } = &self.accepted
+            && *verified.lock().unwrap_or_else(|p| p.into_inner()) == Some(digest)
+        {
+            return Ok(());
+        }
+        if matches!(self.accepted, Accepted::Disabled) {
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "admin_disabled",
-                "no admin token is configured: set server.admin_token_hash (ctibridge hash-password)",
-            )),
-            AdminGuard::Demo => {
-                let expected: [u8; 32] = Sha256::digest(DEMO_ADMIN_TOKEN.as_bytes()).into();
-                if digest == expected { Ok(()) } else { Err(wrong()) }
+                format!(
+                    "no {} is configured: set {} (ctibridge hash-password)",
+                    self.name, self.key
+                ),
+            ));
+        }
+        let limiter = [(&self.failures, address)];
+        super::neoapi::begin_attempt(
+            &limiter,
+            "too many wrong tokens from this address; wait before trying again",
+        )?;
+        let ok = match &self.accepted {
+            Accepted::Disabled => false,
+            Accepted::Demo(expected) => {
+                let expected: [u8; 32] = Sha256::digest(expected.as_bytes()).into();
+                digest == expected
             }
-            AdminGuard::Hash { phc, verified } => {
-                if *verified.lock().unwrap_or_else(|p| p.into_inner()) == Some(digest) {
-                    return Ok(());
+            Accepted::Hash { phc, verified } => {
+                let checked =
+                    crate::password::verify(SecretString::from(token.to_owned()), phc.clone()).await;
+                match checked {
+                    Ok(true) => {
+                        *verified.lock().unwrap_or_else(|p| p.into_inner()) = Some(digest);
+                        true
+                    }
+                    Ok(false) => false,
+                    Err(crate::password::Busy) => {
+                        super::neoapi::forgive_attempt(&limiter);
+                        return Err(super::neoapi::busy());
+                    }
                 }
-                let (phc, token) = (phc.clone(), token.to_owned());
-                let ok = tokio::task::spawn_blocking(move || {
-                    crate::telephony::engine::roster::verify_password(&token, &phc)
-                })
-                .await
-                .unwrap_or(false);
-                if !ok {
-                    return Err(wrong());
-                }
-                *verified.lock().unwrap_or_else(|p| p.into_inner()) = Some(digest);
-                Ok(())
             }
+        };
+        if ok {
+            super::neoapi::forgive_attempt(&limiter);
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                format!("wrong {}", self.name),
+            ))
         }
     }
 }

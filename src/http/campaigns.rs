@@ -1,6 +1,6 @@
 //! Administration that works whatever the telephony platform: loading leads into an outbound
 //! campaign's dialer (`POST /admin/campaigns/{campaign}/leads`), listing the cluster's
-//! instances (`GET /admin/instances`). Admin token.
+//! instances (`GET /admin/instances`, operator token). Admin token for the leads.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -39,9 +39,9 @@ pub async fn load_leads(
     payload: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state).await?;
     let args: Leads = parse(&body)?;
-    let engine = state.simulation.as_ref().ok_or_else(|| {
+    let engine = state.engine.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "telephony_unavailable",

@@ -27,11 +27,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The message often quotes what the client sent: its control characters (newlines,
+    /// escape sequences) are escaped here, so neither the answer nor a log line that quotes
+    /// the error can be forged with them.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
-            message: message.into(),
+            message: escape_controls(message.into()),
             retry_after_secs: None,
         }
     }
@@ -41,6 +44,22 @@ impl ApiError {
         self.retry_after_secs = Some(secs);
         self
     }
+}
+
+/// `text` with its control characters written as Rust escapes (`\n`, `\u{1b}`).
+pub fn escape_controls(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 impl ResponseError for ApiError {

@@ -34,6 +34,15 @@ use actix_web::web;
 pub use error::ApiError;
 pub use state::ApiState;
 
+/// What answers a request no route matches: 404 in the error shape.
+pub async fn no_route(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("nothing is served at {}", req.path()),
+    ))
+}
+
 /// Registers every route of the server. The API routes need an [`ApiState`] in app data.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(

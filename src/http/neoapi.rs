@@ -91,11 +91,11 @@ pub async fn call(
         )
     })?;
     if method == Method::Login {
-        let body = read_body(&req, payload, state.max_body_bytes).await?;
+        let body = read_body(&req, payload, &state).await?;
         return login(&req, &state, &body).await;
     }
     let session = AgentSession::extract(&req).await?.0;
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state).await?;
     let agent = &session.agent;
     let t = &state.telephony;
     let ok = || HttpResponse::Ok().json(json!({ "ok": true }));
@@ -233,10 +233,41 @@ async fn no_args(
     Ok(run.await.map(|()| HttpResponse::Ok().json(json!({ "ok": true }))))
 }
 
-/// The client's address: the peer's, or behind cluster gateways the one they forwarded.
-fn client_address(req: &HttpRequest, state: &ApiState) -> String {
-    let forwarded = state
-        .behind_gateway
+/// Login: DEVICE / USER / PASSWORD → a session token and the agent's Position.
+///
+/// Failed logins count per user and per client address; over the limit → 429 with
+/// `Retry-After`. Each attempt counts before its password is checked and is forgiven only
+/// when it did not fail, so parallel guesses cannot outrun the limit. A user already logged in
+/// on another device is refused (409); the same device logging in again (a reload that lost
+/// its token) gets a new token. A successful login ends every earlier session of the user.
+async fn login(req: &HttpRequest, state: &ApiState, body: &[u8]) -> Result<HttpResponse, ApiError> {
+    let request: LoginRequest = parse(body)?;
+    let user_key = request.user.as_str().to_owned();
+    let address_key = client_address(req);
+    let limiters = [
+        (&state.login_per_user, user_key.as_str()),
+        (&state.login_per_address, address_key.as_str()),
+    ];
+    begin_attempt(&limiters, "too many failed logins; wait before trying again")?;
+    let outcome = login_checked(state, request).await;
+    match &outcome {
+        Err(e) if e.code == "invalid_credentials" => {}
+        Ok(_) => {
+            state.login_per_user.reset(&user_key);
+            state.login_per_address.forgive(&address_key);
+        }
+        Err(_) => forgive_attempt(&limiters),
+    }
+    outcome
+}
+
+/// The client's address as the limits key it: the peer's, or behind cluster gateways the one
+/// they forwarded (the core's listener is reachable by the instances only).
+pub fn client_address(req: &HttpRequest) -> String {
+    let behind_gateway = req
+        .app_data::<web::Data<ApiState>>()
+        .is_some_and(|state| state.behind_gateway);
+    let forwarded = behind_gateway
         .then(|| req.headers().get("x-forwarded-for"))
         .flatten()
         .and_then(|v| v.to_str().ok())
@@ -249,36 +280,36 @@ fn client_address(req: &HttpRequest, state: &ApiState) -> String {
     })
 }
 
-/// Login: DEVICE / USER / PASSWORD → a session token and the agent's Position.
-///
-/// Failed logins count per user and per client address; over the limit → 429 with
-/// `Retry-After`. A user already logged in on another device is refused (409); the same
-/// device logging in again (a reload that lost its token) gets a new token and the user's older
-/// tokens are revoked.
-async fn login(req: &HttpRequest, state: &ApiState, body: &[u8]) -> Result<HttpResponse, ApiError> {
-    let request: LoginRequest = parse(body)?;
-    let user_key = request.user.as_str().to_owned();
-    let address_key = client_address(req, state);
-    for limited in [
-        state.login_per_user.check(&user_key),
-        state.login_per_address.check(&address_key),
-    ] {
-        if let Err(retry) = limited {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "too many failed logins; wait before trying again",
-            )
-            .with_retry_after(retry.as_secs().max(1)));
+/// Counts an attempt against every limiter, or refuses it with 429 when one is used up.
+pub fn begin_attempt(
+    limiters: &[(&super::ratelimit::FailureLimiter, &str)],
+    message: &'static str,
+) -> Result<(), ApiError> {
+    for (i, (limiter, key)) in limiters.iter().enumerate() {
+        if let Err(retry) = limiter.begin(key) {
+            forgive_attempt(&limiters[..i]);
+            return Err(
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
+                    .with_retry_after(retry.as_secs().max(1)),
+            );
         }
     }
+    Ok(())
+}
+
+/// Takes an attempt back from every limiter (it succeeded or was never judged).
+pub fn forgive_attempt(limiters: &[(&super::ratelimit::FailureLimiter, &str)]) {
+    for (limiter, key) in limiters {
+        limiter.forgive(key);
+    }
+}
+
+async fn login_checked(state: &ApiState, request: LoginRequest) -> Result<HttpResponse, ApiError> {
     let device = request.device.trim().to_owned();
     let user = request.user.clone();
     let position = match state.telephony.login(request).await {
         Ok(position) => position,
         Err(TelephonyError::UnknownAgent(_) | TelephonyError::WrongPassword(_)) => {
-            state.login_per_user.record_failure(&user_key);
-            state.login_per_address.record_failure(&address_key);
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -302,29 +333,57 @@ async fn login(req: &HttpRequest, state: &ApiState, body: &[u8]) -> Result<HttpR
                     ),
                 ));
             }
-            for old in state.sessions.revoke_agent(&user).await.map_err(store_error)? {
-                state.hub.replace_session(&old);
-            }
             position
         }
         Err(e) => return Err(telephony_error(Method::Login, e)),
     };
-    state.login_per_user.reset(&user_key);
-    let issued = state
+    // The new session replaces every earlier one of the user, this login's or not.
+    let (issued, ended) = state
         .sessions
         .create(&position.user, &device, position.role)
         .await
         .map_err(store_error)?;
-    tracing::info!(agent = %position.user, device = %device, session = %&issued.session.token_hash[..12], "agent logged in");
-    Ok(HttpResponse::Ok().json(json!({
-        "token": issued.token,
-        "expiresAt": chrono::DateTime::from_timestamp_millis(issued.session.expires_at_ms),
-        "agent": position,
-    })))
+    // Their sockets say why they close: another login took over.
+    for old in ended {
+        state.hub.replace_session(&old);
+    }
+    tracing::info!(
+        agent = %position.user,
+        device = %device,
+        session = %&issued.session.token_hash[..12],
+        "agent logged in"
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "token": issued.token,
+            "expiresAt": chrono::DateTime::from_timestamp_millis(issued.session.expires_at_ms),
+            "agent": position,
+        })))
 }
 
-/// Reads the body up to `limit` bytes: larger is 413 `payload_too_large`.
+/// Reads the body up to `limit` bytes within the state's body time-out: larger is 413
+/// `payload_too_large`, slower is 408 `request_timeout` (a client trickling a body in holds a
+/// connection for nothing).
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &ApiState,
+) -> Result<Bytes, ApiError> {
+    let limit = state.max_body_bytes;
+    let timeout = state.body_timeout;
+    tokio::time::timeout(timeout, read_body_within(req, payload, limit))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the request body did not arrive within {} s", timeout.as_secs()),
+            ))
+        })
+}
+
+async fn read_body_within(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -356,20 +415,37 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-/// Parses a JSON body (empty = `{}`): bad JSON is 400 `malformed_json`, JSON of the wrong
-/// shape (missing field, wrong type, unknown value) is 422 `invalid_value`.
+/// Parses a JSON object body (empty = `{}`): bad JSON is 400 `malformed_json`, JSON of the
+/// wrong shape (not an object, missing field, wrong type, unknown value) is 422
+/// `invalid_value`. The JSON is read first, so whether the body is JSON never depends on the
+/// shape expected.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string())
-        }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()),
-    })
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
+    if !value.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "the body must be a JSON object",
+        ));
+    }
+    T::deserialize(value)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))
+}
+
+/// Too many password checks at once: 503 `busy` with `Retry-After`.
+pub fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "too many logins are being checked at once; retry in a moment",
+    )
+    .with_retry_after(1)
 }
 
 pub fn store_error(e: sqlx::Error) -> ApiError {
@@ -392,6 +468,7 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         ErrorClass::NotFound => StatusCode::NOT_FOUND,
         ErrorClass::Conflict => StatusCode::CONFLICT,
         ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorClass::Internal if matches!(e, Busy) => return busy(),
         ErrorClass::Internal if matches!(e, NotSaved(_)) => {
             tracing::error!(method = %method, error = %e, "telephony change not saved");
             return ApiError::new(
@@ -450,6 +527,7 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         NoCallbackCampaign(_) => "no_callback_campaign",
         NoCampaign => "no_campaign",
         Contacts(_) | Config(_) | Internal(_) | NotSaved(_) | SwitchDown(_) => "telephony_unavailable",
+        Busy => "busy",
     };
     ApiError::new(status, code, e.to_string())
 }

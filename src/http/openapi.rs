@@ -1,18 +1,14 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document of the agent-facing API, built with utoipa's
-//! builders from the method table below (the telephony types stay free of HTTP concerns; the
-//! bodies are described by examples, their fields in `docs/api.md`).
+//! `GET /openapi.json`: the OpenAPI 3.1 document of every API route (the NeoApi methods, the
+//! agent websocket, the softphone's Salesforce helpers, the operator and admin endpoints, the
+//! simulation API, the Asterisk intake, health), with the schema of each request body, path
+//! and query parameter and answer, and every status a route may answer. The telephony types
+//! stay free of HTTP concerns: their JSON shapes are written out here, and a contract test
+//! (tests/it/contract.rs) checks the server's answers against this document.
 
 use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, get};
-use serde_json::{Value, json};
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder, PathsBuilder,
-    Ref, Required, ResponseBuilder, Type,
-};
+use serde_json::{Map, Value, json};
 
 use crate::telephony::Method;
 
@@ -111,241 +107,677 @@ fn method_doc(method: Method) -> (&'static str, Value, Value) {
     }
 }
 
-fn error_response(description: &str) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Error")))
-            .build(),
-    )
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
-fn json_body(example: Value) -> RequestBodyBuilder {
-    RequestBodyBuilder::new().content(
-        "application/json",
-        ContentBuilder::new().example(Some(example)).build(),
-    )
+/// The schema of a method's request body.
+fn body_schema(method: Method) -> Value {
+    schema_ref(match method {
+        Method::Login => "LoginRequest",
+        Method::LoginCampaign => "CampaignArgs",
+        Method::Pause => "PauseArgs",
+        Method::Dial => "DialRequest",
+        Method::Hangup => "CallArgs",
+        Method::UpdateContact => "Disposition",
+        Method::InviteParticipant => "ParticipantArgs",
+        Method::ExecuteTask01 | Method::ExecuteTask02 | Method::ExecuteTask03 | Method::ExecuteTask05 => {
+            "TaskArgs"
+        }
+        Method::SendDtmf => "DtmfArgs",
+        Method::Transfer => "TransferArgs",
+        Method::Monitor => "MonitorRequest",
+        Method::ScheduleCallback => "ScheduleCallbackRequest",
+        _ => "NoArgs",
+    })
 }
 
-fn json_answer(description: &str, example: Value) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new().example(Some(example)).build(),
-    )
+/// The schema of a method's answer.
+fn answer_schema(method: Method) -> Value {
+    schema_ref(match method {
+        Method::Login => "LoginAnswer",
+        Method::Dial => "CallIdAnswer",
+        Method::Position => "Position",
+        Method::ScheduleCallback => "Callback",
+        Method::Directory => "Directory",
+        _ => "Ok",
+    })
 }
 
-fn post(
-    tag: &str,
-    summary: &str,
-    body: Option<Value>,
-    answer: Value,
-    security: Option<&str>,
-    errors: &[(&str, &str)],
-) -> PathItem {
-    let mut op = OperationBuilder::new()
-        .tag(tag)
-        .summary(Some(summary))
-        .response("200", json_answer("done", answer));
-    if let Some(body) = body {
-        op = op.request_body(Some(json_body(body).build()));
+/// What each error status means, by the route families that answer it.
+fn error_description(status: u16) -> &'static str {
+    match status {
+        400 => {
+            "malformed_json (the body is not JSON) / ambiguous_authorization (several Authorization headers)"
+        }
+        401 => "missing_token / invalid_token / invalid_credentials / not_logged_in",
+        403 => "forbidden / not_your_call / admin_disabled",
+        404 => {
+            "not found: unknown_method / unknown_user / unknown_call / unknown_campaign / not_found / simulation_off / …"
+        }
+        408 => "request_timeout: the body did not arrive in time",
+        409 => "the request does not fit the current state (invalid_state, no_call, already_logged_in, …)",
+        413 => "payload_too_large",
+        422 => "invalid_value (JSON of the wrong shape) or a value the platform refuses",
+        429 => "too_many_attempts (Retry-After)",
+        502 => "salesforce_error: Salesforce refused the request",
+        503 => "busy / telephony_unavailable / store_unavailable / salesforce_unavailable (Retry-After)",
+        _ => "error",
     }
-    if let Some(scheme) = security {
-        op = op.security(SecurityRequirement::new(scheme, Vec::<String>::new()));
-    }
-    for (status, why) in errors {
-        op = op.response(*status, error_response(why));
-    }
-    PathItem::new(HttpMethod::Post, op)
 }
 
-fn build() -> OpenApi {
-    let common: &[(&str, &str)] = &[
-        ("400", "malformed_json: the body is not JSON"),
-        ("401", "missing_token / invalid_token / not_logged_in"),
-        ("403", "forbidden / not_your_call"),
-        ("404", "unknown_method / unknown_campaign / unknown_user / …"),
-        (
-            "409",
-            "the method does not fit the agent's state (invalid_state, no_active_call, …)",
-        ),
-        ("413", "payload_too_large"),
-        (
-            "422",
-            "invalid_value (wrong shape) or a value the platform refuses",
-        ),
-        ("503", "telephony_unavailable / store_unavailable"),
+/// One operation.
+struct Op {
+    tag: &'static str,
+    summary: String,
+    security: Option<&'static str>,
+    parameters: Vec<Value>,
+    body: Option<(Value, Option<Value>)>,
+    /// The success status, its content type and schema (`None`: no body).
+    success: (u16, &'static str, Option<Value>),
+    errors: &'static [u16],
+}
+
+impl Op {
+    fn build(self) -> Value {
+        let mut responses = Map::new();
+        let (status, content_type, schema) = self.success;
+        let mut ok = json!({"description": "done"});
+        if let Some(schema) = schema {
+            ok["content"] = json!({ content_type: {"schema": schema} });
+        }
+        responses.insert(status.to_string(), ok);
+        for status in self.errors {
+            responses.insert(
+                status.to_string(),
+                json!({
+                    "description": error_description(*status),
+                    "content": {"application/json": {"schema": schema_ref("Error")}},
+                }),
+            );
+        }
+        let mut op = json!({
+            "tags": [self.tag],
+            "summary": self.summary,
+            "responses": responses,
+        });
+        if let Some(scheme) = self.security {
+            op["security"] = json!([{ scheme: [] }]);
+        }
+        if !self.parameters.is_empty() {
+            op["parameters"] = Value::Array(self.parameters);
+        }
+        if let Some((schema, example)) = self.body {
+            let mut content = json!({"schema": schema});
+            if let Some(example) = example {
+                content["example"] = example;
+            }
+            op["requestBody"] = json!({"required": false, "content": {"application/json": content}});
+        }
+        op
+    }
+}
+
+fn path_param(name: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": schema})
+}
+
+fn query_param(name: &str, required: bool, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": required, "schema": schema})
+}
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn id() -> Value {
+    json!({"type": "integer", "format": "int64", "minimum": 0})
+}
+
+fn nullable(type_name: &str) -> Value {
+    json!({"type": [type_name, "null"]})
+}
+
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required})
+}
+
+/// The error statuses of each family of routes.
+const METHOD_ERRORS: &[u16] = &[400, 401, 403, 404, 408, 409, 413, 422, 503];
+const LOGIN_ERRORS: &[u16] = &[400, 401, 408, 409, 413, 422, 429, 503];
+const SIM_ERRORS: &[u16] = &[400, 401, 403, 404, 408, 409, 413, 422, 429, 503];
+const HELPER_ERRORS: &[u16] = &[400, 401, 404, 408, 409, 413, 422, 502, 503];
+const OPERATOR_ERRORS: &[u16] = &[400, 401, 403, 429, 503];
+
+fn schemas() -> Value {
+    let neotel_data = json!({
+        "callId": id(), "callCampaing": nullable("integer"), "callDialer": nullable("string"),
+        "callQueue": nullable("string"), "callReason": nullable("string"),
+        "phoneNumber": nullable("string"), "contactId": nullable("integer"),
+        "contactBaseId": nullable("integer"), "crmId": nullable("integer"),
+        "crmKey": nullable("string"), "campaignCrmId": nullable("integer"),
+        "campaignBaseId": nullable("integer"), "userOutCampaign": nullable("integer"),
+        "SearchBy": nullable("string"), "SearchData": nullable("string"),
+    });
+    let mut call_view = neotel_data.clone();
+    if let Some(props) = call_view.as_object_mut() {
+        props.insert("clavesf".into(), nullable("string"));
+        props.insert(
+            "state".into(),
+            json!({"type": "string", "enum": ["dialing", "queued", "ringing", "connected", "ended"]}),
+        );
+        props.insert(
+            "direction".into(),
+            json!({"type": "string", "enum": ["inbound", "outbound"]}),
+        );
+        props.insert("agent".into(), nullable("string"));
+        props.insert("transfer".into(), nullable("object"));
+        props.insert("conference".into(), nullable("array"));
+    }
+    let mut contact_view = neotel_data;
+    if let Some(props) = contact_view.as_object_mut() {
+        props.insert("clavesf".into(), nullable("string"));
+        props.insert("disposition".into(), nullable("object"));
+        props.insert("scheduled".into(), json!({"type": "boolean"}));
+    }
+    let system_rests = [
+        "break",
+        "lunch",
+        "restroom",
+        "training",
+        "meeting",
+        "backoffice",
+        "noAnswer",
     ];
-    let mut paths = PathsBuilder::new();
+    let pause_reason = json!({"oneOf": [
+        object(json!({"kind": {"const": "system"}, "id": {"type": "string", "enum": system_rests}}), &["kind", "id"]),
+        object(json!({"kind": {"const": "custom"}, "id": {"type": "integer", "minimum": 0, "maximum": u32::MAX}}), &["kind", "id"]),
+    ]});
+    let participant = json!({"oneOf": [
+        object(json!({"kind": {"const": "external"}, "who": string()}), &["kind", "who"]),
+        object(json!({"kind": {"const": "user"}, "who": string()}), &["kind", "who"]),
+    ]});
+    let transfer_target = json!({"oneOf": [
+        object(json!({"kind": {"const": "external"}, "to": string()}), &["kind", "to"]),
+        object(json!({"kind": {"const": "user"}, "to": string()}), &["kind", "to"]),
+        object(json!({"kind": {"const": "queue"}, "to": string()}), &["kind", "to"]),
+        object(json!({"kind": {"const": "campaign"}, "to": {"type": "integer", "format": "int64"}}), &["kind", "to"]),
+    ]});
+    let optional_call = json!({"type": ["integer", "null"], "format": "int64", "minimum": 0});
+    let position = object(
+        json!({
+            "user": string(),
+            "device": nullable("string"),
+            "role": {"type": "string", "enum": ["agent", "supervisor"]},
+            "state": {"type": "string", "enum": ["loggedOut", "loggedIn", "available", "paused", "ringing", "previewing", "inCall", "wrapUp", "monitoring"]},
+            "crm": {"type": "string", "enum": ["Available", "Unavailable", "GetContact", "ShowingContact"]},
+            "pause": {"type": ["object", "null"], "properties": {"reason": {"$ref": "#/components/schemas/PauseReason"}, "name": string()}},
+            "campaign": {"type": ["object", "null"], "properties": {"id": {"type": "integer"}, "name": string()}},
+            "call": {"type": ["object", "null"], "properties": call_view.clone()},
+            "contact": {"type": ["object", "null"], "properties": contact_view},
+            "monitoring": {"type": ["object", "null"], "properties": {"target": string(), "mode": {"type": "string", "enum": ["listen", "assist"]}}},
+            "salesforceUserId": nullable("string"),
+        }),
+        &[
+            "user",
+            "device",
+            "role",
+            "state",
+            "crm",
+            "pause",
+            "campaign",
+            "call",
+            "contact",
+            "monitoring",
+            "salesforceUserId",
+        ],
+    );
+    let record = object(
+        json!({"recordId": string(), "objectType": string(), "name": string()}),
+        &["recordId", "objectType"],
+    );
+    let mut all = Map::new();
+    let parts = [
+        json!({
+            "Error": object(json!({"error": object(json!({"code": string(), "message": string()}), &["code", "message"])}), &["error"]),
+            "Ok": object(json!({"ok": {"type": "boolean"}}), &["ok"]),
+            "NoArgs": {"type": "object", "description": "no arguments: an empty body or {}"},
+            "LoginRequest": object(json!({"device": string(), "user": string(), "password": string()}), &["device", "user", "password"]),
+            "LoginAnswer": object(json!({"token": string(), "expiresAt": {"type": ["string", "null"], "format": "date-time"}, "agent": schema_ref("Position")}), &["token", "expiresAt", "agent"]),
+            "CampaignArgs": object(json!({"campaign": {"type": "integer", "format": "int64"}}), &["campaign"]),
+            "PauseReason": pause_reason,
+            "PauseArgs": object(json!({"reason": schema_ref("PauseReason")}), &["reason"]),
+            "CallArgs": object(json!({"callId": optional_call.clone()}), &[]),
+            "DialRequest": object(json!({
+                "phone": nullable("string"),
+                "clickToDial": {"type": ["object", "null"], "properties": {"crmId": {"type": "integer", "format": "int64"}, "crmKey": string()}, "required": ["crmId", "crmKey"]},
+            }), &[]),
+        }),
+        json!({
+            "CallIdAnswer": object(json!({"callId": id()}), &["callId"]),
+            "Disposition": object(json!({"category": {"type": "integer", "format": "int64"}, "subcategory": {"type": "integer", "format": "int64"}, "comment": nullable("string")}), &["category", "subcategory"]),
+            "Participant": participant,
+            "ParticipantArgs": object(json!({"participant": schema_ref("Participant")}), &["participant"]),
+            "TaskArgs": object(json!({"params": {"type": "object", "additionalProperties": string()}}), &[]),
+            "DtmfArgs": object(json!({"callId": optional_call.clone(), "digits": string()}), &["digits"]),
+            "TransferTarget": transfer_target,
+            "TransferArgs": object(json!({"callId": optional_call, "target": schema_ref("TransferTarget"), "mode": {"type": "string", "enum": ["direct", "attended"]}}), &["target", "mode"]),
+            "MonitorRequest": object(json!({"target": string(), "mode": {"type": "string", "enum": ["listen", "assist"]}}), &["target", "mode"]),
+            "ScheduleCallbackRequest": object(json!({"at": {"type": "string", "format": "date-time"}, "phone": nullable("string")}), &["at"]),
+            "Callback": object(json!({"id": id(), "at": {"type": "string", "format": "date-time"}, "campaign": {"type": "integer"}, "phone": string(), "contactId": nullable("integer"), "scheduledBy": string()}), &["id", "at", "campaign", "phone", "contactId", "scheduledBy"]),
+            "Directory": object(json!({"campaigns": {"type": "array", "items": {"type": "object"}}, "restStates": {"type": "array", "items": {"type": "object"}}, "users": {"type": "array", "items": object(json!({"user": string(), "role": string(), "state": string()}), &["user", "role", "state"])}}), &["campaigns", "restStates", "users"]),
+            "Position": position,
+        }),
+        json!({
+            "CallView": {"type": "object", "properties": call_view, "required": ["callId", "state", "direction"]},
+            "InboundCall": {"type": "object", "properties": {
+                "ani": nullable("string"), "data": nullable("string"), "queue": string(),
+                "hangUpAfterSecs": {"type": ["integer", "null"], "minimum": 0},
+            }, "required": ["queue"], "additionalProperties": false},
+            "Digits": {"type": "object", "properties": {"digits": string()}, "required": ["digits"], "additionalProperties": false},
+            "Leads": {"type": "object", "properties": {"leads": {"type": "array", "items": {"type": "object", "properties": {"phone": string(), "key": nullable("string")}, "required": ["phone"], "additionalProperties": false}}}, "required": ["leads"], "additionalProperties": false},
+            "Loaded": object(json!({"loaded": {"type": "integer", "minimum": 0}}), &["loaded"]),
+            "Instances": object(json!({"instances": {"type": "array", "items": object(json!({
+                "id": string(), "gatewayUrl": string(), "coreUrl": nullable("string"), "version": string(),
+                "active": {"type": "boolean"}, "alive": {"type": "boolean"}, "heartbeatMsAgo": {"type": "integer"},
+            }), &["id", "gatewayUrl", "coreUrl", "version", "active", "alive", "heartbeatMsAgo"])}}), &["instances"]),
+            "CustomerScript": {"oneOf": [
+                {"type": "object", "properties": {"behaviour": {"const": "answer"}, "afterSecs": {"type": "integer", "minimum": 0}, "hangUpAfterSecs": {"type": ["integer", "null"], "minimum": 0}}, "required": ["behaviour"], "additionalProperties": false},
+                {"type": "object", "properties": {"behaviour": {"const": "busy"}}, "required": ["behaviour"], "additionalProperties": false},
+                {"type": "object", "properties": {"behaviour": {"const": "noAnswer"}}, "required": ["behaviour"], "additionalProperties": false},
+            ]},
+        }),
+        json!({
+            "SyncIdRequest": {"type": "object", "properties": {"callId": {"type": ["integer", "null"], "minimum": 0}}, "additionalProperties": false},
+            "SyncIdAnswer": object(json!({"neoSyncId": {"type": "string", "pattern": "^[0-9]+$"}}), &["neoSyncId"]),
+            "PoppedRequest": {"type": "object", "properties": {"callId": {"type": ["integer", "null"], "minimum": 0}, "recordId": string(), "objectType": string()}, "required": ["recordId", "objectType"], "additionalProperties": false},
+            "SyncRequest": {"type": "object", "properties": {"callId": {"type": ["integer", "null"], "minimum": 0}, "neoSyncId": {"type": ["string", "integer"]}}, "required": ["neoSyncId"], "additionalProperties": false},
+            "Record": record,
+            "Records": object(json!({"records": {"type": "array", "items": schema_ref("Record")}}), &["records"]),
+            "AdminView": object(json!({
+                "configured": {"type": "boolean"}, "flow": nullable("string"),
+                "apiUsage": {"type": ["object", "null"], "properties": {"used": {"type": "integer"}, "max": {"type": "integer"}, "sentByThisProcess": {"type": "integer"}}},
+                "outbox": object(json!({"pending": {"type": "integer"}, "parked": {"type": "integer"}, "delivered": {"type": "integer"}, "oldestPendingCreatedAtMs": nullable("integer")}), &["pending", "parked", "delivered"]),
+                "parked": {"type": "array", "items": {"type": "object"}},
+            }), &["configured", "flow", "apiUsage", "outbox", "parked"]),
+            "Requeued": object(json!({"requeued": {"type": "boolean"}}), &["requeued"]),
+            "Health": object(json!({"status": {"const": "ok"}}), &["status"]),
+            "Ready": object(json!({"status": {"const": "ready"}, "database": {"type": "string", "enum": ["sqlite", "postgres"]}, "migrations": {"type": "integer"}}), &["status", "database", "migrations"]),
+            "Empty": {"type": "object"},
+        }),
+    ];
+    for part in parts {
+        if let Value::Object(part) = part {
+            all.extend(part);
+        }
+    }
+    Value::Object(all)
+}
+
+fn build() -> Value {
+    let mut paths = Map::new();
+    let mut add = |path: &str, verb: &str, op: Op| {
+        let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
+        item[verb] = op.build();
+    };
     for method in Method::ALL {
-        let (summary, body, answer) = method_doc(method);
-        let item = if method == Method::Login {
-            post(
-                "neoapi",
-                summary,
-                Some(body),
-                answer,
-                None,
-                &[
-                    ("400", "malformed_json"),
-                    ("401", "invalid_credentials"),
-                    ("409", "already_logged_in (another device) / device_in_use"),
-                    ("413", "payload_too_large"),
-                    (
-                        "422",
-                        "invalid_value / empty_device / device_refused (the telephony platform does not know the device)",
-                    ),
-                    ("429", "too_many_attempts (Retry-After)"),
-                ],
-            )
-        } else {
-            post("neoapi", summary, Some(body), answer, Some("session"), common)
-        };
-        paths = paths.path(format!("/neoapi/{}", method.as_str()), item);
+        let (summary, example, _) = method_doc(method);
+        let login = method == Method::Login;
+        add(
+            &format!("/neoapi/{}", method.as_str()),
+            "post",
+            Op {
+                tag: "neoapi",
+                summary: summary.to_owned(),
+                security: (!login).then_some("session"),
+                parameters: Vec::new(),
+                body: Some((body_schema(method), Some(example))),
+                success: (200, "application/json", Some(answer_schema(method))),
+                errors: if login { LOGIN_ERRORS } else { METHOD_ERRORS },
+            },
+        );
     }
-    let ws = OperationBuilder::new()
-        .tag("neoapi")
-        .summary(Some(
-            "Agent websocket: first text frame {\"type\":\"auth\",\"token\":…} within 5 s (else close 4001); \
-             answers {\"type\":\"snapshot\",…Position} then every event of the agent (docs/events.md); \
-             pings every 15 s; silent 45 s → close 4000; more than 256 events behind → close 4008",
-        ))
-        .response(
-            "101",
-            ResponseBuilder::new().description("switching to websocket"),
-        )
-        .response("400", error_response("websocket_expected"));
-    paths = paths.path("/neoapi/ws", PathItem::new(HttpMethod::Get, ws));
+    add(
+        "/neoapi/ws",
+        "get",
+        Op {
+            tag: "neoapi",
+            summary:
+                "Agent websocket: first text frame {\"type\":\"auth\",\"token\":…} within 5 s (else close \
+                  4001); answers {\"type\":\"snapshot\",…Position} then every event of the agent \
+                  (docs/events.md); pings every 15 s; silent 45 s → close 4000; more than 256 events \
+                  behind → close 4008; a frame over 16 KiB → close 1009"
+                    .to_owned(),
+            security: None,
+            parameters: Vec::new(),
+            body: None,
+            success: (101, "", None),
+            errors: &[400],
+        },
+    );
 
-    let sim_errors: &[(&str, &str)] = &[
-        ("401", "missing_token / invalid_token (admin token)"),
-        ("403", "admin_disabled"),
-        ("404", "unknown_queue / unknown call / …"),
-        ("409", "the call is not in a state for this"),
-        ("422", "invalid_value"),
-    ];
-    let ok = json!({"ok": true});
-    let sims: Vec<(&str, &str, Option<Value>, Value)> = vec![
+    let helper = |summary: &str, request: &str, status: u16, answer: &str| Op {
+        tag: "salesforce",
+        summary: summary.to_owned(),
+        security: Some("session"),
+        parameters: Vec::new(),
+        body: Some((schema_ref(request), None)),
+        success: (status, "application/json", Some(schema_ref(answer))),
+        errors: HELPER_ERRORS,
+    };
+    add(
+        "/api/salesforce/new-sync-id",
+        "post",
+        helper(
+            "A fresh neoSyncId for the record the agent is about to create from the current call",
+            "SyncIdRequest",
+            200,
+            "SyncIdAnswer",
+        ),
+    );
+    add(
+        "/api/salesforce/popped",
+        "post",
+        helper(
+            "The softphone popped a record for the current call: externalData onto it, the call's Task linked",
+            "PoppedRequest",
+            202,
+            "Empty",
+        ),
+    );
+    add(
+        "/api/salesforce/sync",
+        "post",
+        helper(
+            "Find the record saved with a neoSyncId and link it to the current call",
+            "SyncRequest",
+            200,
+            "Record",
+        ),
+    );
+    add(
+        "/api/salesforce/search",
+        "get",
+        Op {
+            tag: "salesforce",
+            summary: "Search Salesforce by phone or key, in searchTypePriority order".to_owned(),
+            security: Some("session"),
+            parameters: vec![
+                query_param("phone", false, string()),
+                query_param("key", false, string()),
+            ],
+            body: None,
+            success: (200, "application/json", Some(schema_ref("Records"))),
+            errors: &[400, 401, 422, 502, 503],
+        },
+    );
+    add(
+        "/admin/salesforce",
+        "get",
+        Op {
+            tag: "operator",
+            summary: "Salesforce API usage, outbox counts and parked writes (operator token)".to_owned(),
+            security: Some("operator"),
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "application/json", Some(schema_ref("AdminView"))),
+            errors: OPERATOR_ERRORS,
+        },
+    );
+    add(
+        "/admin/campaigns/{campaign}/leads",
+        "post",
+        Op {
+            tag: "admin",
+            summary: "Load leads into an outbound campaign's dialer, whatever the telephony platform (admin token)"
+                .to_owned(),
+            security: Some("admin"),
+            parameters: vec![path_param("campaign", json!({"type": "integer", "format": "int64"}))],
+            body: Some((
+                schema_ref("Leads"),
+                Some(json!({"leads": [{"phone": "1155550100", "key": "0035e00000AbCdE"}]})),
+            )),
+            success: (200, "application/json", Some(schema_ref("Loaded"))),
+            errors: SIM_ERRORS,
+        },
+    );
+    add(
+        "/admin/instances",
+        "get",
+        Op {
+            tag: "admin",
+            summary: "The cluster's instances: gateway, core (the active one), version, alive (operator token)"
+                .to_owned(),
+            security: Some("operator"),
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "application/json", Some(schema_ref("Instances"))),
+            errors: OPERATOR_ERRORS,
+        },
+    );
+    add(
+        "/admin/salesforce/outbox/{id}/requeue",
+        "post",
+        Op {
+            tag: "admin",
+            summary: "Put a parked Salesforce write back in the queue (admin token)".to_owned(),
+            security: Some("admin"),
+            parameters: vec![path_param("id", json!({"type": "integer", "format": "int64"}))],
+            body: None,
+            success: (200, "application/json", Some(schema_ref("Requeued"))),
+            errors: &[400, 401, 403, 404, 429, 503],
+        },
+    );
+    add(
+        "/metrics",
+        "get",
+        Op {
+            tag: "operator",
+            summary: "Prometheus text format: Salesforce API usage and the outbox (operator token)"
+                .to_owned(),
+            security: Some("operator"),
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "text/plain", Some(string())),
+            errors: OPERATOR_ERRORS,
+        },
+    );
+    add(
+        "/healthz",
+        "get",
+        Op {
+            tag: "health",
+            summary: "The process answers".to_owned(),
+            security: None,
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "application/json", Some(schema_ref("Health"))),
+            errors: &[],
+        },
+    );
+    add(
+        "/readyz",
+        "get",
+        Op {
+            tag: "health",
+            summary: "The database answers and every migration is applied".to_owned(),
+            security: None,
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "application/json", Some(schema_ref("Ready"))),
+            errors: &[503],
+        },
+    );
+    add(
+        "/openapi.json",
+        "get",
+        Op {
+            tag: "health",
+            summary: "This document".to_owned(),
+            security: None,
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "application/json", Some(json!({"type": "object"}))),
+            errors: &[],
+        },
+    );
+    add(
+        "/asterisk/intake",
+        "get",
+        Op {
+            tag: "asterisk",
+            summary: "CONTACTO_INSERT_SALESFORCE for Asterisk's dialplan: CLAVESF|callId as plain text \
+                  (intake token; 404 intake_disabled without one)"
+                .to_owned(),
+            security: Some("intake"),
+            parameters: vec![
+                query_param("queue", true, string()),
+                query_param("ani", false, string()),
+                query_param("data", false, string()),
+                query_param("uniqueid", false, string()),
+            ],
+            body: None,
+            success: (200, "text/plain", Some(string())),
+            errors: &[400, 401, 404, 422, 429, 503],
+        },
+    );
+
+    let user = || vec![path_param("user", string())];
+    let call = || vec![path_param("call", id())];
+    let campaign = || {
+        vec![path_param(
+            "campaign",
+            json!({"type": "integer", "format": "int64"}),
+        )]
+    };
+    // (path, verb, summary, path parameters, request body schema, answer schema)
+    type SimRoute = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Vec<Value>,
+        Option<&'static str>,
+        &'static str,
+    );
+    let sims: Vec<SimRoute> = vec![
         (
             "/sim/inbound",
+            "post",
             "A customer calls a queue",
-            Some(json!({"ani": "1155550100", "data": "31987456", "queue": "salesforce"})),
-            json!({"callId": 17}),
+            Vec::new(),
+            Some("InboundCall"),
+            "CallIdAnswer",
         ),
         (
             "/sim/agents/{user}/answer",
+            "post",
             "The agent's ringing device is picked up",
+            user(),
             None,
-            ok.clone(),
+            "Ok",
+        ),
+        (
+            "/sim/calls/{call}",
+            "get",
+            "A call as the engine sees it",
+            call(),
+            None,
+            "CallView",
         ),
         (
             "/sim/calls/{call}/answer",
+            "post",
             "The customer answers an outbound call",
+            call(),
             None,
-            ok.clone(),
+            "Ok",
         ),
         (
             "/sim/calls/{call}/hangup",
+            "post",
             "The customer hangs up",
+            call(),
             None,
-            ok.clone(),
+            "Ok",
         ),
         (
             "/sim/calls/{call}/dtmf",
+            "post",
             "The customer presses digits",
-            Some(json!({"digits": "4"})),
-            ok.clone(),
+            call(),
+            Some("Digits"),
+            "Ok",
         ),
         (
             "/sim/campaigns/{campaign}/leads",
+            "post",
             "Load leads into an outbound campaign",
-            Some(json!({"leads": [{"phone": "1155550100", "key": "0035e00000AbCdE"}]})),
-            json!({"loaded": 1}),
+            campaign(),
+            Some("Leads"),
+            "Loaded",
         ),
         (
             "/sim/campaigns/{campaign}/dial",
+            "post",
             "Run the campaign's dialer one step",
+            campaign(),
             None,
-            ok.clone(),
+            "Ok",
         ),
         (
             "/sim/customers/{phone}/script",
+            "post",
             "How a number behaves the next time it is dialed",
-            Some(json!({"behaviour": "answer", "afterSecs": 2, "hangUpAfterSecs": 30})),
-            ok.clone(),
+            vec![path_param("phone", string())],
+            Some("CustomerScript"),
+            "Ok",
         ),
     ];
-    for (path, summary, body, answer) in sims {
-        let mut item = post("simulation", summary, body, answer, Some("admin"), sim_errors);
-        for name in ["user", "call", "campaign", "phone"] {
-            if path.contains(&format!("{{{name}}}"))
-                && let Some(op) = item.post.as_mut()
-            {
-                op.parameters.get_or_insert_with(Vec::new).push(
-                    ParameterBuilder::new()
-                        .name(name)
-                        .parameter_in(ParameterIn::Path)
-                        .required(Required::True)
-                        .build()
-                        .into(),
-                );
-            }
-        }
-        paths = paths.path(path, item);
-    }
-    let mut leads = post(
-        "admin",
-        "Load leads into an outbound campaign's dialer (any telephony platform)",
-        Some(json!({"leads": [{"phone": "1155550100", "key": "0035e00000AbCdE"}]})),
-        json!({"loaded": 1}),
-        Some("admin"),
-        sim_errors,
-    );
-    if let Some(op) = leads.post.as_mut() {
-        op.parameters.get_or_insert_with(Vec::new).push(
-            ParameterBuilder::new()
-                .name("campaign")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .build()
-                .into(),
+    for (path, verb, summary, parameters, request, answer) in sims {
+        add(
+            path,
+            verb,
+            Op {
+                tag: "simulation",
+                summary: format!("{summary} (development mode or server.simulation; admin token)"),
+                security: Some("admin"),
+                parameters,
+                body: request.map(|r| (schema_ref(r), None)),
+                success: (200, "application/json", Some(schema_ref(answer))),
+                errors: SIM_ERRORS,
+            },
         );
     }
-    paths = paths.path("/admin/campaigns/{campaign}/leads", leads);
-    let error_schema = ObjectBuilder::new()
-        .property(
-            "error",
-            ObjectBuilder::new()
-                .property("code", ObjectBuilder::new().schema_type(Type::String))
-                .property("message", ObjectBuilder::new().schema_type(Type::String))
-                .required("code")
-                .required("message"),
-        )
-        .required("error");
-    let components = ComponentsBuilder::new()
-        .schema("Error", error_schema)
-        .security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
-        .security_scheme("admin", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
-        .build();
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("ctibridge agent API")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "NeoApi-style RPC proxy, agent websocket and simulation API. Every error is \
-                     {\"error\": {\"code\", \"message\"}}. See docs/api.md and docs/events.md.",
-                )),
-        )
-        .paths(paths)
-        .components(Some(components))
-        .build()
+    let bearer = json!({"type": "http", "scheme": "bearer"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ctibridge API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "NeoApi-style RPC proxy, agent websocket, the softphone's Salesforce helpers, \
+                            operator and admin endpoints, simulation API and Asterisk intake. Every \
+                            error is {\"error\": {\"code\", \"message\"}}. See docs/api.md and docs/events.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "session": bearer.clone(),
+                "admin": bearer.clone(),
+                "operator": bearer.clone(),
+                "intake": bearer,
+            },
+        },
+    })
+}
+
+/// The document, built once.
+pub fn document_value() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(build)
 }
 
 #[get("/openapi.json")]
 pub async fn document() -> HttpResponse {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let text = DOCUMENT.get_or_init(|| build().to_json().unwrap_or_else(|_| "{}".to_owned()));
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(text.clone())
+    HttpResponse::Ok().json(document_value())
 }

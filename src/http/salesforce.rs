@@ -6,9 +6,9 @@
 //! - `POST /api/salesforce/sync {callId?, neoSyncId}` → `{"recordId", "objectType", "name"}`
 //!   or 404 `not_found`: the record saved from the new-record screen;
 //! - `GET /api/salesforce/search?phone=…|key=…` → `{"records": […]}` in searchTypePriority order;
-//! - `GET /admin/salesforce` (admin token): API usage (`Sforce-Limit-Info`), outbox counts and
-//!   parked writes; `POST /admin/salesforce/outbox/{id}/requeue` puts a parked write back;
-//!   `GET /metrics` (admin token) gives the same figures to Prometheus.
+//! - `GET /admin/salesforce` (operator token): API usage (`Sforce-Limit-Info`), outbox counts
+//!   and parked writes; `POST /admin/salesforce/outbox/{id}/requeue` (admin token) puts a
+//!   parked write back; `GET /metrics` (operator token) gives the same figures to Prometheus.
 //!
 //! These act on the agent's current call: the one ringing, dialing or connected on the agent's
 //! device, or whose contact is on screen in wrap-up. `callId`, when given (not 0), must name
@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::ApiError;
-use super::auth::{AdminToken, AgentSession};
+use super::auth::{AdminToken, AgentSession, OperatorToken};
 use super::neoapi::{parse, read_body, telephony_error};
 use super::state::ApiState;
 use crate::salesforce::SalesforceError;
@@ -182,7 +182,7 @@ async fn body<T: serde::de::DeserializeOwned>(
     payload: web::Payload,
     api: &ApiState,
 ) -> Result<T, ApiError> {
-    let bytes = read_body(req, payload, api.max_body_bytes).await?;
+    let bytes = read_body(req, payload, api).await?;
     parse(&bytes)
 }
 
@@ -270,7 +270,7 @@ async fn search(
 }
 
 #[get("/admin/salesforce")]
-async fn admin(_: AdminToken, sf: web::Data<SalesforceState>) -> Result<HttpResponse, ApiError> {
+async fn admin(_: OperatorToken, sf: web::Data<SalesforceState>) -> Result<HttpResponse, ApiError> {
     let store_error = |e: crate::store::StoreError| flow_error(FlowError::Store(e));
     let stats = sf.outbox.stats().await.map_err(store_error)?;
     let parked = sf.outbox.entries("parked", 100).await.map_err(store_error)?;
@@ -306,10 +306,10 @@ async fn requeue(
 }
 
 /// Prometheus text format: the org's API allocation as last reported by `Sforce-Limit-Info`,
-/// the requests this process sent, and the outbox (admin token; Prometheus sends it as a
+/// the requests this process sent, and the outbox (operator token; Prometheus sends it as a
 /// bearer token).
 #[get("/metrics")]
-async fn metrics(_: AdminToken, sf: web::Data<SalesforceState>) -> Result<HttpResponse, ApiError> {
+async fn metrics(_: OperatorToken, sf: web::Data<SalesforceState>) -> Result<HttpResponse, ApiError> {
     use std::fmt::Write as _;
     let stats = sf
         .outbox

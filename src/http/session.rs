@@ -3,7 +3,11 @@
 //! A token is 32 random bytes, base64url without padding. Only its SHA-256 is stored (table
 //! `agent_sessions`), so every instance on a shared PostgreSQL database accepts it and a
 //! database leak hands out no session. A session expires `session_ttl_secs` after Login and is
-//! revoked by Logout (or by a new Login of the same user on the same device).
+//! revoked by Logout.
+//!
+//! A token is bound to the login it came from: table `agent_logins` names each user's current
+//! login, a successful Login replaces it (revoking every earlier session of the user, in one
+//! transaction), and only the current login's token authenticates.
 
 use std::time::Duration;
 
@@ -68,18 +72,48 @@ impl Sessions {
         Sessions { store, ttl }
     }
 
-    /// Issues a new token for an agent that has just logged in.
+    /// Issues a new token for an agent that has just logged in, ending every earlier session
+    /// of the agent: returns the token and the hashes of the sessions it ended.
     pub async fn create(
         &self,
         agent: &AgentId,
         device: &str,
         role: Role,
-    ) -> Result<IssuedToken, sqlx::Error> {
+    ) -> Result<(IssuedToken, Vec<String>), sqlx::Error> {
         let token = new_token();
         let token_hash = hash_token(&token);
         let now = now_millis();
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
         let expires_at_ms = now.saturating_add(ttl_ms);
+        let mut tx = self.store.begin_write().await.map_err(|e| match e {
+            crate::store::StoreError::Sqlx(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?;
+        // First the user's login row: on PostgreSQL a concurrent login of the same user waits
+        // here for this one to commit, then ends its session too.
+        sqlx::query(
+            "INSERT INTO agent_logins (agent, token_hash, updated_at_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (agent) DO UPDATE SET token_hash = excluded.token_hash, \
+             updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(agent.as_str())
+        .bind(&token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let ended: Vec<String> = sqlx::query_scalar(
+            "SELECT token_hash FROM agent_sessions WHERE agent = $1 AND revoked_at_ms IS NULL",
+        )
+        .bind(agent.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE agent_sessions SET revoked_at_ms = $1 WHERE agent = $2 AND revoked_at_ms IS NULL",
+        )
+        .bind(now)
+        .bind(agent.as_str())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO agent_sessions (token_hash, agent, device, role, created_at_ms, expires_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -90,9 +124,10 @@ impl Sessions {
         .bind(role_name(role))
         .bind(now)
         .bind(expires_at_ms)
-        .execute(self.store.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(IssuedToken {
+        tx.commit().await?;
+        let issued = IssuedToken {
             token,
             session: Session {
                 token_hash,
@@ -101,15 +136,17 @@ impl Sessions {
                 role,
                 expires_at_ms,
             },
-        })
+        };
+        Ok((issued, ended))
     }
 
-    /// The live session of a token: not expired, not revoked.
+    /// The live session of a token: the current login of its user, not expired, not revoked.
     pub async fn find(&self, token: &str) -> Result<Option<Session>, sqlx::Error> {
         let token_hash = hash_token(token);
         let row = sqlx::query(
-            "SELECT agent, device, role, expires_at_ms FROM agent_sessions \
-             WHERE token_hash = $1 AND revoked_at_ms IS NULL AND expires_at_ms > $2",
+            "SELECT s.agent, s.device, s.role, s.expires_at_ms FROM agent_sessions s \
+             JOIN agent_logins l ON l.agent = s.agent AND l.token_hash = s.token_hash \
+             WHERE s.token_hash = $1 AND s.revoked_at_ms IS NULL AND s.expires_at_ms > $2",
         )
         .bind(&token_hash)
         .bind(now_millis())
@@ -141,24 +178,6 @@ impl Sessions {
         .execute(self.store.pool())
         .await?;
         Ok(())
-    }
-
-    /// Revokes every live session of an agent (a new login on the same device replaces them).
-    pub async fn revoke_agent(&self, agent: &AgentId) -> Result<Vec<String>, sqlx::Error> {
-        let hashes: Vec<String> = sqlx::query_scalar(
-            "SELECT token_hash FROM agent_sessions WHERE agent = $1 AND revoked_at_ms IS NULL",
-        )
-        .bind(agent.as_str())
-        .fetch_all(self.store.pool())
-        .await?;
-        sqlx::query(
-            "UPDATE agent_sessions SET revoked_at_ms = $1 WHERE agent = $2 AND revoked_at_ms IS NULL",
-        )
-        .bind(now_millis())
-        .bind(agent.as_str())
-        .execute(self.store.pool())
-        .await?;
-        Ok(hashes)
     }
 
     /// Deletes sessions that expired or were revoked more than a day ago.

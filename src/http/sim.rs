@@ -1,35 +1,71 @@
 //! The simulation API of the embedded engine, `/sim/…`, for demos and tests: what customers
-//! and devices do (NeoApi has no Answer method: the agent's device answers here). Every route
-//! needs the admin token (`Authorization: Bearer <admin token>`; `demo-admin` with the demo
-//! roster).
+//! and devices do (NeoApi has no Answer method: the agent's device answers here). It is served
+//! in development mode or with `server.simulation = true` (else every route answers 404
+//! `simulation_off`), and every route needs the admin token (`Authorization: Bearer <admin
+//! token>`; `demo-admin` with the demo roster).
 
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::ApiError;
-use super::auth::AdminToken;
+use super::auth::{AdminToken, state_of};
 use super::neoapi::{parse, read_body, telephony_error};
 use super::state::ApiState;
 use crate::telephony::engine::{CustomerBehaviour, InboundCall, LeadInput};
 use crate::telephony::{AgentId, CallId, CampaignId, Method, Simulation, TelephonyError};
 
-fn simulation(state: &ApiState) -> Result<&Simulation, ApiError> {
-    state.simulation.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_simulation",
-            "the simulation API needs the embedded telephony engine",
-        )
-    })
+/// The simulation API, when it is on, and the admin token presented.
+pub struct SimulationApi(Simulation);
+
+impl FromRequest for SimulationApi {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let simulation = state_of(req).and_then(|state| {
+            state.simulation.clone().ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "simulation_off",
+                    "the simulation API is off: it runs in development mode or with \
+                     server.simulation = true",
+                )
+            })
+        });
+        let admin = AdminToken::from_request(req, payload);
+        Box::pin(async move {
+            let simulation = simulation?;
+            admin.await?;
+            Ok(SimulationApi(simulation))
+        })
+    }
 }
 
+/// A refusal of the simulation as an API error. The admin is authenticated: an agent the
+/// simulation names is a resource (404 when unknown, 409 when not logged in), not a login.
 fn sim_error(e: TelephonyError) -> ApiError {
-    // The method name only matters for logging internal failures.
-    telephony_error(Method::Position, e)
+    match e {
+        TelephonyError::UnknownAgent(user) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_user",
+            format!("unknown user `{user}`"),
+        ),
+        TelephonyError::NotLoggedIn(user) => ApiError::new(
+            StatusCode::CONFLICT,
+            "not_logged_in",
+            format!("user `{user}` is not logged in"),
+        ),
+        // The method name only matters for logging internal failures.
+        e => telephony_error(Method::Position, e),
+    }
 }
 
 fn ok() -> HttpResponse {
@@ -54,14 +90,15 @@ struct InboundArgs {
 /// A customer calls a queue: `{"ani", "data"?, "queue"}` → `{"callId"}`.
 #[post("/sim/inbound")]
 pub async fn inbound(
-    _: AdminToken,
+    sim: SimulationApi,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state).await?;
     let args: InboundArgs = parse(&body)?;
-    let id = simulation(&state)?
+    let id = sim
+        .0
         .inbound_call(InboundCall {
             ani: args.ani,
             data: args.data,
@@ -77,11 +114,11 @@ pub async fn inbound(
 /// The customer answers an outbound call that rings.
 #[post("/sim/calls/{call}/answer")]
 pub async fn customer_answers(
-    _: AdminToken,
+    sim: SimulationApi,
     call: web::Path<u64>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    simulation(&state)?
+    sim.0
         .customer_answers(CallId(call.into_inner()))
         .map_err(sim_error)?;
     saved(&state).await
@@ -96,11 +133,11 @@ async fn saved(state: &ApiState) -> Result<HttpResponse, ApiError> {
 /// The customer hangs up (waiting in a queue: abandoned).
 #[post("/sim/calls/{call}/hangup")]
 pub async fn customer_hangs_up(
-    _: AdminToken,
+    sim: SimulationApi,
     call: web::Path<u64>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    simulation(&state)?
+    sim.0
         .customer_hangs_up(CallId(call.into_inner()))
         .map_err(sim_error)?;
     saved(&state).await
@@ -115,15 +152,15 @@ struct DtmfArgs {
 /// The customer presses digits: `{"digits": "12#"}`.
 #[post("/sim/calls/{call}/dtmf")]
 pub async fn customer_presses(
-    _: AdminToken,
+    sim: SimulationApi,
     req: HttpRequest,
     call: web::Path<u64>,
     payload: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state).await?;
     let args: DtmfArgs = parse(&body)?;
-    simulation(&state)?
+    sim.0
         .customer_presses(CallId(call.into_inner()), &args.digits)
         .map_err(sim_error)?;
     saved(&state).await
@@ -131,13 +168,9 @@ pub async fn customer_presses(
 
 /// A call as the engine sees it.
 #[get("/sim/calls/{call}")]
-pub async fn call_view(
-    _: AdminToken,
-    call: web::Path<u64>,
-    state: web::Data<ApiState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn call_view(sim: SimulationApi, call: web::Path<u64>) -> Result<HttpResponse, ApiError> {
     let id = call.into_inner();
-    match simulation(&state)?.call(CallId(id)) {
+    match sim.0.call(CallId(id)) {
         Some(view) => Ok(HttpResponse::Ok().json(view)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -150,11 +183,11 @@ pub async fn call_view(
 /// The agent's ringing device is picked up.
 #[post("/sim/agents/{user}/answer")]
 pub async fn agent_answers(
-    _: AdminToken,
+    sim: SimulationApi,
     user: web::Path<String>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    simulation(&state)?
+    sim.0
         .agent_answers(&AgentId::new(user.into_inner()))
         .map_err(sim_error)?;
     saved(&state).await
@@ -177,13 +210,13 @@ struct LeadsArgs {
 /// Loads leads into an outbound campaign: `{"leads": [{"phone", "key"?}]}` → `{"loaded"}`.
 #[post("/sim/campaigns/{campaign}/leads")]
 pub async fn load_leads(
-    _: AdminToken,
+    sim: SimulationApi,
     req: HttpRequest,
     campaign: web::Path<i64>,
     payload: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state).await?;
     let args: LeadsArgs = parse(&body)?;
     let leads = args
         .leads
@@ -193,7 +226,8 @@ pub async fn load_leads(
             key: l.key,
         })
         .collect();
-    let loaded = simulation(&state)?
+    let loaded = sim
+        .0
         .load_leads(CampaignId(campaign.into_inner()), leads)
         .await
         .map_err(sim_error)?;
@@ -203,11 +237,11 @@ pub async fn load_leads(
 /// Runs a campaign's dialer one step now.
 #[post("/sim/campaigns/{campaign}/dial")]
 pub async fn dialer_step(
-    _: AdminToken,
+    sim: SimulationApi,
     campaign: web::Path<i64>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    simulation(&state)?
+    sim.0
         .advance_dialer(CampaignId(campaign.into_inner()))
         .map_err(sim_error)?;
     saved(&state).await
@@ -236,13 +270,13 @@ enum ScriptArgs {
 /// `{"behaviour": "noAnswer"}`.
 #[post("/sim/customers/{phone}/script")]
 pub async fn script_customer(
-    _: AdminToken,
+    sim: SimulationApi,
     req: HttpRequest,
     phone: web::Path<String>,
     payload: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state).await?;
     let behaviour = match parse::<ScriptArgs>(&body)? {
         ScriptArgs::Answer {
             after_secs,
@@ -254,6 +288,6 @@ pub async fn script_customer(
         ScriptArgs::Busy => CustomerBehaviour::Busy,
         ScriptArgs::NoAnswer => CustomerBehaviour::NoAnswer,
     };
-    simulation(&state)?.script_customer(&phone.into_inner(), behaviour);
+    sim.0.script_customer(&phone.into_inner(), behaviour);
     Ok(ok())
 }

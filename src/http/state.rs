@@ -1,10 +1,10 @@
 //! What the API handlers share: the telephony driver, sessions, the event hub, the login
-//! limiters, the admin guard and the limits of the configuration.
+//! limiters, the token guards and the limits of the configuration.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::auth::AdminGuard;
+use super::auth::{DEMO_ADMIN_TOKEN, DEMO_OPERATOR_TOKEN, TokenGuard};
 use super::hub::EventHub;
 use super::ratelimit::FailureLimiter;
 use super::session::Sessions;
@@ -27,18 +27,26 @@ pub struct WsSettings {
 
 pub struct ApiState {
     pub telephony: Arc<dyn Telephony>,
-    /// The embedded engine's simulation API (`/sim/…`), when that driver runs.
+    /// The embedded engine's simulation API (`/sim/…`), when it is on (see
+    /// [`crate::config::Config::simulation`]).
     pub simulation: Option<Simulation>,
     pub sessions: Sessions,
     pub hub: Arc<EventHub>,
     pub login_per_user: FailureLimiter,
     pub login_per_address: FailureLimiter,
-    pub admin: AdminGuard,
+    /// The simulation API and the admin endpoints that change something.
+    pub admin: TokenGuard,
+    /// The read-only operator endpoints (`/metrics`, `GET /admin/…`).
+    pub operator: TokenGuard,
     pub max_body_bytes: usize,
+    /// A request body must arrive within this (408 after it).
+    pub body_timeout: Duration,
     pub ws: WsSettings,
     /// Requests come through cluster gateways: a client's address is the `X-Forwarded-For`
     /// the gateway set (the core's listener is reachable by the instances only).
     pub behind_gateway: bool,
+    /// The core itself, for what works whatever the switch (leads for the dialers).
+    pub engine: Option<Arc<crate::telephony::EmbeddedEngine>>,
 }
 
 impl ApiState {
@@ -58,8 +66,22 @@ impl ApiState {
             sessions: Sessions::new(store, Duration::from_secs(server.session_ttl_secs)),
             login_per_user: FailureLimiter::new(server.login_failures_per_user, window),
             login_per_address: FailureLimiter::new(server.login_failures_per_address, window),
-            admin: AdminGuard::new(server.admin_token_hash.clone(), demo),
+            admin: TokenGuard::new(
+                "admin token",
+                "server.admin_token_hash",
+                server.admin_token_hash.clone(),
+                demo.then_some(DEMO_ADMIN_TOKEN),
+                FailureLimiter::new(server.login_failures_per_address, window),
+            ),
+            operator: TokenGuard::new(
+                "operator token",
+                "server.operator_token_hash",
+                server.operator_token_hash.clone(),
+                demo.then_some(DEMO_OPERATOR_TOKEN),
+                FailureLimiter::new(server.login_failures_per_address, window),
+            ),
             max_body_bytes: server.max_body_bytes,
+            body_timeout: Duration::from_secs(server.body_timeout_secs.max(1)),
             ws: WsSettings {
                 auth_timeout: Duration::from_secs(5),
                 ping_interval: Duration::from_secs(server.ws_ping_interval_secs.max(1)),
@@ -68,6 +90,7 @@ impl ApiState {
                 max_frame_bytes: 16 * 1024,
             },
             behind_gateway: false,
+            engine: None,
         }
     }
 }

@@ -80,43 +80,76 @@ async fn close(session: WsSession, code: u16, description: &str) {
     .await;
 }
 
-/// Waits for the auth frame: `Ok(token)` or `Err(reason to close with)`; `Err(None)` when the
-/// client went away.
+/// Why the socket closes before authentication.
+enum Refused {
+    /// The client went away (or closed first).
+    Gone,
+    /// Close with 4001 and this reason.
+    Unauthorized(&'static str),
+    /// The client broke the protocol (a frame over the size limit: 1009).
+    Protocol(actix_ws::ProtocolError),
+}
+
+/// Waits for the auth frame: its token and the last sequence number the client saw.
 async fn read_auth(
     session: &mut WsSession,
     stream: &mut MessageStream,
-) -> Result<(String, Option<u64>), Option<&'static str>> {
+) -> Result<(String, Option<u64>), Refused> {
     while let Some(message) = stream.recv().await {
         match message {
             Ok(Message::Text(text)) => {
                 return match serde_json::from_str::<ClientFrame>(&text) {
                     Ok(ClientFrame::Auth { token, last_seq }) => Ok((token, last_seq)),
-                    _ => Err(Some(r#"the first frame must be {"type":"auth","token":"…"}"#)),
+                    _ => Err(Refused::Unauthorized(
+                        r#"the first frame must be {"type":"auth","token":"…"}"#,
+                    )),
                 };
             }
             Ok(Message::Ping(bytes)) => {
                 let _ = session.pong(&bytes).await;
             }
-            Ok(Message::Close(_)) | Err(_) => return Err(None),
+            Ok(Message::Close(_)) => return Err(Refused::Gone),
+            Err(e) => return Err(Refused::Protocol(e)),
             Ok(Message::Binary(_)) => {
-                return Err(Some(
+                return Err(Refused::Unauthorized(
                     r#"the first frame must be a text frame {"type":"auth","token":"…"}"#,
                 ));
             }
             Ok(_) => {}
         }
     }
-    Err(None)
+    Err(Refused::Gone)
+}
+
+/// Closes the socket after a protocol error: 1009 for a frame over the size limit, 1002
+/// otherwise.
+async fn close_protocol_error(session: WsSession, e: actix_ws::ProtocolError) {
+    let code = match e {
+        actix_ws::ProtocolError::Overflow => CloseCode::Size,
+        _ => CloseCode::Protocol,
+    };
+    let _ = timeout(
+        std::time::Duration::from_secs(1),
+        session.close(Some(CloseReason {
+            code,
+            description: Some(e.to_string()),
+        })),
+    )
+    .await;
 }
 
 async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stream: MessageStream) {
     let (token, last_seq) = match timeout(state.ws.auth_timeout, read_auth(&mut session, &mut stream)).await {
         Ok(Ok(auth)) => auth,
-        Ok(Err(Some(why))) => {
+        Ok(Err(Refused::Unauthorized(why))) => {
             tracing::info!(reason = why, "websocket refused");
             return close(session, CLOSE_UNAUTHORIZED, why).await;
         }
-        Ok(Err(None)) => return,
+        Ok(Err(Refused::Protocol(e))) => {
+            tracing::info!(error = %e, "websocket refused: protocol error before authentication");
+            return close_protocol_error(session, e).await;
+        }
+        Ok(Err(Refused::Gone)) => return,
         Err(_) => {
             tracing::info!("websocket refused: no auth frame in time");
             return close(session, CLOSE_UNAUTHORIZED, "no auth frame within 5 s").await;
@@ -242,16 +275,7 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
                     }
                     Err(e) => {
                         tracing::info!(agent = %agent, error = %e, "websocket protocol error");
-                        let code = match e {
-                            actix_ws::ProtocolError::Overflow => CloseCode::Size,
-                            _ => CloseCode::Protocol,
-                        };
-                        let _ = timeout(
-                            std::time::Duration::from_secs(1),
-                            session.close(Some(CloseReason { code, description: Some(e.to_string()) })),
-                        )
-                        .await;
-                        return;
+                        return close_protocol_error(session, e).await;
                     }
                 }
             }

@@ -92,6 +92,19 @@ impl CoreLock {
             Some(connection) => sqlx::query("SELECT 1").execute(connection).await.is_ok(),
         }
     }
+
+    /// Lets go of the lock and closes its connection, so another instance may start as soon
+    /// as this returns (dropping the lock closes the connection in the background).
+    pub async fn release(mut self) {
+        use sqlx::Connection;
+        if let Some(mut connection) = self._connection.take() {
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(CORE_LOCK)
+                .execute(&mut connection)
+                .await;
+            let _ = connection.close().await;
+        }
+    }
 }
 
 impl From<sqlx::Error> for CoreStoreError {

@@ -93,6 +93,9 @@ pub enum TelephonyError {
     /// database answers again; the method is not acknowledged.
     #[error("the database did not save the change yet ({0}); it is kept and retried")]
     NotSaved(String),
+    /// Too many password checks at once (see [`crate::password`]): retry in a moment.
+    #[error("too many logins at once; retry in a moment")]
+    Busy,
 }
 
 /// The HTTP status class of a refusal, for the RPC proxy.
@@ -144,7 +147,9 @@ impl TelephonyError {
             | SelfTarget(_)
             | NoCallbackCampaign(_)
             | NoCampaign => ErrorClass::Unprocessable,
-            Contacts(_) | Config(_) | Internal(_) | NotSaved(_) | SwitchDown(_) => ErrorClass::Internal,
+            Contacts(_) | Config(_) | Internal(_) | NotSaved(_) | SwitchDown(_) | Busy => {
+                ErrorClass::Internal
+            }
         }
     }
 }

@@ -102,6 +102,108 @@ fn json_logs_are_one_object_per_line() {
     child.wait().unwrap();
 }
 
+/// Starts `serve` on port 0 in `dir` with the human log; returns the process, its port and
+/// its log lines as they come.
+fn serve_with_log(dir: &std::path::Path) -> (Server, u16, std::sync::mpsc::Receiver<String>) {
+    let mut child = Server(
+        ctibridge()
+            .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "human"])
+            .current_dir(dir)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(port) = crate::support::listening_port(&line) {
+            break port;
+        }
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, port, receiver)
+}
+
+/// The log lines up to and including the first that contains `marker`.
+fn log_until(log: &std::sync::mpsc::Receiver<String>, marker: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let line = log
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no log line with {marker:?} in:\n{}", seen.join("\n")));
+        let found = line.contains(marker);
+        seen.push(line);
+        if found {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn a_path_with_a_newline_and_an_escape_character_forges_no_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port, log) = serve_with_log(dir.path());
+    let forged = "X%0A2026-01-01T00:00:00.000000Z%20%20INFO%20ctibridge:%20forged%1B%5B31m";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let body: serde_json::Value = runtime.block_on(async {
+        let response = crate::support::http_client()
+            .post(format!("http://127.0.0.1:{port}/neoapi/{forged}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        response.json().await.unwrap()
+    });
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains('\n') && !message.contains('\u{1b}'),
+        "{message:?}"
+    );
+    assert!(message.contains("X\\n2026"), "{message:?}");
+    let lines = log_until(&log, "unknown_method");
+    for line in &lines {
+        assert!(!line.starts_with("2026-01-01T00:00:00"), "forged line: {line:?}");
+        assert!(!line.contains('\u{1b}'), "escape character logged: {line:?}");
+    }
+}
+
+#[test]
+fn query_string_values_are_redacted_in_the_request_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port, log) = serve_with_log(dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let response = crate::support::http_client()
+            .get(format!(
+                "http://127.0.0.1:{port}/api/salesforce/search?phone=1155550100&token=s3cret-in-url"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    });
+    let lines = log_until(&log, "/api/salesforce/search");
+    let logged = lines.last().unwrap();
+    assert!(
+        logged.contains("/api/salesforce/search?phone=REDACTED&token=REDACTED"),
+        "{logged}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("s3cret-in-url") && !l.contains("1155550100")),
+        "{lines:#?}"
+    );
+}
+
 #[test]
 fn migrate_applies_the_migrations_and_reports_them() {
     let dir = tempfile::tempdir().unwrap();

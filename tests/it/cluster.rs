@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::http::{ADMIN, available, inbound_call, rpc, sim, wait_for, ws_connect};
+use crate::http::{available, inbound_call, rpc, sim, wait_for, ws_connect};
 use crate::restart::Process;
 use crate::support::db::TestDb;
 use crate::support::fake_salesforce::{FakeConfig, FakeSalesforce, TEST_PRIVATE_KEY};
@@ -116,7 +116,7 @@ async fn three_instances_serve_as_one_and_a_survivor_takes_the_core_over_after_a
     let listed: Value = b
         .client()
         .get(b.url("/admin/instances"))
-        .bearer_auth(ADMIN)
+        .bearer_auth("demo-operator")
         .send()
         .await
         .unwrap()

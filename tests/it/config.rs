@@ -191,3 +191,44 @@ fn the_example_configuration_file_loads() {
     let config = with_env(&[], || load(Some(&path), &FlagOverrides::default())).unwrap();
     assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
 }
+
+#[test]
+fn a_syntax_error_names_the_file_line_and_column_never_the_line() {
+    let file =
+        toml_file("[salesforce]\nflow = \"client_credentials\"\nclient_secret = \"0123-s3cr3t-value\n");
+    let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
+    assert!(err.contains(&file.path().display().to_string()), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("column"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+}
+
+#[test]
+fn an_all_digit_secret_in_the_environment_is_a_string() {
+    let env = [
+        ("CTIBRIDGE_SALESFORCE__FLOW", "client_credentials"),
+        ("CTIBRIDGE_SALESFORCE__CLIENT_ID", "3MVG9-consumer"),
+        ("CTIBRIDGE_SALESFORCE__CLIENT_SECRET", "00123456789"),
+        (
+            "CTIBRIDGE_SALESFORCE__MY_DOMAIN_URL",
+            "https://acme.my.salesforce.com",
+        ),
+    ];
+    let config = with_env(&env, || load(None, &FlagOverrides::default())).unwrap();
+    use secrecy::ExposeSecret;
+    let secret = config.salesforce.client_secret.as_ref().expect("a secret");
+    assert_eq!(
+        secret.expose_secret(),
+        "00123456789",
+        "verbatim, leading zeros kept"
+    );
+}
+
+#[test]
+fn a_secret_of_the_wrong_type_is_refused_without_its_value() {
+    let file = toml_file("[server]\nbind = \"127.0.0.1:1\"\n\n[salesforce]\nclient_secret = 987654321\n");
+    let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
+    assert!(err.contains("salesforce.client_secret"), "{err}");
+    assert!(err.contains("line 5"), "{err}");
+    assert!(!err.contains("987654321"), "{err}");
+}

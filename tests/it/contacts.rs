@@ -608,6 +608,58 @@ dual_db_test!(
 );
 
 dual_db_test!(
+    import_refuses_a_quote_left_open_nul_bytes_and_oversize_fields_with_their_lines,
+    |db: TestDb| async move {
+        let dir = directory_with(&db, KeyKind::Clave1).await;
+        let huge = "x".repeat(20 * 1024 * 1024);
+        let text = [
+            "clave_1,phone,name".to_owned(),          // 1
+            "3001,011 4321-5678,Uno".to_owned(),      // 2
+            "30\u{0}02,011 4321-5679,Dos".to_owned(), // 3
+            format!("3003,011 4321-5680,{huge}"),     // 4
+            "3004,011 4321-5681,\"Cuatro".to_owned(), // 5: the quote is never closed
+            "3005,011 4321-5682,Cinco".to_owned(),    // 6
+            "3006,011 4321-5683,Seis".to_owned(),     // 7
+        ]
+        .join("\n");
+        let report = import_csv(
+            &dir,
+            SALES,
+            text.as_bytes(),
+            ImportOptions::default(),
+            &ProgressBar::hidden(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.imported, 1, "{:?}", report.rejected);
+        let rejected: Vec<(u64, &RowProblem)> =
+            report.rejected.iter().map(|r| (r.line, &r.problem)).collect();
+        assert_eq!(
+            rejected,
+            vec![
+                (3, &RowProblem::ControlCharacter { column: 1 }),
+                (
+                    4,
+                    &RowProblem::TooLong {
+                        column: 3,
+                        length: huge.len()
+                    }
+                ),
+                (5, &RowProblem::UnclosedQuote { swallowed: 2 }),
+            ]
+        );
+        assert!(
+            report.rejected[2]
+                .to_string()
+                .starts_with("line 5: a quote opened on this line is never closed"),
+            "{}",
+            report.rejected[2]
+        );
+        assert_eq!(dir.count_contacts(SALES).await.unwrap(), 1);
+    }
+);
+
+dual_db_test!(
     import_rejects_bad_rows_with_line_numbers,
     |db: TestDb| async move {
         let dir = directory_with(&db, KeyKind::Clave1).await;

@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod config;
 mod contacts;
+mod contract;
 mod http;
 mod http_adapter;
 mod restart;

@@ -41,10 +41,14 @@ async fn readyz_is_503_with_the_error_shape_when_the_database_is_gone() {
 }
 
 #[tokio::test]
-async fn unknown_paths_are_404() {
+async fn unknown_paths_are_404_in_the_error_shape() {
     let app = TestApp::spawn().await;
-    let response = app.client.get(app.url("/no/such/thing")).send().await.unwrap();
-    assert_eq!(response.status(), 404);
+    for path in ["/no/such/thing", "/sim/agents//answer"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
 }
 
 #[tokio::test]

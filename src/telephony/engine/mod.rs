@@ -38,7 +38,6 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::ExposeSecret;
 use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
@@ -164,6 +163,8 @@ pub struct EmbeddedEngine {
     demo: bool,
     /// The simulated switch, when it is the engine's platform.
     sim: Option<Arc<SimulatedSwitch>>,
+    /// What an unknown user's password is checked against (see [`crate::password::decoy_like`]).
+    decoy_hash: String,
 }
 
 impl EmbeddedEngine {
@@ -234,9 +235,14 @@ impl EmbeddedEngine {
             }
         };
         let agents = config.agents.clone();
-        let (roster, demo) = tokio::task::spawn_blocking(move || roster::build(&agents))
-            .await
-            .map_err(|e| TelephonyError::Internal(format!("roster hashing task failed: {e}")))??;
+        let (roster, demo, decoy_hash) = tokio::task::spawn_blocking(move || {
+            let (roster, demo) = roster::build(&agents)?;
+            let model = roster.first().map(|r| r.password_hash.as_str()).unwrap_or("");
+            let decoy = crate::password::decoy_like(model);
+            Ok::<_, TelephonyError>((roster, demo, decoy))
+        })
+        .await
+        .map_err(|e| TelephonyError::Internal(format!("roster hashing task failed: {e}")))??;
         let campaigns = campaign::build(&config.effective_campaigns())?;
         let mut rest_states = std::collections::BTreeMap::new();
         for rest in &config.rest_states {
@@ -292,7 +298,12 @@ impl EmbeddedEngine {
                  password `demo`); the server only listens on loopback addresses"
             );
         }
-        Ok(Arc::new(EmbeddedEngine { shared, demo, sim }))
+        Ok(Arc::new(EmbeddedEngine {
+            shared,
+            demo,
+            sim,
+            decoy_hash,
+        }))
     }
 
     /// A call arrives from the telephony platform (core intake; see [`intake`]).
@@ -546,11 +557,20 @@ impl Telephony for EmbeddedEngine {
         if device.is_empty() {
             return Err(TelephonyError::EmptyDevice);
         }
-        let hash = self.with(|inner| Ok(inner.agent(&request.user)?.entry.password_hash.clone()))?;
-        let password = request.password.expose_secret().to_owned();
-        let verified = tokio::task::spawn_blocking(move || roster::verify_password(&password, &hash))
+        // An unknown user costs one password check too: the answer's timing tells nothing.
+        let known = self.with(|inner| {
+            Ok(inner
+                .agent(&request.user)
+                .ok()
+                .map(|agent| agent.entry.password_hash.clone()))
+        })?;
+        let hash = known.clone().unwrap_or_else(|| self.decoy_hash.clone());
+        let verified = crate::password::verify(request.password.clone(), hash)
             .await
-            .map_err(|e| TelephonyError::Internal(format!("password check failed: {e}")))?;
+            .map_err(|_| TelephonyError::Busy)?;
+        if known.is_none() {
+            return Err(TelephonyError::UnknownAgent(request.user));
+        }
         if !verified {
             return Err(TelephonyError::WrongPassword(request.user));
         }

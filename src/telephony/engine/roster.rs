@@ -3,7 +3,7 @@
 //! listens on loopback addresses).
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use argon2::password_hash::{PasswordHasher, phc::PasswordHash};
 
 use crate::telephony::config::AgentConfig;
 use crate::telephony::error::TelephonyError;
@@ -41,12 +41,7 @@ pub fn hash_password(password: &str) -> Result<String, TelephonyError> {
 
 /// Verifies a password against a PHC string. CPU-heavy: call it off the async threads.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(hash) => Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok(),
-        Err(_) => false,
-    }
+    crate::password::verify_now(password, phc)
 }
 
 /// Builds the roster from the configuration, or the demo roster when none is configured

@@ -182,20 +182,169 @@ async fn a_configured_admin_hash_replaces_the_demo_token() {
     }
 }
 
-#[tokio::test]
-async fn without_the_demo_roster_or_an_admin_hash_the_simulation_is_off() {
+fn real_roster(c: &mut ctibridge::config::Config) {
     let hash = ctibridge::telephony::engine::roster::hash_password("pw").unwrap();
+    c.telephony.agents = vec![ctibridge::telephony::config::AgentConfig {
+        user: "ana".into(),
+        device: "2001".into(),
+        password_hash: hash,
+        role: ctibridge::telephony::Role::Agent,
+        salesforce_user_id: None,
+        salesforce_username: None,
+    }];
+}
+
+#[tokio::test]
+async fn outside_development_mode_the_simulation_api_is_off_even_with_the_admin_token() {
+    let hash = ctibridge::telephony::engine::roster::hash_password("s3cret-admin").unwrap();
     let app = TestApp::spawn_with(|c| {
-        c.telephony.agents = vec![ctibridge::telephony::config::AgentConfig {
-            user: "ana".into(),
-            device: "2001".into(),
-            password_hash: hash,
-            role: ctibridge::telephony::Role::Agent,
-            salesforce_user_id: None,
-            salesforce_username: None,
-        }]
+        real_roster(c);
+        c.server.admin_token_hash = Some(hash);
     })
     .await;
-    let answer = sim(&app, "inbound", json!({"ani": "1155550100", "queue": QUEUE})).await;
-    assert_eq!((answer.status, answer.code()), (403, "admin_disabled"));
+    let response = app
+        .client
+        .post(app.url("/sim/inbound"))
+        .bearer_auth("s3cret-admin")
+        .json(&json!({"ani": "1155550100", "queue": QUEUE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "simulation_off");
+}
+
+#[tokio::test]
+async fn the_simulation_api_runs_outside_development_mode_only_when_enabled() {
+    let hash = ctibridge::telephony::engine::roster::hash_password("s3cret-admin").unwrap();
+    let app = TestApp::spawn_with(|c| {
+        real_roster(c);
+        c.server.admin_token_hash = Some(hash);
+        c.server.simulation = Some(true);
+    })
+    .await;
+    let response = app
+        .client
+        .post(app.url("/sim/inbound"))
+        .bearer_auth("s3cret-admin")
+        .json(&json!({"ani": "1155550100", "queue": QUEUE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn the_operator_token_reads_metrics_and_cannot_reach_the_simulation_api() {
+    let admin = ctibridge::telephony::engine::roster::hash_password("s3cret-admin").unwrap();
+    let operator = ctibridge::telephony::engine::roster::hash_password("scraper").unwrap();
+    let app = TestApp::spawn_with(|c| {
+        c.server.admin_token_hash = Some(admin);
+        c.server.operator_token_hash = Some(operator);
+    })
+    .await;
+    let get = |path: &str, token: &str| app.client.get(app.url(path)).bearer_auth(token).send();
+    assert_eq!(get("/metrics", "scraper").await.unwrap().status(), 200);
+    assert_eq!(get("/admin/salesforce", "scraper").await.unwrap().status(), 200);
+    for (path, token) in [
+        ("/metrics", "s3cret-admin"),
+        ("/admin/salesforce", "s3cret-admin"),
+    ] {
+        assert_eq!(
+            get(path, token).await.unwrap().status(),
+            401,
+            "{path}: admin token"
+        );
+    }
+    let body = json!({"ani": "1155550100", "queue": QUEUE});
+    let injected = app
+        .client
+        .post(app.url("/sim/inbound"))
+        .bearer_auth("scraper")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(injected.status(), 401, "the operator token injects no call");
+    let requeue = app
+        .client
+        .post(app.url("/admin/salesforce/outbox/1/requeue"))
+        .bearer_auth("scraper")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requeue.status(), 401, "nor changes the outbox");
+}
+
+#[tokio::test]
+async fn wrong_admin_tokens_are_limited_per_address_before_they_are_checked() {
+    let hash = ctibridge::telephony::engine::roster::hash_password("s3cret-admin").unwrap();
+    let app = TestApp::spawn_with(|c| {
+        c.server.admin_token_hash = Some(hash);
+        c.server.login_failures_per_address = 3;
+    })
+    .await;
+    let guesses = (0..20).map(|i| {
+        app.client
+            .post(app.url("/sim/inbound"))
+            .bearer_auth(format!("guess{i}"))
+            .json(&json!({"ani": "1155550100", "queue": QUEUE}))
+            .send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17, "{statuses:?}");
+    // Even the right token waits now.
+    let right = app
+        .client
+        .post(app.url("/sim/inbound"))
+        .bearer_auth("s3cret-admin")
+        .json(&json!({"ani": "1155550100", "queue": QUEUE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 429);
+    assert!(right.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let app = TestApp::spawn().await;
+    let token = login(&app, "agent1", "1001").await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .client
+            .post(app.url("/neoapi/Position"))
+            .header("authorization", format!("{scheme} {token}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_not_guessed_between() {
+    let app = TestApp::spawn().await;
+    let token = login(&app, "agent1", "1001").await;
+    for (first, second) in [(token.as_str(), "other"), ("other", token.as_str())] {
+        let answer = super::answer(
+            app.client
+                .post(app.url("/neoapi/Position"))
+                .header("authorization", format!("Bearer {first}"))
+                .header("authorization", format!("Bearer {second}"))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((answer.status, answer.code()), (400, "ambiguous_authorization"));
+    }
 }

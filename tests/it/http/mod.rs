@@ -1,7 +1,8 @@
 //! The agent-facing server over real HTTP and websockets: the NeoApi proxy, sessions,
 //! authorization, the websocket push and the simulation API. Each test starts its own server
 //! on port 0 with the demo roster (agent1–agent3 on 1001–1003, super1 on 1100, password
-//! `demo`, admin token `demo-admin`) and waits on events, never on time.
+//! `demo`, admin token `demo-admin`, operator token `demo-operator`) and waits on events,
+//! never on time.
 
 mod authz;
 mod neoapi;
@@ -21,6 +22,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::support::server::{Api, TestApp};
 
 pub const ADMIN: &str = "demo-admin";
+pub const OPERATOR: &str = "demo-operator";
 pub const INBOUND: i64 = 97;
 pub const QUEUE: &str = "salesforce";
 

@@ -152,6 +152,71 @@ async fn well_formed_json_of_the_wrong_shape_is_422_invalid_value() {
 }
 
 #[tokio::test]
+async fn valid_json_of_the_wrong_shape_is_422_for_every_method() {
+    use ctibridge::telephony::Method;
+    let app = TestApp::spawn().await;
+    let agent = login(&app, "agent1", "1001").await;
+    let supervisor = login(&app, "super1", "1100").await;
+    for body in [&b"[[],{},{}]"[..], b"[]", b"42", b"\"text\"", b"null"] {
+        let answer = rpc_raw(&app, None, "Login", body.to_vec()).await;
+        assert_eq!((answer.status, answer.code()), (422, "invalid_value"), "Login");
+        for method in Method::ALL {
+            let token = match method {
+                Method::Login => continue,
+                Method::Monitor | Method::EndMonitor => &supervisor,
+                _ => &agent,
+            };
+            let answer = rpc_raw(&app, Some(token), method.as_str(), body.to_vec()).await;
+            assert_eq!(
+                (answer.status, answer.code()),
+                (422, "invalid_value"),
+                "{} {}",
+                method.as_str(),
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| c.server.body_timeout_secs = 1).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /neoapi/Login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The other 999 bytes never come: the server answers and hangs up by itself.
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server ends the request")
+        .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+}
+
+#[tokio::test]
+async fn api_answers_forbid_content_sniffing() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/openapi.json", "/neoapi/Position", "/no/such/thing"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response
+                .headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn oversize_bodies_are_413_and_the_server_keeps_serving() {
     let app = TestApp::spawn().await;
     let token = login(&app, "agent1", "1001").await;
@@ -198,4 +263,57 @@ async fn the_openapi_document_lists_every_method() {
         assert!(document["paths"][&path]["post"].is_object(), "{path} missing");
     }
     assert!(document["paths"]["/sim/inbound"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_with_its_schemas() {
+    let app = TestApp::spawn().await;
+    let document: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &document["paths"];
+    for (path, verb) in [
+        ("/api/salesforce/new-sync-id", "post"),
+        ("/api/salesforce/popped", "post"),
+        ("/api/salesforce/sync", "post"),
+        ("/api/salesforce/search", "get"),
+        ("/admin/salesforce", "get"),
+        ("/admin/salesforce/outbox/{id}/requeue", "post"),
+        ("/metrics", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/sim/calls/{call}", "get"),
+        ("/asterisk/intake", "get"),
+    ] {
+        assert!(paths[path][verb].is_object(), "{verb} {path} missing");
+    }
+    for (path, item) in paths.as_object().unwrap() {
+        for (verb, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    parameter["schema"].is_object(),
+                    "{verb} {path}: parameter {} has no schema",
+                    parameter["name"]
+                );
+            }
+            if let Some(body) = operation.get("requestBody") {
+                assert!(
+                    body["content"]["application/json"]["schema"].is_object(),
+                    "{verb} {path}: request body without schema"
+                );
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                assert!(
+                    status == "101" || response["content"].is_object(),
+                    "{verb} {path}: answer {status} without schema"
+                );
+            }
+        }
+    }
 }

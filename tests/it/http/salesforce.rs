@@ -26,7 +26,7 @@ async fn admin_view(app: &TestApp) -> Value {
     let response = app
         .client
         .get(app.url("/admin/salesforce"))
-        .bearer_auth(ADMIN)
+        .bearer_auth(OPERATOR)
         .send()
         .await
         .unwrap();
@@ -112,7 +112,7 @@ async fn a_call_handled_over_the_api_becomes_one_task_with_its_disposition() {
     let metrics = app
         .client
         .get(app.url("/metrics"))
-        .bearer_auth(ADMIN)
+        .bearer_auth(OPERATOR)
         .send()
         .await
         .unwrap();

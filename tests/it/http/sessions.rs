@@ -210,7 +210,8 @@ crate::dual_db_test!(
         let sessions = Sessions::new(store.clone(), std::time::Duration::from_secs(3600));
         let other_instance = Sessions::new(store.clone(), std::time::Duration::from_secs(3600));
         let agent = AgentId::from("super1");
-        let issued = sessions.create(&agent, "1100", Role::Supervisor).await.unwrap();
+        let (issued, ended) = sessions.create(&agent, "1100", Role::Supervisor).await.unwrap();
+        assert!(ended.is_empty());
         let found = other_instance.find(&issued.token).await.unwrap().expect("found");
         assert_eq!(found, issued.session);
         assert_eq!(found.role, Role::Supervisor);
@@ -219,16 +220,158 @@ crate::dual_db_test!(
         other_instance.revoke(&found.token_hash).await.unwrap();
         assert!(sessions.find(&issued.token).await.unwrap().is_none());
 
-        let second = sessions.create(&agent, "1100", Role::Supervisor).await.unwrap();
-        let third = sessions.create(&agent, "1101", Role::Supervisor).await.unwrap();
-        let revoked = sessions.revoke_agent(&agent).await.unwrap();
-        assert_eq!(revoked.len(), 2);
+        // A new login ends every earlier session of the user, on any device or instance.
+        let (second, _) = sessions.create(&agent, "1100", Role::Supervisor).await.unwrap();
+        let (third, ended) = other_instance
+            .create(&agent, "1101", Role::Supervisor)
+            .await
+            .unwrap();
+        assert_eq!(ended, vec![second.session.token_hash.clone()]);
         assert!(sessions.find(&second.token).await.unwrap().is_none());
-        assert!(sessions.find(&third.token).await.unwrap().is_none());
+        assert_eq!(
+            sessions.find(&third.token).await.unwrap(),
+            Some(third.session.clone())
+        );
 
         let expiring = Sessions::new(store.clone(), std::time::Duration::ZERO);
-        let gone = expiring.create(&agent, "1100", Role::Supervisor).await.unwrap();
+        let (gone, _) = expiring.create(&agent, "1100", Role::Supervisor).await.unwrap();
         assert!(sessions.find(&gone.token).await.unwrap().is_none());
         store.close().await;
     }
 );
+
+#[tokio::test]
+async fn a_login_ends_every_earlier_session_of_the_user_even_one_saved_before_a_restart() {
+    let app = TestApp::spawn().await;
+    let first = login(&app, "agent1", "1001").await;
+    let db = app.stop().await;
+    // While the server was down the telephony side forgot agent1's login (the platform was
+    // reset): the session row of the first login is all that is left of it.
+    let store = db.store().await;
+    sqlx::query("UPDATE core_agents SET session = NULL")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let app = TestApp::spawn_on(db, |_| {}).await;
+    let second = login(&app, "agent1", "1003").await;
+    for (method, body) in [
+        ("Pause", json!({"reason": {"kind": "system", "id": "break"}})),
+        ("Logout", json!({})),
+        ("Position", json!({})),
+    ] {
+        let stale = rpc(&app, Some(&first), method, body).await;
+        assert_eq!((stale.status, stale.code()), (401, "invalid_token"), "{method}");
+    }
+    let position = rpc(&app, Some(&second), "Position", json!({})).await;
+    assert_eq!(position.ok()["device"], "1003");
+    assert_eq!(position.ok()["state"], "loggedIn");
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_count_before_they_are_checked() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.login_failures_per_user = 5;
+        c.server.login_failures_per_address = 1000;
+    })
+    .await;
+    let guesses = (0..40).map(|i| {
+        rpc(
+            &app,
+            None,
+            "Login",
+            json!({"device": "1001", "user": "agent1", "password": format!("guess{i}")}),
+        )
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let limited = answers
+        .iter()
+        .filter(|a| (a.status, a.code()) == (429, "too_many_attempts"))
+        .count();
+    assert_eq!((checked, limited), (5, 35), "only the limit's worth is checked");
+}
+
+/// Sends 40 logins of `user` with a wrong password at once; returns how many were refused
+/// because every password-check slot was taken.
+async fn busy_in_a_burst(app: &TestApp, user: &str) -> usize {
+    let burst = (0..40).map(|_| {
+        rpc(
+            app,
+            None,
+            "Login",
+            json!({"device": "1001", "user": user, "password": "wrong"}),
+        )
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.code() == "invalid_credentials" || a.code() == "busy"),
+        "the same answer for known and unknown users"
+    );
+    answers.iter().filter(|a| a.code() == "busy").count()
+}
+
+#[tokio::test]
+async fn an_unknown_user_costs_a_password_check_like_a_wrong_password() {
+    // No waiting room: a login finds a free check slot or is refused with 503 busy, so a burst
+    // shows whether its logins take a check (timing would tell a user name apart otherwise).
+    let app = TestApp::spawn_with(|c| {
+        c.server.max_waiting_password_checks = 0;
+        c.server.login_failures_per_user = 1000;
+        c.server.login_failures_per_address = 1000;
+    })
+    .await;
+    assert!(
+        busy_in_a_burst(&app, "agent1").await > 0,
+        "a wrong password takes a check"
+    );
+    assert!(
+        busy_in_a_burst(&app, "mallory").await > 0,
+        "so does an unknown user"
+    );
+}
+
+#[tokio::test]
+async fn password_checks_beyond_the_cores_and_the_waiting_room_are_refused_with_retry_after() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.max_waiting_password_checks = 1;
+        c.server.login_failures_per_user = 1000;
+        c.server.login_failures_per_address = 1000;
+    })
+    .await;
+    let burst = (0..40).map(|i| {
+        rpc(
+            &app,
+            None,
+            "Login",
+            json!({"device": "1001", "user": format!("agent{}", i % 3 + 1), "password": "wrong"}),
+        )
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    let busy: Vec<&Answer> = answers.iter().filter(|a| a.status == 503).collect();
+    assert!(!busy.is_empty(), "a burst of 40 checks is bounded");
+    for answer in &busy {
+        assert_eq!(answer.code(), "busy");
+        assert_eq!(answer.retry_after.as_deref(), Some("1"));
+    }
+    assert!(answers.iter().all(|a| matches!(a.status, 401 | 503)));
+    // Once the burst is over, logins are checked again.
+    login(&app, "agent1", "1001").await;
+}
+
+#[tokio::test]
+async fn the_login_answer_carrying_the_token_is_not_stored_by_caches() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/neoapi/Login"))
+        .json(&json!({"device": "1001", "user": "agent1", "password": "demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+}

@@ -97,3 +97,12 @@ async fn simulation_errors_have_the_error_shape() {
     let bad_path = sim(&app, "calls/not-a-number/hangup", json!({})).await;
     assert_eq!((bad_path.status, bad_path.code()), (404, "not_found"));
 }
+
+#[tokio::test]
+async fn an_unknown_agent_is_404_not_a_failed_login() {
+    let app = TestApp::spawn().await;
+    let unknown = sim(&app, "agents/nobody/answer", json!({})).await;
+    assert_eq!((unknown.status, unknown.code()), (404, "unknown_user"));
+    let logged_out = sim(&app, "agents/agent1/answer", json!({})).await;
+    assert_eq!((logged_out.status, logged_out.code()), (409, "not_logged_in"));
+}

@@ -154,6 +154,15 @@ async fn garbage_frames_get_an_error_frame_and_harm_no_one() {
 }
 
 #[tokio::test]
+async fn an_oversize_frame_before_authentication_is_closed_with_1009_like_after_it() {
+    let app = TestApp::spawn().await;
+    let mut socket = ws_open(&app).await;
+    socket.send(Message::text("x".repeat(64 * 1024))).await.unwrap();
+    let (code, reason) = wait_close(&mut socket).await;
+    assert_eq!(code, 1009, "{reason}");
+}
+
+#[tokio::test]
 async fn logout_closes_the_sockets_of_the_session() {
     let app = TestApp::spawn().await;
     let token = login(&app, "agent1", "1001").await;
