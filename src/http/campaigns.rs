@@ -65,9 +65,10 @@ pub async fn load_leads(
 
 /// The cluster's instances (`[cluster] enabled`): each one's gateway and, for the active one,
 /// its core; whether it is alive (heard from within 10 s). An empty list outside cluster mode.
+/// Read-only: the operator token.
 #[actix_web::get("/admin/instances")]
 pub async fn instances(
-    _: AdminToken,
+    _: super::auth::OperatorToken,
     store: web::Data<crate::store::Store>,
 ) -> Result<HttpResponse, ApiError> {
     if store.backend() != crate::store::Backend::Postgres {

@@ -529,10 +529,14 @@ fn build() -> Value {
         "post",
         Op {
             tag: "admin",
-            summary: "Load leads into an outbound campaign's dialer, whatever the telephony platform (admin token)"
-                .to_owned(),
+            summary:
+                "Load leads into an outbound campaign's dialer, whatever the telephony platform (admin token)"
+                    .to_owned(),
             security: Some("admin"),
-            parameters: vec![path_param("campaign", json!({"type": "integer", "format": "int64"}))],
+            parameters: vec![path_param(
+                "campaign",
+                json!({"type": "integer", "format": "int64"}),
+            )],
             body: Some((
                 schema_ref("Leads"),
                 Some(json!({"leads": [{"phone": "1155550100", "key": "0035e00000AbCdE"}]})),
@@ -546,8 +550,9 @@ fn build() -> Value {
         "get",
         Op {
             tag: "admin",
-            summary: "The cluster's instances: gateway, core (the active one), version, alive (operator token)"
-                .to_owned(),
+            summary:
+                "The cluster's instances: gateway, core (the active one), version, alive (operator token)"
+                    .to_owned(),
             security: Some("operator"),
             parameters: Vec::new(),
             body: None,

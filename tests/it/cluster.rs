@@ -123,7 +123,9 @@ async fn three_instances_serve_as_one_and_a_survivor_takes_the_core_over_after_a
         .json()
         .await
         .unwrap();
-    let instances = listed["instances"].as_array().unwrap();
+    let instances = listed["instances"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(instances.len(), 3, "{listed}");
     assert_eq!(
         instances.iter().filter(|i| i["active"] == true).count(),
