@@ -2,8 +2,9 @@
 //! `/healthz` and `/readyz` itself (this instance's role, and the core it forwards to) and
 //! forwards everything else — NeoApi methods, the agent websocket, the adapter page, the
 //! Salesforce helpers, the admin endpoints — to the instance that runs the core. While no
-//! instance runs it (a takeover under way) requests answer 503 with `Retry-After: 1` and
-//! websockets close with 1012 (service restart): the softphone reconnects and gets a snapshot.
+//! instance runs it (a takeover under way) requests answer 503 with `Retry-After: 1`. A
+//! browser's websocket outlives the core's instance: the gateway opens one to the new core and
+//! resumes (closing with 1012, service restart, only if no core answers within 20 s).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -172,22 +173,81 @@ async fn websocket(req: HttpRequest, body: web::Payload, gateway: web::Data<Gate
         Ok(parts) => parts,
         Err(e) => return HttpResponse::BadRequest().body(e.to_string()),
     };
-    actix_web::rt::spawn(bridge(session, stream.max_frame_size(64 * 1024), upstream));
+    actix_web::rt::spawn(bridge(
+        gateway.clone(),
+        session,
+        stream.max_frame_size(64 * 1024),
+        upstream,
+    ));
     response
 }
 
 type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// What the bridge remembers to open the core's socket again for the browser: the auth frame's
+/// token, and the last sequence number of the agent's frames it passed on.
+#[derive(Default)]
+struct Resume {
+    token: Option<String>,
+    last_seq: Option<u64>,
+}
+
+impl Resume {
+    fn from_client(&mut self, text: &str) {
+        if self.token.is_none()
+            && let Ok(auth) = serde_json::from_str::<serde_json::Value>(text)
+            && auth["type"] == "auth"
+        {
+            self.token = auth["token"].as_str().map(str::to_owned);
+            self.last_seq = auth["lastSeq"].as_u64();
+        }
+    }
+
+    fn from_core(&mut self, text: &str) {
+        // Only the frame's top-level fields matter; events carry their agent and number.
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+            agent: Option<String>,
+            seq: Option<u64>,
+        }
+        if let Ok(probe) = serde_json::from_str::<Probe>(text) {
+            match (probe.kind.as_deref(), probe.agent, probe.seq) {
+                (Some("snapshot"), _, seq) => self.last_seq = seq,
+                (_, Some(_), Some(seq)) => self.last_seq = Some(seq),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// How long a browser's socket is held open while the core moves to another instance.
+const FAILOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Copies frames both ways until one side closes; the core's close code reaches the browser.
-async fn bridge(mut client: actix_ws::Session, mut from_client: actix_ws::MessageStream, upstream: Upstream) {
+/// When the core's instance dies (its socket breaks without a close frame) the browser's
+/// socket stays open: the bridge opens one to the new core, authenticates with the browser's
+/// token and the last sequence number it passed on, and goes on (the new core answers with a
+/// snapshot, or the frames missed).
+async fn bridge(
+    gateway: web::Data<Gateway>,
+    mut client: actix_ws::Session,
+    mut from_client: actix_ws::MessageStream,
+    upstream: Upstream,
+) {
     use actix_ws::Message as C;
     use tungstenite::Message as U;
+    let mut resume = Resume::default();
     let (mut to_core, mut from_core) = upstream.split();
     loop {
         tokio::select! {
             message = from_client.next() => {
                 let forwarded = match message {
-                    Some(Ok(C::Text(text))) => U::text(text.to_string()),
+                    Some(Ok(C::Text(text))) => {
+                        resume.from_client(&text);
+                        U::text(text.to_string())
+                    }
                     Some(Ok(C::Binary(bytes))) => U::binary(bytes),
                     Some(Ok(C::Ping(bytes))) => U::Ping(bytes),
                     Some(Ok(C::Pong(bytes))) => U::Pong(bytes),
@@ -205,14 +265,15 @@ async fn bridge(mut client: actix_ws::Session, mut from_client: actix_ws::Messag
                         return;
                     }
                 };
-                if to_core.send(forwarded).await.is_err() {
-                    let _ = client.close(Some(moved())).await;
-                    return;
-                }
+                // A write to a dead core: the read side sees it and fails over.
+                let _ = to_core.send(forwarded).await;
             }
             message = from_core.next() => {
                 let sent = match message {
-                    Some(Ok(U::Text(text))) => client.text(text.to_string()).await,
+                    Some(Ok(U::Text(text))) => {
+                        resume.from_core(&text);
+                        client.text(text.to_string()).await
+                    }
                     Some(Ok(U::Binary(bytes))) => client.binary(bytes).await,
                     Some(Ok(U::Ping(bytes))) => client.ping(&bytes).await,
                     Some(Ok(U::Pong(bytes))) => client.pong(&bytes).await,
@@ -225,10 +286,22 @@ async fn bridge(mut client: actix_ws::Session, mut from_client: actix_ws::Messag
                         return;
                     }
                     Some(Ok(U::Frame(_))) => Ok(()),
-                    // The core went away (its instance died): the browser reconnects.
+                    // The core went away (its instance died): open the new core's socket.
                     Some(Err(_)) | None => {
-                        let _ = client.close(Some(moved())).await;
-                        return;
+                        let Some(token) = resume.token.clone() else {
+                            let _ = client.close(Some(moved())).await;
+                            return;
+                        };
+                        match failover(&gateway, &token, resume.last_seq).await {
+                            Some(upstream) => {
+                                (to_core, from_core) = upstream.split();
+                                continue;
+                            }
+                            None => {
+                                let _ = client.close(Some(moved())).await;
+                                return;
+                            }
+                        }
                     }
                 };
                 if sent.is_err() {
@@ -237,6 +310,36 @@ async fn bridge(mut client: actix_ws::Session, mut from_client: actix_ws::Messag
                 }
             }
         }
+    }
+}
+
+/// Opens the new core's socket (once an instance runs it) and authenticates it for the
+/// browser; `None` when no core answers within [`FAILOVER_WAIT`].
+async fn failover(gateway: &Gateway, token: &str, last_seq: Option<u64>) -> Option<Upstream> {
+    use tungstenite::Message as U;
+    let deadline = tokio::time::Instant::now() + FAILOVER_WAIT;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        gateway.membership.refresh_active().await;
+        if let Some(core) = gateway.membership.active_core() {
+            let url = format!("{}/neoapi/ws", core.replacen("http", "ws", 1));
+            if let Ok((mut upstream, _)) = tokio_tungstenite::connect_async(url.as_str()).await {
+                let mut auth = json!({"type": "auth", "token": token});
+                if let Some(seq) = last_seq {
+                    auth["lastSeq"] = json!(seq);
+                }
+                if upstream.send(U::text(auth.to_string())).await.is_ok() {
+                    return Some(upstream);
+                }
+            }
+        }
+        // Spread the sockets' attempts: a few hundred ms apart, growing to a second.
+        let jitter = std::time::Duration::from_millis(u64::from(rand::random::<u8>()));
+        tokio::time::sleep(pause + jitter).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(1));
     }
 }
 

@@ -171,20 +171,6 @@ pub async fn next_json(socket: &mut Socket) -> Value {
     }
 }
 
-/// Reads until the socket closes; the close code, if the server sent one.
-pub async fn next_close(socket: &mut Socket) -> Option<u16> {
-    loop {
-        match tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("closed within the wait")
-        {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return None,
-        }
-    }
-}
-
 /// Reads events until one of `kind` arrives; returns it.
 pub async fn wait_for(socket: &mut Socket, kind: &str) -> Value {
     loop {
