@@ -193,7 +193,7 @@ struct Resume {
 }
 
 impl Resume {
-    fn from_client(&mut self, text: &str) {
+    fn note_client_frame(&mut self, text: &str) {
         if self.token.is_none()
             && let Ok(auth) = serde_json::from_str::<serde_json::Value>(text)
             && auth["type"] == "auth"
@@ -203,7 +203,7 @@ impl Resume {
         }
     }
 
-    fn from_core(&mut self, text: &str) {
+    fn note_core_frame(&mut self, text: &str) {
         // Only the frame's top-level fields matter; events carry their agent and number.
         #[derive(serde::Deserialize)]
         struct Probe {
@@ -245,7 +245,7 @@ async fn bridge(
             message = from_client.next() => {
                 let forwarded = match message {
                     Some(Ok(C::Text(text))) => {
-                        resume.from_client(&text);
+                        resume.note_client_frame(&text);
                         U::text(text.to_string())
                     }
                     Some(Ok(C::Binary(bytes))) => U::binary(bytes),
@@ -271,7 +271,7 @@ async fn bridge(
             message = from_core.next() => {
                 let sent = match message {
                     Some(Ok(U::Text(text))) => {
-                        resume.from_core(&text);
+                        resume.note_core_frame(&text);
                         client.text(text.to_string()).await
                     }
                     Some(Ok(U::Binary(bytes))) => client.binary(bytes).await,
