@@ -7,7 +7,8 @@
 //! BENCH_SECS seconds (Pause / Unpause through the instances in turn) and reports the delay
 //! from the core's emit (the event's `at`) to the client's receive: p50, p99, max. Then
 //! `kill -9` of the instance running the core: the time until another one runs it (its
-//! `/readyz` says `active`), and until every agent has a snapshot again through a survivor.
+//! `/readyz` says `active`), and until every agent has a snapshot again (sockets on the
+//! survivors are kept by their gateway; those on the dead instance reconnect to a survivor).
 //! PostgreSQL `NOTIFY` traffic: one per takeover, none per event (every socket ends at the
 //! core's event hub; gateways only forward).
 //!
@@ -248,6 +249,12 @@ async fn run(sockets: usize, rate: u64, secs: u64, full: bool) {
                 }
                 while let Some(Ok(frame)) = socket.next().await {
                     if let Message::Text(text) = frame {
+                        // After a takeover a surviving gateway keeps the socket and passes the
+                        // new core's snapshot on.
+                        if text.contains("\"snapshot\"") {
+                            snapshots.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                         let now = chrono::Utc::now();
                         let event: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                         if let Some(at) = event["at"]
