@@ -437,8 +437,12 @@ mod driver {
         double: &AmiDouble,
         user: &str,
         device: &str,
-    ) -> (Arc<EmbeddedEngine>, ctibridge::telephony::CallView) {
-        let (engine, _switch, _contacts) = engine(double).await;
+    ) -> (
+        Arc<EmbeddedEngine>,
+        ctibridge::telephony::CallView,
+        Arc<AsteriskSwitch>,
+    ) {
+        let (engine, switch, _contacts) = engine(double).await;
         let mut events = engine.subscribe();
         let agent = id(user);
         engine
@@ -455,7 +459,7 @@ mod driver {
         let Event::CallConnected { call } = event.event else {
             unreachable!()
         };
-        (engine, call)
+        (engine, call, switch)
     }
 
     /// Waits (bounded) until `done` holds.
@@ -973,7 +977,7 @@ mod supervisor {
     #[tokio::test]
     async fn listen_then_whisper_originate_the_supervisors_phone_into_chanspy_as_recorded() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, _call) = agent_talking(&double, "agent3", "1003").await;
+        let (engine, _call, _switch) = agent_talking(&double, "agent3", "1003").await;
         let agent = id("agent3");
 
         let supervisor = id("super1");
@@ -1086,7 +1090,6 @@ mod console {
 }
 
 mod conference {
-    use std::time::Duration;
 
     use ctibridge::telephony::{Participant, Telephony};
 
@@ -1099,7 +1102,7 @@ mod conference {
     #[tokio::test]
     async fn a_conference_redirects_both_legs_into_the_calls_room_and_kicks_only_guests() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, connected) = agent_talking(&double, "agent3", "1003").await;
+        let (engine, connected, switch) = agent_talking(&double, "agent3", "1003").await;
         let agent = id("agent3");
         let room = connected.data.call_id.to_string();
 
@@ -1146,8 +1149,9 @@ mod conference {
                 .as_bytes(),
             );
         }
-        // The joins change nothing the core shows: give the driver's event task a moment.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The joins change nothing the core shows: wait until the driver applied them.
+        let before = switch.events_applied();
+        eventually("the joins applied", || switch.events_applied() >= before + 2).await;
         engine.kick_all(&agent).await.unwrap();
         eventually("the kick", || {
             double.received_names().iter().any(|n| n == "ConfbridgeKick")
@@ -1327,7 +1331,7 @@ mod transfers {
     #[tokio::test]
     async fn a_direct_transfer_to_a_user_dials_their_device_and_they_keep_the_customer() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, connected) = agent_talking(&double, "agent3", "1003").await;
+        let (engine, connected, _switch) = agent_talking(&double, "agent3", "1003").await;
         let call = CallId(connected.data.call_id);
         let mut events = engine.subscribe();
         engine
@@ -1387,7 +1391,7 @@ mod transfers {
     #[tokio::test]
     async fn an_attended_transfer_to_a_user_consults_then_hands_over_or_cancels() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, connected) = agent_talking(&double, "agent3", "1003").await;
+        let (engine, connected, _switch) = agent_talking(&double, "agent3", "1003").await;
         let call = CallId(connected.data.call_id);
         let mut events = engine.subscribe();
         engine

@@ -73,6 +73,8 @@ pub struct AsteriskSwitch {
     up: Arc<AtomicBool>,
     input: Arc<OnceLock<SwitchInput>>,
     commands: mpsc::UnboundedSender<Work>,
+    /// Asterisk events applied so far (those that changed nothing included).
+    applied: std::sync::atomic::AtomicU64,
 }
 
 /// What the commands task carries out, in order: the core's commands, and the resync after a
@@ -99,10 +101,16 @@ impl AsteriskSwitch {
             up: Arc::default(),
             input: Arc::default(),
             commands,
+            applied: Default::default(),
         });
         tokio::spawn(Self::carry_out(Arc::downgrade(&switch), queued));
         tokio::spawn(Self::follow(Arc::downgrade(&switch), link));
         Ok(switch)
+    }
+
+    /// How many Asterisk events the driver has applied (in order, one at a time).
+    pub fn events_applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
     }
 
     /// Whether the AMI link is up.
@@ -572,7 +580,10 @@ impl AsteriskSwitch {
                             .await;
                     }
                 }
-                LinkEvent::Event(message) => switch.apply(&message).await,
+                LinkEvent::Event(message) => {
+                    switch.apply(&message).await;
+                    switch.applied.fetch_add(1, Ordering::Relaxed);
+                }
                 LinkEvent::Garbled(_) => {}
             }
         }
