@@ -185,6 +185,9 @@ pub struct TelephonyConfig {
     pub ring_timeout_secs: u64,
     /// Seconds an outbound call rings on the customer before it counts as not answered.
     pub dial_timeout_secs: u64,
+    /// Service level for supervisors: inbound calls answered within this many seconds of
+    /// entering the queue.
+    pub service_level_secs: u64,
     /// The Asterisk platform (`driver = "asterisk"`).
     pub asterisk: Option<crate::telephony::asterisk::AsteriskConfig>,
 }
@@ -198,6 +201,7 @@ impl Default for TelephonyConfig {
             rest_states: Vec::new(),
             ring_timeout_secs: 20,
             dial_timeout_secs: 30,
+            service_level_secs: 20,
             asterisk: None,
         }
     }

@@ -189,6 +189,9 @@ async fn start_core(
     let mut api = ApiState::new(&config.server, store.clone(), telephony, simulation, demo);
     api.behind_gateway = behind_gateway;
     api.engine = Some(engine.clone());
+    let stats = crate::telephony::stats::FloorStats::new(config.telephony.service_level_secs);
+    stats.follow(engine.subscribe());
+    api.stats = Some(stats);
     let api = web::Data::new(api);
     spawn_session_purge(api.sessions.clone());
     let port = listener.local_addr()?.port();

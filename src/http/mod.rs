@@ -9,6 +9,7 @@
 //! - [`salesforce`]: the softphone's Salesforce helpers and `/admin/salesforce`;
 //! - [`campaigns`]: `/admin/campaigns/{campaign}/leads` (leads for the dialers) and
 //!   `/admin/instances` (the cluster's instances);
+//! - [`stats`]: `GET /api/stats`, the floor's live figures for supervisors;
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
 
@@ -26,6 +27,7 @@ pub mod salesforce;
 pub mod session;
 pub mod sim;
 pub mod state;
+pub mod stats;
 pub mod ws;
 
 use actix_web::http::StatusCode;
@@ -66,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(sim::script_customer)
     .service(campaigns::load_leads)
     .service(campaigns::instances)
+    .service(stats::floor)
     .service(asterisk::intake);
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);

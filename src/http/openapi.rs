@@ -377,6 +377,19 @@ fn schemas() -> Value {
             "Digits": {"type": "object", "properties": {"digits": string()}, "required": ["digits"], "additionalProperties": false},
             "Leads": {"type": "object", "properties": {"leads": {"type": "array", "items": {"type": "object", "properties": {"phone": string(), "key": nullable("string")}, "required": ["phone"], "additionalProperties": false}}}, "required": ["leads"], "additionalProperties": false},
             "Loaded": object(json!({"loaded": {"type": "integer", "minimum": 0}}), &["loaded"]),
+            "FloorFigures": object(json!({
+                "at": string(), "day": string(),
+                "agents": {"type": "array", "items": object(json!({
+                    "user": string(), "state": string(), "since": string(), "secondsInState": {"type": "integer"},
+                }), &["user", "state", "since", "secondsInState"])},
+                "queues": {"type": "array", "items": object(json!({
+                    "queue": string(), "waiting": {"type": "integer"}, "longestWaitSecs": {"type": "integer"},
+                }), &["queue", "waiting", "longestWaitSecs"])},
+                "offered": {"type": "integer"}, "answered": {"type": "integer"},
+                "abandoned": {"type": "integer"}, "missed": {"type": "integer"},
+                "serviceLevelSecs": {"type": "integer"}, "serviceLevel": nullable("number"),
+                "averageHandleSecs": nullable("number"), "averageWrapUpSecs": nullable("number"),
+            }), &["at", "day", "agents", "queues", "offered", "answered", "abandoned", "missed", "serviceLevelSecs", "serviceLevel", "averageHandleSecs", "averageWrapUpSecs"]),
             "Instances": object(json!({"instances": {"type": "array", "items": object(json!({
                 "id": string(), "gatewayUrl": string(), "coreUrl": nullable("string"), "version": string(),
                 "active": {"type": "boolean"}, "alive": {"type": "boolean"}, "heartbeatMsAgo": {"type": "integer"},
@@ -509,6 +522,22 @@ fn build() -> Value {
             body: None,
             success: (200, "application/json", Some(schema_ref("Records"))),
             errors: &[400, 401, 422, 502, 503],
+        },
+    );
+    add(
+        "/api/stats",
+        "get",
+        Op {
+            tag: "supervisor",
+            summary: "The floor's live figures: agents' states, calls waiting per queue, today's offered / \
+                      answered / abandoned / missed calls, service level, average handle and wrap-up time \
+                      (a supervisor's session)"
+                .to_owned(),
+            security: Some("session"),
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "application/json", Some(schema_ref("FloorFigures"))),
+            errors: &[400, 401, 403, 503],
         },
     );
     add(

@@ -309,7 +309,11 @@ async fn requeue(
 /// the requests this process sent, and the outbox (operator token; Prometheus sends it as a
 /// bearer token).
 #[get("/metrics")]
-async fn metrics(_: OperatorToken, sf: web::Data<SalesforceState>) -> Result<HttpResponse, ApiError> {
+async fn metrics(
+    _: OperatorToken,
+    sf: web::Data<SalesforceState>,
+    api: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
     use std::fmt::Write as _;
     let stats = sf
         .outbox
@@ -362,6 +366,9 @@ async fn metrics(_: OperatorToken, sf: web::Data<SalesforceState>) -> Result<Htt
         "Age of the oldest waiting Salesforce write.",
         oldest,
     );
+    if let Some(floor) = &api.stats {
+        super::stats::prometheus(&floor.figures(), &mut out);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out))

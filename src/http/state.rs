@@ -47,6 +47,8 @@ pub struct ApiState {
     pub behind_gateway: bool,
     /// The core itself, for what works whatever the switch (leads for the dialers).
     pub engine: Option<Arc<crate::telephony::EmbeddedEngine>>,
+    /// The floor's live figures for supervisors.
+    pub stats: Option<Arc<crate::telephony::stats::FloorStats>>,
 }
 
 impl ApiState {
@@ -91,6 +93,7 @@ impl ApiState {
             },
             behind_gateway: false,
             engine: None,
+            stats: None,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod stats;
 pub mod switch;
 pub mod types;
 

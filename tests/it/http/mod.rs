@@ -9,6 +9,7 @@ mod neoapi;
 mod salesforce;
 mod sessions;
 mod sim;
+mod stats;
 mod ws;
 
 use std::time::Duration;

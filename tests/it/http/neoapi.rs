@@ -290,6 +290,9 @@ async fn the_openapi_document_describes_every_route_with_its_schemas() {
         ("/readyz", "get"),
         ("/sim/calls/{call}", "get"),
         ("/asterisk/intake", "get"),
+        ("/admin/campaigns/{campaign}/leads", "post"),
+        ("/admin/instances", "get"),
+        ("/api/stats", "get"),
     ] {
         assert!(paths[path][verb].is_object(), "{verb} {path} missing");
     }
