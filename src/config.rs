@@ -34,6 +34,8 @@ pub struct Config {
     pub salesforce: SalesforceConfig,
     pub callcenter: DeploymentConfig,
     pub contacts: ContactsConfig,
+    /// External sites (web CRMs) the campaigns invoke on each call.
+    pub crm: crate::crm::CrmConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,6 +335,7 @@ impl Config {
             ));
         }
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
+        self.crm.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! - [`callcenter`]: the call-center definition XML (parse, validate, render);
 //! - [`telephony`]: the NeoApi method set and the drivers behind it;
 //! - [`contacts`]: the telephony-side contact databases and `CONTACTO_INSERT_SALESFORCE`;
+//! - [`crm`]: external sites (any web CRM) invoked on each call, durably;
 //! - [`salesforce`]: OAuth2, the REST client and the durable outbox;
 //! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
 //! - [`store`]: the sqlx pool and migrations (SQLite by default, PostgreSQL by URL).
@@ -15,6 +16,7 @@ pub mod callcenter;
 pub mod cli;
 pub mod config;
 pub mod contacts;
+pub mod crm;
 pub mod http;
 pub mod salesforce;
 pub mod startup;

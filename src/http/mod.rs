@@ -7,6 +7,7 @@
 //! - [`session`], [`auth`], [`ratelimit`]: session tokens, typed guards, failed-login limits;
 //! - [`sim`]: the embedded engine's simulation API under `/sim/…` (admin token);
 //! - [`salesforce`]: the softphone's Salesforce helpers and `/admin/salesforce`;
+//! - [`crm`]: `/admin/crm/…`, external sites, campaign parameters, the CRM outbox;
 //! - [`campaigns`]: `/admin/campaigns/{campaign}/leads`, leads for the dialers;
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
@@ -15,6 +16,7 @@ pub mod adapter;
 pub mod asterisk;
 pub mod auth;
 pub mod campaigns;
+pub mod crm;
 pub mod error;
 pub mod health;
 pub mod hub;
@@ -58,4 +60,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(asterisk::intake);
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);
+    cfg.configure(crm::configure);
 }

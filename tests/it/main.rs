@@ -9,6 +9,7 @@ mod callcenter;
 mod cli;
 mod config;
 mod contacts;
+mod crm;
 mod http;
 mod http_adapter;
 mod restart;
