@@ -216,14 +216,13 @@ impl CrmRecorder {
         let Some((binding, site)) = self.binding(data.call_campaing, Trigger::Server) else {
             return Ok(());
         };
-        let variables = Default::default();
         let facts = CallFacts {
             data,
             agent,
             at: envelope.at,
             campaign: self.registry.campaign_config(binding.campaign),
             disposition: None,
-            variables: &variables,
+            variables: &data.crm_variables,
         };
         let key = format!("server/{}/{}", data.call_id, site.name);
         self.write(conn, &binding, &site, key, &facts).await
@@ -262,7 +261,6 @@ impl CrmRecorder {
         if !marked {
             return Ok(());
         }
-        let variables = Default::default();
         let agent = envelope.agent.as_ref().map(|a| a.as_str().to_owned()).or(agent);
         let facts = CallFacts {
             data: &data,
@@ -270,7 +268,7 @@ impl CrmRecorder {
             at: envelope.at,
             campaign: self.registry.campaign_config(binding.campaign),
             disposition: Some(disposition),
-            variables: &variables,
+            variables: &data.crm_variables,
         };
         let key = format!("disposition/{call_id}/{}", site.name);
         self.write(conn, &binding, &site, key, &facts).await

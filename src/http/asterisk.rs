@@ -68,6 +68,7 @@ pub async fn intake(
             queue: args.queue,
             hang_up_after: None,
             reference: blank(args.uniqueid),
+            variables: Default::default(),
         })
         .await
         .map_err(|e| telephony_error(Method::Position, e))?;

@@ -539,6 +539,49 @@ mod driver {
     }
 
     #[tokio::test]
+    async fn the_callers_omlcrm_and_listed_variables_travel_with_the_call_for_the_crm() {
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent1");
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        // The dialplan sets them on the caller's channel before Queue().
+        let var_set = |variable: &str, value: &str| {
+            format!(
+                "Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: PJSIP/trunk-00000001\r\n\
+                 Uniqueid: 1795949106.38\r\nLinkedid: 1795949106.38\r\nVariable: {variable}\r\nValue: {value}\r\n\r\n"
+            )
+        };
+        for (variable, value) in [
+            ("OMLCUSTOMDIALPLANVARS", "ORDER_REF,TICKET"),
+            ("__OmlcrmLang", "es"),
+            ("ORDER_REF", "A-77"),
+            ("UNRELATED", "no"),
+        ] {
+            double.push(var_set(variable, value).as_bytes());
+        }
+        double.play("Originate");
+        let event = wait(&mut events, "agent1", "connected", |e| {
+            matches!(e, Event::CallConnected { .. })
+        })
+        .await;
+        let Event::CallConnected { call } = event.event else {
+            unreachable!()
+        };
+        let expected: std::collections::BTreeMap<String, String> =
+            [("OmlcrmLang", "es"), ("ORDER_REF", "A-77")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        assert_eq!(call.data.crm_variables, expected);
+    }
+
+    #[tokio::test]
     async fn a_dial_is_an_originate_of_the_agents_phone_carrying_the_call_id() {
         let double = AmiDouble::start(&["originate_outbound"]).await;
         let (engine, _switch, _contacts) = engine(&double).await;

@@ -402,3 +402,42 @@ async fn a_marked_disposition_sends_the_disposition_and_others_send_nothing() {
         1
     );
 }
+
+#[tokio::test]
+async fn dialplan_variables_handed_over_with_the_call_reach_the_crm() {
+    let crm = CrmServer::start().await;
+    let app = app().await;
+    put_site(
+        &app,
+        "acme",
+        json!({"url": crm.url("/calls"), "trigger": "server", "method": "GET"}),
+    )
+    .await;
+    put_campaign(
+        &app,
+        97,
+        json!({"site": "acme", "params": [
+            {"family": "dialplan", "source": "OmlcrmLang", "name": "lang"},
+            {"family": "dialplan", "source": "ORDER_REF", "name": "order"},
+            {"family": "dialplan", "source": "OmlcrmMissing", "name": "missing"},
+        ]}),
+    )
+    .await;
+    let token = available(&app, "agent1", "1001").await;
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    sim(
+        &app,
+        "inbound",
+        json!({"ani": "1155551001", "queue": crate::http::QUEUE,
+               "variables": {"OmlcrmLang": "es", "ORDER_REF": "A 77"}}),
+    )
+    .await
+    .ok();
+    wait_for(&mut socket, "callOffered").await;
+    sim(&app, "agents/agent1/answer", json!({})).await.ok();
+    let received = crm.wait_for(1).await;
+    assert_eq!(
+        received[0].query_pairs(),
+        [("lang", "es"), ("order", "A 77"), ("missing", "")].map(|(n, v)| (n.to_owned(), v.to_owned()))
+    );
+}
