@@ -17,6 +17,8 @@ pub struct Received {
     pub query: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -216,6 +218,7 @@ async fn crm(
             })
             .collect(),
         body: body.to_vec(),
+        at: std::time::Instant::now(),
     };
     let reply = {
         let mut state = state.lock().unwrap();
