@@ -5,6 +5,7 @@
 //! - [`telephony`]: the NeoApi method set and the drivers behind it;
 //! - [`contacts`]: the telephony-side contact databases and `CONTACTO_INSERT_SALESFORCE`;
 //! - [`crm`]: external sites (any web CRM) invoked on each call, durably;
+//! - [`external`]: external systems that drive calls through `/api/v1`, by their own ids;
 //! - [`salesforce`]: OAuth2, the REST client and the durable outbox;
 //! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
 //! - [`store`]: the sqlx pool and migrations (SQLite by default, PostgreSQL by URL).
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod contacts;
 pub mod crm;
+pub mod external;
 pub mod http;
 pub mod salesforce;
 pub mod startup;

@@ -98,6 +98,7 @@ impl Application {
         spawn_heartbeat(core);
         let (salesforce, worker_stop) = salesforce_write_back(&config, &store, outbox, settings).await?;
         let crm = crm_delivery(&config, crm_registry, crm_outbox, worker_stop.subscribe());
+        let external = web::Data::new(external_systems(&config, &store));
         let simulation = engine.simulation();
         let demo = engine.is_demo();
         let telephony: Arc<dyn Telephony> = engine.clone();
@@ -133,6 +134,7 @@ impl Application {
                 .app_data(api.clone())
                 .app_data(salesforce.clone())
                 .app_data(crm.clone())
+                .app_data(external.clone())
                 .configure(|cfg| {
                     if let Some(guard) = &intake_guard {
                         cfg.app_data(guard.clone());
@@ -249,6 +251,27 @@ fn crm_delivery(
         let _ = stopped.wait_for(|s| *s).await;
     }));
     web::Data::new(crate::http::crm::CrmState { registry, outbox })
+}
+
+/// External systems, over the roster's agents and the campaigns.
+fn external_systems(config: &Config, store: &Store) -> crate::external::ExternalSystems {
+    use crate::telephony::types::Role;
+    let agents: Vec<String> = if config.telephony.agents.is_empty() {
+        crate::telephony::engine::roster::DEMO_AGENTS
+            .iter()
+            .filter(|(_, _, role)| *role == Role::Agent)
+            .map(|(user, _, _)| (*user).to_owned())
+            .collect()
+    } else {
+        config
+            .telephony
+            .agents
+            .iter()
+            .filter(|a| a.role == Role::Agent)
+            .map(|a| a.user.clone())
+            .collect()
+    };
+    crate::external::ExternalSystems::new(store.clone(), agents, config.telephony.effective_campaigns())
 }
 
 /// Every campaign inserts unknown callers into its contact database (@IDDATABASE): create the

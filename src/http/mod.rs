@@ -8,6 +8,7 @@
 //! - [`sim`]: the embedded engine's simulation API under `/sim/…` (admin token);
 //! - [`salesforce`]: the softphone's Salesforce helpers and `/admin/salesforce`;
 //! - [`crm`]: `/admin/crm/…`, external sites, campaign parameters, the CRM outbox;
+//! - [`external`]: `/admin/external-systems/…` and the external systems' API `/api/v1/…`;
 //! - [`campaigns`]: `/admin/campaigns/{campaign}/leads`, leads for the dialers;
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod crm;
 pub mod error;
+pub mod external;
 pub mod health;
 pub mod hub;
 pub mod neoapi;
@@ -61,4 +63,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);
     cfg.configure(crm::configure);
+    cfg.configure(external::configure);
 }

@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod contacts;
 mod crm;
+mod external;
 mod http;
 mod http_adapter;
 mod restart;
