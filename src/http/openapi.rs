@@ -142,6 +142,50 @@ fn post(
     security: Option<&str>,
     errors: &[(&str, &str)],
 ) -> PathItem {
+    operation(HttpMethod::Post, tag, summary, body, answer, security, errors)
+}
+
+/// An operation whose `{name}` path segments are declared as path parameters.
+#[allow(clippy::too_many_arguments)]
+fn operation_at(
+    path: &str,
+    method: HttpMethod,
+    tag: &str,
+    summary: &str,
+    body: Option<Value>,
+    answer: Value,
+    security: Option<&str>,
+    errors: &[(&str, &str)],
+) -> PathItem {
+    let mut item = operation(method, tag, summary, body, answer, security, errors);
+    let names = crate::crm::model::holders(path);
+    for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete]
+        .into_iter()
+        .flatten()
+    {
+        for name in &names {
+            op.parameters.get_or_insert_with(Vec::new).push(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .build()
+                    .into(),
+            );
+        }
+    }
+    item
+}
+
+fn operation(
+    method: HttpMethod,
+    tag: &str,
+    summary: &str,
+    body: Option<Value>,
+    answer: Value,
+    security: Option<&str>,
+    errors: &[(&str, &str)],
+) -> PathItem {
     let mut op = OperationBuilder::new()
         .tag(tag)
         .summary(Some(summary))
@@ -155,7 +199,7 @@ fn post(
     for (status, why) in errors {
         op = op.response(*status, error_response(why));
     }
-    PathItem::new(HttpMethod::Post, op)
+    PathItem::new(method, op)
 }
 
 fn build() -> OpenApi {
@@ -311,6 +355,8 @@ fn build() -> OpenApi {
         );
     }
     paths = paths.path("/admin/campaigns/{campaign}/leads", leads);
+    paths = external_api(paths);
+    paths = crm_admin(paths);
     let error_schema = ObjectBuilder::new()
         .property(
             "error",
@@ -325,6 +371,10 @@ fn build() -> OpenApi {
         .schema("Error", error_schema)
         .security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
         .security_scheme("admin", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
+        .security_scheme(
+            "externalSystem",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        )
         .build();
     OpenApiBuilder::new()
         .info(
@@ -332,13 +382,215 @@ fn build() -> OpenApi {
                 .title("ctibridge agent API")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "NeoApi-style RPC proxy, agent websocket and simulation API. Every error is \
-                     {\"error\": {\"code\", \"message\"}}. See docs/api.md and docs/events.md.",
+                    "NeoApi-style RPC proxy, agent websocket, simulation API, the external systems' \
+                     API (/api/v1, a token per system) and the CRM interaction admin routes. Every \
+                     error is {\"error\": {\"code\", \"message\"}}. See docs/api.md and docs/events.md.",
                 )),
         )
         .paths(paths)
         .components(Some(components))
         .build()
+}
+
+/// The external systems' API: `Authorization: Bearer <the system's token>`.
+fn external_api(mut paths: PathsBuilder) -> PathsBuilder {
+    let errors: &[(&str, &str)] = &[
+        ("401", "missing_token / invalid_token (the system's token)"),
+        (
+            "404",
+            "not_found: an unknown id (the message names the field: idAgent, idCampaign, idContact)",
+        ),
+        (
+            "409",
+            "agent_not_logged_in / agent_not_in_campaign / not_current_call / request_in_progress / \
+             the agent's state does not allow it",
+        ),
+        ("422", "invalid_value (wrong shape, no phone to call)"),
+        ("503", "telephony_unavailable / database_unavailable"),
+    ];
+    let ids = "Ids are ctibridge's (agent user, campaign id, contact id) or, with \"externalIds\": \
+               true, the system's own (a contact's external id is its key, Clave_1). A repeated \
+               requestId answers what the first request did (header Idempotent-Replayed).";
+    paths = paths.path(
+        "/api/v1/makeCall",
+        post(
+            "external systems",
+            &format!("Make a call: the agent's softphone dials the phone (or the contact's) and has the contact. {ids}"),
+            Some(json!({"requestId": "crm-8812", "externalIds": true, "idCampaign": "CAMP-IN",
+                "idAgent": "U-100", "idContact": "EXT-7", "phone": "1155550100"})),
+            json!({"callId": 100017, "agent": "agent1", "campaign": 97}),
+            Some("externalSystem"),
+            errors,
+        ),
+    );
+    paths = paths.path(
+        "/api/v1/hangup",
+        post(
+            "external systems",
+            &format!("Hang up the agent's call. {ids}"),
+            Some(json!({"requestId": "crm-8813", "externalIds": true, "idAgent": "U-100"})),
+            json!({"ok": true}),
+            Some("externalSystem"),
+            errors,
+        ),
+    );
+    paths = paths.path(
+        "/api/v1/disposition",
+        post(
+            "external systems",
+            &format!(
+                "Categorize the contact on the agent's screen (callId, when given, must name it); with \
+                 callbackAt, schedule the callback. {ids}"
+            ),
+            Some(
+                json!({"requestId": "crm-8814", "idAgent": "agent1", "callId": 100017, "category": 1,
+                "subcategory": 11, "comment": "sold", "callbackAt": null}),
+            ),
+            json!({"ok": true, "callId": 100017}),
+            Some("externalSystem"),
+            errors,
+        ),
+    );
+    paths.path(
+        "/api/v1/campaigns/{campaign}/dispositions",
+        operation_at(
+            "/api/v1/campaigns/{campaign}/dispositions",
+            HttpMethod::Get,
+            "external systems",
+            "A campaign's dispositions (categories and subcategories); ?externalIds=true for the system's campaign id",
+            None,
+            json!({"campaign": 97, "categories": [{"id": 1, "name": "Contacted", "subcategories": [
+                {"id": 11, "name": "Sale", "schedule": false}]}]}),
+            Some("externalSystem"),
+            errors,
+        ),
+    )
+}
+
+/// The operator's CRM interaction and external systems routes (admin token).
+fn crm_admin(mut paths: PathsBuilder) -> PathsBuilder {
+    let errors: &[(&str, &str)] = &[
+        ("401", "missing_token / invalid_token (admin token)"),
+        ("403", "admin_disabled"),
+        ("404", "not_found"),
+        ("409", "in_use / conflict (an external id taken in the system)"),
+        ("422", "invalid_definition: the message names the field"),
+    ];
+    let site = json!({"url": "https://crm.example.com/calls/{idClient}", "trigger": "server",
+        "method": "POST", "format": "json", "target": "embedded",
+        "auth": {"token_url": "https://crm.example.com/token", "username": "ctibridge", "password": "…"}});
+    let binding = json!({"site": "acme", "params": [
+        {"family": "contact", "source": "clave_1", "name": "idClient"},
+        {"family": "call", "source": "call_id", "name": "callId"}], "dispositions": []});
+    let routes: Vec<(&str, HttpMethod, &str, Option<Value>, Value)> = vec![
+        (
+            "/admin/crm/sites",
+            HttpMethod::Get,
+            "External sites (no passwords)",
+            None,
+            json!({"sites": []}),
+        ),
+        (
+            "/admin/crm/sites/{name}",
+            HttpMethod::Put,
+            "Create (201) or change (200) an external site",
+            Some(site),
+            json!({"name": "acme"}),
+        ),
+        (
+            "/admin/crm/sites/{name}",
+            HttpMethod::Delete,
+            "Delete a site no campaign uses (204)",
+            None,
+            Value::Null,
+        ),
+        (
+            "/admin/crm/campaigns",
+            HttpMethod::Get,
+            "Each campaign's site and parameters",
+            None,
+            json!({"campaigns": []}),
+        ),
+        (
+            "/admin/crm/campaigns/{campaign}",
+            HttpMethod::Put,
+            "Set the site a campaign invokes and its parameters",
+            Some(binding.clone()),
+            binding,
+        ),
+        (
+            "/admin/crm/campaigns/{campaign}",
+            HttpMethod::Delete,
+            "The campaign invokes no site any more (204)",
+            None,
+            Value::Null,
+        ),
+        (
+            "/admin/crm/outbox",
+            HttpMethod::Get,
+            "CRM requests: counts and rows (?state=parked|pending|delivered&limit=N), with the CRM's last answer",
+            None,
+            json!({"counts": {"pending": 0, "parked": 1, "delivered": 10}, "state": "parked", "entries": []}),
+        ),
+        (
+            "/admin/crm/outbox/{id}/requeue",
+            HttpMethod::Post,
+            "Send a parked request again",
+            None,
+            json!({"requeued": true}),
+        ),
+        (
+            "/admin/external-systems",
+            HttpMethod::Post,
+            "Create an external system; its token is in this answer only (201)",
+            Some(json!({"name": "acme-crm"})),
+            json!({"name": "acme-crm", "token": "acme-crm.…"}),
+        ),
+        (
+            "/admin/external-systems",
+            HttpMethod::Get,
+            "External systems with their ids and configuration warnings",
+            None,
+            json!({"systems": []}),
+        ),
+        (
+            "/admin/external-systems/{name}",
+            HttpMethod::Delete,
+            "Delete a system and its ids (204)",
+            None,
+            Value::Null,
+        ),
+        (
+            "/admin/external-systems/{name}/agents/{agent}",
+            HttpMethod::Put,
+            "An agent's id in the system (unique in it)",
+            Some(json!({"externalId": "U-100"})),
+            json!({"agent": "agent1", "externalId": "U-100"}),
+        ),
+        (
+            "/admin/external-systems/{name}/campaigns/{campaign}",
+            HttpMethod::Put,
+            "Tie a campaign to the system with its id there",
+            Some(json!({"externalId": "CAMP-IN"})),
+            json!({"campaign": 97, "externalId": "CAMP-IN"}),
+        ),
+    ];
+    for (path, method, summary, body, answer) in routes {
+        paths = paths.path(
+            path,
+            operation_at(
+                path,
+                method,
+                "admin",
+                summary,
+                body,
+                answer,
+                Some("admin"),
+                errors,
+            ),
+        );
+    }
+    paths
 }
 
 #[get("/openapi.json")]

@@ -341,3 +341,34 @@ async fn the_operator_is_warned_of_agents_without_ids_and_sites_shared_across_sy
     assert!(!warnings.iter().any(|w| w.contains("`agent1`")), "{warnings:?}");
     assert!(!list.to_string().contains("token"), "no token in the listing");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_api_and_its_token() {
+    let app = TestApp::spawn().await;
+    let (status, document, _) = call(&app, Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    for (path, method) in [
+        ("/api/v1/makeCall", "post"),
+        ("/api/v1/hangup", "post"),
+        ("/api/v1/disposition", "post"),
+        ("/api/v1/campaigns/{campaign}/dispositions", "get"),
+    ] {
+        let op = &document["paths"][path][method];
+        assert_eq!(op["security"][0], json!({"externalSystem": []}), "{path}");
+        assert!(
+            op["responses"]["409"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("agent_not_logged_in")
+        );
+    }
+    assert_eq!(
+        document["paths"]["/admin/crm/sites/{name}"]["put"]["parameters"][0]["name"],
+        "name"
+    );
+    assert!(document["paths"]["/admin/crm/sites/{name}"]["delete"].is_object());
+    assert_eq!(
+        document["components"]["securitySchemes"]["externalSystem"]["scheme"],
+        "bearer"
+    );
+}
