@@ -36,6 +36,8 @@ pub struct Config {
     pub contacts: ContactsConfig,
     /// External sites (web CRMs) the campaigns invoke on each call.
     pub crm: crate::crm::CrmConfig,
+    /// External systems that drive calls through `/api/v1`.
+    pub external: crate::external::ExternalConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -336,6 +338,7 @@ impl Config {
         }
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
         self.crm.validate().map_err(ConfigError::Invalid)?;
+        self.external.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -16,6 +16,54 @@ use crate::store::{Store, StoreError, now_millis};
 use crate::telephony::config::CampaignConfig;
 use crate::telephony::types::AgentId;
 
+/// `[external]`: systems loaded at start-up (written over the stored ones of the same names).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExternalConfig {
+    pub systems: Vec<SystemConfig>,
+}
+
+/// One system: its token's argon2 hash (the token is `name.anything`), agents' and
+/// campaigns' ids.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    pub name: String,
+    pub token_hash: String,
+    /// Agent user → its id in the system.
+    #[serde(default)]
+    pub agents: std::collections::BTreeMap<String, String>,
+    /// Campaign id → its id in the system.
+    #[serde(default)]
+    pub campaigns: std::collections::BTreeMap<String, String>,
+}
+
+impl ExternalConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, system) in self.systems.iter().enumerate() {
+            let field = format!("external.systems[{i}]");
+            check_system_name(&system.name).map_err(|e| format!("{field}.{e}"))?;
+            if argon2::password_hash::phc::PasswordHash::new(&system.token_hash).is_err() {
+                return Err(format!(
+                    "{field}.token_hash must be an argon2 PHC string of the token `{}.…`; make one with \
+                     `ctibridge hash-password`",
+                    system.name
+                ));
+            }
+            for (agent, id) in &system.agents {
+                check_external_id(id).map_err(|e| format!("{field}.agents.{agent}: {e}"))?;
+            }
+            for (campaign, id) in &system.campaigns {
+                if campaign.parse::<i64>().is_err() {
+                    return Err(format!("{field}.campaigns: `{campaign}` is not a campaign id"));
+                }
+                check_external_id(id).map_err(|e| format!("{field}.campaigns.{campaign}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExternalError {
     #[error("{0}")]
@@ -147,6 +195,41 @@ impl ExternalSystems {
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Writes the configuration file's systems and ids over the stored ones.
+    pub async fn apply_config(&self, config: &ExternalConfig) -> Result<(), ExternalError> {
+        for system in &config.systems {
+            sqlx::query(
+                "INSERT INTO external_systems (name, token_hash, created_at_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash",
+            )
+            .bind(&system.name)
+            .bind(&system.token_hash)
+            .bind(now_millis())
+            .execute(self.store.pool())
+            .await?;
+            self.verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&system.name);
+            let field = |e: ExternalError, what: String| match e {
+                ExternalError::Store(e) => ExternalError::Store(e),
+                other => ExternalError::Invalid(format!("external.systems.{}.{what}: {other}", system.name)),
+            };
+            for (agent, id) in &system.agents {
+                self.put_agent(&system.name, agent, id)
+                    .await
+                    .map_err(|e| field(e, format!("agents.{agent}")))?;
+            }
+            for (campaign, id) in &system.campaigns {
+                let number = campaign.parse::<i64>().unwrap_or_default();
+                self.put_campaign(&system.name, number, id)
+                    .await
+                    .map_err(|e| field(e, format!("campaigns.{campaign}")))?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a system with its identifiers.

@@ -98,7 +98,12 @@ impl Application {
         spawn_heartbeat(core);
         let (salesforce, worker_stop) = salesforce_write_back(&config, &store, outbox, settings).await?;
         let crm = crm_delivery(&config, crm_registry, crm_outbox, worker_stop.subscribe());
-        let external = web::Data::new(external_systems(&config, &store));
+        let external = external_systems(&config, &store);
+        external
+            .apply_config(&config.external)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let external = web::Data::new(external);
         let simulation = engine.simulation();
         let demo = engine.is_demo();
         let telephony: Arc<dyn Telephony> = engine.clone();

@@ -372,3 +372,50 @@ async fn the_openapi_document_describes_the_api_and_its_token() {
         "bearer"
     );
 }
+
+#[tokio::test]
+async fn systems_and_their_ids_come_from_the_configuration_file_too() {
+    let token = "files-crm.s3cret-from-the-file";
+    let hash = ctibridge::telephony::engine::roster::hash_password(token).unwrap();
+    let app = TestApp::spawn_with(|c| {
+        c.external.systems = vec![ctibridge::external::SystemConfig {
+            name: "files-crm".into(),
+            token_hash: hash,
+            agents: [("agent2".to_owned(), "U-2".to_owned())].into(),
+            campaigns: [("97".to_owned(), "IN".to_owned())].into(),
+        }];
+    })
+    .await;
+    let (status, body, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/campaigns/IN/dispositions?externalIds=true",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["campaign"], 97);
+    let (_, list) = admin(&app, Method::GET, "/admin/external-systems", None).await;
+    assert_eq!(
+        list["systems"][0]["agents"],
+        json!([{"agent": "agent2", "externalId": "U-2"}])
+    );
+}
+
+#[test]
+fn a_file_system_with_a_bad_hash_or_campaign_is_refused_by_name() {
+    let mut external = ctibridge::external::ExternalConfig::default();
+    external.systems.push(ctibridge::external::SystemConfig {
+        name: "x".into(),
+        token_hash: "plain".into(),
+        agents: Default::default(),
+        campaigns: Default::default(),
+    });
+    let err = external.validate().unwrap_err();
+    assert!(err.starts_with("external.systems[0].token_hash"), "{err}");
+    external.systems[0].token_hash = ctibridge::telephony::engine::roster::hash_password("x.y").unwrap();
+    external.systems[0].campaigns.insert("ninety".into(), "N".into());
+    let err = external.validate().unwrap_err();
+    assert!(err.contains("`ninety` is not a campaign id"), "{err}");
+}

@@ -29,7 +29,7 @@ fn load(content: &str) -> Result<Config, String> {
     result.unwrap()
 }
 
-/// The example's `[crm]` section with its commented sites and campaigns switched on.
+/// The example's `[crm]` and `[external]` sections with their commented examples switched on.
 fn example_crm_section() -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ctibridge.example.toml");
     let example = std::fs::read_to_string(path).unwrap();
@@ -37,10 +37,11 @@ fn example_crm_section() -> String {
     let mut out = String::new();
     let mut examples = false;
     for line in section.lines() {
-        if line.starts_with("# [[crm.sites]]") {
+        // Commented tables are examples; a real table header ends them.
+        if line.starts_with("# [[") {
             examples = true;
         }
-        if line.starts_with("[crm.delivery]") {
+        if line.starts_with('[') {
             examples = false;
         }
         let line = if examples {
@@ -72,6 +73,10 @@ fn the_examples_crm_section_documents_working_definitions() {
     assert_eq!(campaign.params[0].family, Family::Contact);
     assert_eq!(campaign.dispositions.len(), 1);
     assert_eq!(config.crm.delivery.concurrency, 64);
+    let system = &config.external.systems[0];
+    assert_eq!(system.name, "acme-crm");
+    assert_eq!(system.agents["agent1"], "U-100");
+    assert_eq!(system.campaigns["97"], "CAMP-IN");
 }
 
 #[test]
