@@ -36,6 +36,9 @@ impl From<sqlx::Error> for RegistryError {
     }
 }
 
+/// Told the name of a site that changed.
+type SiteListener = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The definitions, their tables and the campaigns they are checked against.
 #[derive(Clone)]
 pub struct CrmRegistry {
@@ -43,7 +46,7 @@ pub struct CrmRegistry {
     campaigns: Arc<Vec<CampaignConfig>>,
     current: Arc<RwLock<Arc<Definitions>>>,
     /// Called with a site's name when it changes (its cached token is dropped).
-    on_site_change: Arc<RwLock<Vec<Box<dyn Fn(&str) + Send + Sync>>>>,
+    on_site_change: Arc<RwLock<Vec<SiteListener>>>,
 }
 
 impl CrmRegistry {

@@ -88,10 +88,13 @@ struct CachedToken {
     expires_at: tokio::time::Instant,
 }
 
+/// One site's token, fetched by one request at a time.
+type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+
 /// Tokens per site; a site's entry is dropped when its definition changes.
 #[derive(Default, Clone)]
 pub struct TokenCache {
-    tokens: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>>,
+    tokens: Arc<Mutex<HashMap<String, TokenSlot>>>,
 }
 
 /// Renewed this long before it expires.
@@ -102,7 +105,7 @@ impl TokenCache {
         self.tokens.lock().unwrap_or_else(|e| e.into_inner()).remove(site);
     }
 
-    fn slot(&self, site: &str) -> Arc<tokio::sync::Mutex<Option<CachedToken>>> {
+    fn slot(&self, site: &str) -> TokenSlot {
         self.tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())

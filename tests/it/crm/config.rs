@@ -10,6 +10,7 @@ use reqwest::Method as Http;
 
 use super::*;
 
+#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
 fn load(content: &str) -> Result<Config, String> {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     file.write_all(content.as_bytes()).unwrap();

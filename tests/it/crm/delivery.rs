@@ -345,7 +345,8 @@ async fn a_crm_that_does_not_answer_in_time_gets_the_request_again() {
     outbox_until(&app, &crm, "the second attempt", |c| c["delivered"] == 1).await;
     let received = crm.received();
     assert_eq!(received.len(), 2);
-    assert!(received.iter().all(|r| r.json()["callId"] == call.to_string()));
+    let expected = call.to_string();
+    assert!(received.iter().all(|r| r.json()["callId"] == expected.as_str()));
     let delivered = outbox(&app, "delivered").await;
     assert_eq!(delivered["entries"][0]["attempts"], 2);
 }
