@@ -144,6 +144,43 @@ pub async fn values(
     Ok(values)
 }
 
+/// What the softphone opens for the agent's call `data` (triggers automatic and agent);
+/// `None` when the call's campaign invokes no such site.
+pub async fn browser_request(
+    registry: &CrmRegistry,
+    conn: &mut AnyConnection,
+    data: &NeotelData,
+    agent: &str,
+) -> Result<Option<(Site, super::render::BrowserRequest)>, sqlx::Error> {
+    let definitions = registry.current();
+    let Some(binding) = data.call_campaing.and_then(|c| definitions.campaigns.get(&c)) else {
+        return Ok(None);
+    };
+    let Some(site) = definitions
+        .sites
+        .get(&binding.site)
+        .filter(|s| matches!(s.trigger, Trigger::Automatic | Trigger::Agent))
+    else {
+        return Ok(None);
+    };
+    let facts = CallFacts {
+        data,
+        agent: Some(agent),
+        at: Utc::now(),
+        campaign: registry.campaign_config(binding.campaign),
+        disposition: None,
+        variables: &data.crm_variables,
+    };
+    let values = values(conn, binding, &facts).await?;
+    match super::render::for_browser(site, &values) {
+        Ok(request) => Ok(Some((site.clone(), request))),
+        Err(e) => {
+            tracing::error!(site = %site.name, error = %e, "CRM request not rendered");
+            Ok(None)
+        }
+    }
+}
+
 /// The [`EventRecorder`] that writes CRM requests.
 pub struct CrmRecorder {
     registry: CrmRegistry,

@@ -104,6 +104,61 @@ pub fn render(site: &Site, params: &[(String, String)], boundary: &str) -> Resul
     }
 }
 
+/// What the softphone opens for a site with trigger automatic or agent: the URL (holders
+/// filled; with GET, the parameters in its query string) and, for a POST, the form's fields
+/// and encoding.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserRequest {
+    pub method: Method,
+    pub url: String,
+    /// POST: the form's encoding (`enctype`).
+    pub enctype: Option<&'static str>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The request of `site` as a browser sends it (a link, or a form it submits).
+pub fn for_browser(site: &Site, params: &[(String, String)]) -> Result<BrowserRequest, String> {
+    match site.method {
+        Method::Get => {
+            let rendered = render(site, params, "")?;
+            Ok(BrowserRequest {
+                method: Method::Get,
+                url: rendered.url,
+                enctype: None,
+                fields: Vec::new(),
+            })
+        }
+        Method::Post => {
+            let holders = holders(&site.url);
+            let url = fill_holders(&site.url, |holder| {
+                params
+                    .iter()
+                    .find(|(name, _)| name == holder)
+                    .map(|(_, value)| escape_segment(value))
+                    .unwrap_or_default()
+            });
+            let url = Url::parse(&url).map_err(|e| format!("the request URL is not valid: {e}"))?;
+            let enctype = match site.format {
+                Format::Multipart => "multipart/form-data",
+                Format::Text => "text/plain",
+                // JSON cannot be posted by a browser form (refused when defined).
+                Format::FormUrlencoded | Format::Json => "application/x-www-form-urlencoded",
+            };
+            Ok(BrowserRequest {
+                method: Method::Post,
+                url: url.to_string(),
+                enctype: Some(enctype),
+                fields: params
+                    .iter()
+                    .filter(|(n, _)| !holders.contains(n))
+                    .cloned()
+                    .collect(),
+            })
+        }
+    }
+}
+
 /// A random multipart boundary (it must not occur in the values: 32 random hex digits).
 pub fn new_boundary() -> String {
     use rand::Rng;

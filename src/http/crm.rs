@@ -8,6 +8,11 @@
 //!   parked rows with the CRM's answer, pending rows with their last error);
 //!   `POST /admin/crm/outbox/{id}/requeue` puts a parked request back.
 //!
+//! The softphone (agent session): `GET /api/crm/site` → `{"callId", "site": null | {"name",
+//! "trigger", "target", "method", "url", "enctype", "fields"}}`: what to open for the agent's
+//! current call when its campaign invokes a site with trigger automatic (open it at once) or
+//! agent (a button opens it), in a panel (`embedded`) or a new tab.
+//!
 //! An invalid definition answers 422 `invalid_definition` with a message naming the field.
 
 use actix_web::http::StatusCode;
@@ -16,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use super::auth::AdminToken;
+use super::auth::{AdminToken, AgentSession};
 use super::neoapi::read_body;
 use super::state::ApiState;
 use crate::crm::model::{CampaignCrm, Site};
@@ -37,7 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(put_campaign)
         .service(delete_campaign)
         .service(outbox)
-        .service(requeue);
+        .service(requeue)
+        .service(softphone_site);
 }
 
 fn registry_error(e: RegistryError) -> ApiError {
@@ -233,4 +239,53 @@ async fn requeue(
             format!("no parked CRM request {id}"),
         ))
     }
+}
+
+#[get("/api/crm/site")]
+async fn softphone_site(
+    session: AgentSession,
+    api: web::Data<ApiState>,
+    crm: web::Data<CrmState>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = &session.0.agent;
+    let position = api
+        .telephony
+        .position(agent)
+        .await
+        .map_err(|e| super::neoapi::telephony_error(crate::telephony::Method::Position, e))?;
+    let data = position
+        .call
+        .as_ref()
+        .filter(|c| c.agent.as_ref() == Some(agent))
+        .map(|c| c.data.clone())
+        .or_else(|| position.contact.as_ref().map(|c| c.data.clone()));
+    let Some(data) = data.filter(|d| d.call_id != 0) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_call",
+            format!("agent {} has no call", agent.as_str()),
+        ));
+    };
+    let mut conn = crm
+        .outbox
+        .store()
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| store_error(e.into()))?;
+    let found = crate::crm::recorder::browser_request(&crm.registry, &mut conn, &data, agent.as_str())
+        .await
+        .map_err(|e| store_error(e.into()))?;
+    let site = found.map(|(site, request)| {
+        json!({
+            "name": site.name,
+            "trigger": site.trigger,
+            "target": site.target,
+            "method": request.method,
+            "url": request.url,
+            "enctype": request.enctype,
+            "fields": request.fields,
+        })
+    });
+    Ok(HttpResponse::Ok().json(json!({ "callId": data.call_id, "site": site })))
 }

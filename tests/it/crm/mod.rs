@@ -6,6 +6,7 @@
 mod admin;
 mod config;
 mod delivery;
+mod softphone;
 mod storage;
 
 use std::time::Duration;
