@@ -341,13 +341,42 @@ impl EventRecorder for CrmRecorder {
 }
 
 /// Several recorders in one commit, in order (the call log first: the CRM reads its rows).
+/// Each behind a savepoint of its own: one that refuses an event for good (a value its tables
+/// will never take) loses only its own rows, never the others'.
 pub struct Recorders(pub Vec<std::sync::Arc<dyn EventRecorder>>);
 
 #[async_trait::async_trait]
 impl EventRecorder for Recorders {
     async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), RecordError> {
-        for recorder in &self.0 {
-            recorder.record(conn, event).await?;
+        let db = |e: sqlx::Error| RecordError::from_sqlx(&e);
+        for (i, recorder) in self.0.iter().enumerate() {
+            if i == 0 {
+                // The first one's refusal is the whole event's (the core's own savepoint).
+                recorder.record(conn, event).await?;
+                continue;
+            }
+            sqlx::query("SAVEPOINT core_recorder")
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            match recorder.record(conn, event).await {
+                Ok(()) => {}
+                Err(e) if e.transient => return Err(e),
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT core_recorder")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                    tracing::error!(
+                        error = %e.message.escape_debug(),
+                        "a recorder refused an event for good; its rows are skipped, the rest of the change is saved"
+                    );
+                }
+            }
+            sqlx::query("RELEASE SAVEPOINT core_recorder")
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
         }
         Ok(())
     }

@@ -108,3 +108,89 @@ dual_db_test!(
         );
     }
 );
+
+/// Writes a CRM outbox row for each event, then fails as `fail` says.
+struct Writes {
+    key: &'static str,
+    fail: Option<bool>,
+}
+
+#[async_trait::async_trait]
+impl ctibridge::store::core::EventRecorder for Writes {
+    async fn record(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        _event: &ctibridge::telephony::events::EventEnvelope,
+    ) -> Result<(), ctibridge::store::core::RecordError> {
+        let mut new = request(1);
+        new.dedup_key = self.key.to_owned();
+        enqueue(conn, &new, 0).await.unwrap();
+        match self.fail {
+            None => Ok(()),
+            Some(transient) => Err(ctibridge::store::core::RecordError {
+                transient,
+                message: "refused".into(),
+            }),
+        }
+    }
+
+    async fn recover(&self, _: &mut sqlx::AnyConnection, _: i64) -> Result<u64, String> {
+        Ok(0)
+    }
+
+    fn committed(&self) {}
+}
+
+dual_db_test!(
+    a_recorder_that_refuses_an_event_loses_only_its_own_rows,
+    |db: crate::support::db::TestDb| async move {
+        use std::sync::Arc;
+
+        use ctibridge::crm::recorder::Recorders;
+        use ctibridge::store::core::EventRecorder;
+
+        let outbox = CrmOutbox::new(db.store().await);
+        let recorders = Recorders(vec![
+            Arc::new(Writes {
+                key: "first",
+                fail: None,
+            }),
+            Arc::new(Writes {
+                key: "refused",
+                fail: Some(false),
+            }),
+            Arc::new(Writes {
+                key: "third",
+                fail: None,
+            }),
+        ]);
+        let event = ctibridge::telephony::events::EventEnvelope {
+            agent: None,
+            seq: 0,
+            at: chrono::Utc::now(),
+            event: ctibridge::telephony::events::Event::CallEnded {
+                call_id: ctibridge::telephony::CallId(1),
+                reason: ctibridge::telephony::events::EndReason::AgentHangup,
+            },
+        };
+        let mut tx = outbox.store().begin_write().await.unwrap();
+        recorders.record(&mut tx, &event).await.unwrap();
+        tx.commit().await.unwrap();
+        let kept: Vec<String> = sqlx::query_scalar("SELECT dedup_key FROM crm_outbox ORDER BY id")
+            .fetch_all(outbox.store().pool())
+            .await
+            .unwrap();
+        assert_eq!(kept, ["first", "third"]);
+
+        // A transient refusal fails the whole event (the core retries it).
+        let transient = Recorders(vec![
+            Arc::new(Writes { key: "a", fail: None }),
+            Arc::new(Writes {
+                key: "b",
+                fail: Some(true),
+            }),
+        ]);
+        let mut tx = outbox.store().begin_write().await.unwrap();
+        assert!(transient.record(&mut tx, &event).await.is_err());
+    }
+);
