@@ -99,3 +99,45 @@ async fn a_campaign_without_a_browser_site_gets_none() {
     assert_eq!(status, 200);
     assert_eq!(body["site"], Value::Null);
 }
+
+#[tokio::test]
+async fn the_softphone_page_may_frame_and_post_to_its_sites_and_nothing_else() {
+    let app = app().await;
+    let csp = |app: &TestApp| {
+        let (client, url) = (app.client.clone(), app.url("/softphone/"));
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            response.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let before = csp(&app).await;
+    assert!(
+        before.contains("form-action 'none'") && !before.contains("frame-src"),
+        "{before}"
+    );
+    put_site(
+        &app,
+        "acme",
+        json!({"url": "https://crm.example.com:8443/clients/{id}", "trigger": "agent", "method": "GET"}),
+    )
+    .await;
+    put_site(
+        &app,
+        "server-only",
+        json!({"url": "https://hidden.example.com/", "trigger": "server"}),
+    )
+    .await;
+    let after = csp(&app).await;
+    assert!(
+        after.contains("frame-src https://crm.example.com:8443"),
+        "{after}"
+    );
+    assert!(
+        after.contains("form-action https://crm.example.com:8443"),
+        "{after}"
+    );
+    assert!(!after.contains("hidden.example.com"), "{after}");
+}
