@@ -894,6 +894,49 @@ mod intake {
         assert!(body.contains("unknown queue `nope`"), "{body}");
         let (status, _) = get(&app, Some("dialplan-token"), "ani=1").await;
         assert_eq!(status, 422);
+        let (status, body) = get(&app, Some("dialplan-token"), "queue=salesforce&colour=red").await;
+        assert_eq!(status, 422);
+        assert!(body.contains("unknown parameter `colour`"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn omlcrm_variables_the_dialplan_passes_travel_with_the_call() {
+        use serde_json::json;
+
+        use crate::http::{login, rpc, wait_for, ws_connect};
+
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let hash = hash_password("dialplan-token").unwrap();
+        let mut asterisk = super::driver::config(double.port);
+        asterisk.intake_token_hash = Some(hash);
+        let app = TestApp::spawn_with(move |c| {
+            c.telephony.driver = DriverKind::Asterisk;
+            c.telephony.asterisk = Some(asterisk);
+        })
+        .await;
+        // The recorded caller's channel, as the dialplan asks before Queue().
+        let (status, body) = get(
+            &app,
+            Some("dialplan-token"),
+            "queue=salesforce&ani=1155551001&data=31987456&uniqueid=1795949106.38&OmlcrmLang=es&OmlcrmOrder=A%2077",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let call: u64 = body.split_once('|').unwrap().1.parse().unwrap();
+        let token = login(&app, "agent1", "1001").await;
+        rpc(&app, Some(&token), "Login_Campaign", json!({"campaign": 97}))
+            .await
+            .ok();
+        super::driver::until_received(&double, "QueueAdd").await;
+        let (mut socket, _) = ws_connect(&app, &token).await;
+        double.play("Originate");
+        let offered = wait_for(&mut socket, "callOffered").await;
+        assert_eq!(offered["call"]["callId"], call, "{offered}");
+        assert_eq!(
+            offered["call"]["crmVariables"],
+            json!({"OmlcrmLang": "es", "OmlcrmOrder": "A 77"}),
+            "{offered}"
+        );
     }
 }
 
