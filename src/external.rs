@@ -120,6 +120,9 @@ pub enum Replay {
     InProgress,
 }
 
+/// A request id whose first attempt has not answered for this long may be carried out again.
+pub const ABANDONED_AFTER_MS: i64 = 60_000;
+
 #[derive(Clone)]
 pub struct ExternalSystems {
     store: Store,
@@ -569,6 +572,22 @@ impl ExternalSystems {
         .execute(self.store.pool())
         .await?;
         if inserted.rows_affected() == 1 {
+            return Ok(None);
+        }
+        // A first attempt that never finished (its client went away and the server dropped the
+        // work, or the process died) is taken over after a minute.
+        let now = now_millis();
+        let taken = sqlx::query(
+            "UPDATE external_requests SET created_at_ms = $1 \
+             WHERE system = $2 AND request_id = $3 AND status IS NULL AND created_at_ms < $4",
+        )
+        .bind(now)
+        .bind(system)
+        .bind(request_id)
+        .bind(now - ABANDONED_AFTER_MS)
+        .execute(self.store.pool())
+        .await?;
+        if taken.rows_affected() == 1 {
             return Ok(None);
         }
         let row =

@@ -194,3 +194,50 @@ dual_db_test!(
         assert!(transient.record(&mut tx, &event).await.is_err());
     }
 );
+
+dual_db_test!(
+    a_request_id_answers_once_and_an_abandoned_one_is_taken_over,
+    |db: crate::support::db::TestDb| async move {
+        use ctibridge::external::{ExternalSystems, Replay};
+
+        let store = db.store().await;
+        let systems = ExternalSystems::new(store.clone(), vec!["agent1".into()], Vec::new());
+        assert_eq!(systems.begin("crm", "r-1").await.unwrap(), None, "new");
+        assert_eq!(
+            systems.begin("crm", "r-1").await.unwrap(),
+            Some(Replay::InProgress)
+        );
+        systems
+            .finish("crm", "r-1", Some((200, "{\"callId\":7}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            systems.begin("crm", "r-1").await.unwrap(),
+            Some(Replay::Answered {
+                status: 200,
+                body: "{\"callId\":7}".into()
+            })
+        );
+        assert_eq!(
+            systems.begin("other", "r-1").await.unwrap(),
+            None,
+            "ids are per system"
+        );
+        // A failure frees the id.
+        assert_eq!(systems.begin("crm", "r-2").await.unwrap(), None);
+        systems.finish("crm", "r-2", None).await.unwrap();
+        assert_eq!(systems.begin("crm", "r-2").await.unwrap(), None);
+        // Never finished, a minute ago: taken over.
+        sqlx::query(
+            "UPDATE external_requests SET created_at_ms = created_at_ms - 61000 WHERE request_id = 'r-2'",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(systems.begin("crm", "r-2").await.unwrap(), None);
+        assert_eq!(
+            systems.begin("crm", "r-2").await.unwrap(),
+            Some(Replay::InProgress)
+        );
+    }
+);
