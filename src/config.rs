@@ -44,6 +44,10 @@ pub struct Config {
     pub callcenter: DeploymentConfig,
     pub contacts: ContactsConfig,
     pub cluster: crate::cluster::ClusterConfig,
+    /// External sites (web CRMs) the campaigns invoke on each call.
+    pub crm: crate::crm::CrmConfig,
+    /// External systems that drive calls through `/api/v1`.
+    pub external: crate::external::ExternalConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -381,6 +385,8 @@ impl Config {
             ));
         }
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
+        self.crm.validate().map_err(ConfigError::Invalid)?;
+        self.external.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

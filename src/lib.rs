@@ -4,6 +4,8 @@
 //! - [`callcenter`]: the call-center definition XML (parse, validate, render);
 //! - [`telephony`]: the NeoApi method set and the drivers behind it;
 //! - [`contacts`]: the telephony-side contact databases and `CONTACTO_INSERT_SALESFORCE`;
+//! - [`crm`]: external sites (any web CRM) invoked on each call, durably;
+//! - [`external`]: external systems that drive calls through `/api/v1`, by their own ids;
 //! - [`salesforce`]: OAuth2, the REST client and the durable outbox;
 //! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
 //! - [`password`]: argon2 checks of passwords and tokens, bounded process-wide;
@@ -18,6 +20,8 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod contacts;
+pub mod crm;
+pub mod external;
 pub mod http;
 pub mod password;
 pub mod salesforce;

@@ -12,6 +12,9 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Config;
 use crate::contacts::ContactResolver;
 use crate::contacts::directory::ContactDirectory;
+use crate::crm::recorder::{CrmRecorder, Recorders};
+use crate::crm::worker::CrmWorker;
+use crate::crm::{CrmOutbox, CrmRegistry};
 use crate::http::ApiState;
 use crate::salesforce::SalesforceClient;
 use crate::salesforce::auth::{TokenCache, token_source};
@@ -158,7 +161,18 @@ async fn start_core(
     let settings = Arc::new(FlowSettings::from_config(config));
     // The call log and its Task writes are committed with the change that causes them.
     let logger: Arc<dyn EventRecorder> = Arc::new(CallLogger::new(outbox.clone(), settings.clone()));
-    let core = Arc::new(CoreStore::new(store.clone(), Some(logger)));
+    // And the CRM requests, after the call log (they read its rows).
+    let crm_registry = CrmRegistry::load(store.clone(), config.telephony.effective_campaigns())
+        .await
+        .map_err(|e| anyhow::anyhow!("crm: {e}"))?;
+    crm_registry
+        .apply_config(&config.crm)
+        .await
+        .map_err(|e| anyhow::anyhow!("crm: {e}"))?;
+    let crm_outbox = CrmOutbox::new(store.clone());
+    let crm_recorder: Arc<dyn EventRecorder> = Arc::new(CrmRecorder::new(crm_registry.clone(), crm_outbox.clone()));
+    let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![logger, crm_recorder]));
+    let core = Arc::new(CoreStore::new(store.clone(), Some(recorders)));
     let restored = core.load().await?;
     let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();
     if logged_in > 0 || !restored.callbacks.is_empty() {
@@ -181,6 +195,13 @@ async fn start_core(
     .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
     spawn_heartbeat(core);
     let (salesforce, worker_stop) = salesforce_write_back(config, store, outbox, settings).await?;
+    let crm = crm_delivery(config, crm_registry, crm_outbox, worker_stop.subscribe());
+    let external = external_systems(config, store);
+    external
+        .apply_config(&config.external)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let external = web::Data::new(external);
     // The simulation API injects calls and answers for agents: development mode only, unless
     // asked for.
     let simulation = config.simulation().then(|| engine.simulation());
@@ -229,6 +250,8 @@ async fn start_core(
             .app_data(adapter_settings.clone())
             .app_data(api.clone())
             .app_data(salesforce.clone())
+            .app_data(crm.clone())
+            .app_data(external.clone())
             .configure(|cfg| {
                 if let Some(guard) = &intake_guard {
                     cfg.app_data(guard.clone());
@@ -356,6 +379,47 @@ async fn salesforce_write_back(
         flow,
     };
     Ok((web::Data::new(state), stop))
+}
+
+/// The CRM worker (stopped with the Salesforce one) and the admin routes' state.
+fn crm_delivery(
+    config: &Config,
+    registry: CrmRegistry,
+    outbox: CrmOutbox,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> web::Data<crate::http::crm::CrmState> {
+    let worker = CrmWorker::new(
+        format!("crm-{}-{}", hostname(), std::process::id()),
+        outbox.clone(),
+        registry.clone(),
+        config.crm.delivery.clone(),
+        Arc::new(SystemClock),
+    );
+    tokio::spawn(worker.run(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    web::Data::new(crate::http::crm::CrmState { registry, outbox })
+}
+
+/// External systems, over the roster's agents and the campaigns.
+fn external_systems(config: &Config, store: &Store) -> crate::external::ExternalSystems {
+    use crate::telephony::types::Role;
+    let agents: Vec<String> = if config.telephony.agents.is_empty() {
+        crate::telephony::engine::roster::DEMO_AGENTS
+            .iter()
+            .filter(|(_, _, role)| *role == Role::Agent)
+            .map(|(user, _, _)| (*user).to_owned())
+            .collect()
+    } else {
+        config
+            .telephony
+            .agents
+            .iter()
+            .filter(|a| a.role == Role::Agent)
+            .map(|a| a.user.clone())
+            .collect()
+    };
+    crate::external::ExternalSystems::new(store.clone(), agents, config.telephony.effective_campaigns())
 }
 
 /// Every campaign inserts unknown callers into its contact database (@IDDATABASE): create the

@@ -97,8 +97,46 @@ async fn softphone_redirect(request: HttpRequest) -> HttpResponse {
         .finish()
 }
 
-async fn softphone_index(request: HttpRequest, settings: web::Data<AdapterSettings>) -> HttpResponse {
-    serve(&request, "softphone/index.html", &settings.adapter_csp)
+async fn softphone_index(
+    request: HttpRequest,
+    settings: web::Data<AdapterSettings>,
+    crm: Option<web::Data<super::crm::CrmState>>,
+) -> HttpResponse {
+    let origins = crm.map(|crm| crm_origins(&crm.registry)).unwrap_or_default();
+    serve(
+        &request,
+        "softphone/index.html",
+        &with_crm_origins(&settings.adapter_csp, &origins),
+    )
+}
+
+/// The origins of the external sites the softphone opens (triggers automatic and agent).
+fn crm_origins(registry: &crate::crm::CrmRegistry) -> Vec<String> {
+    use crate::crm::model::{Trigger, fill_holders};
+    let mut origins: Vec<String> = registry
+        .current()
+        .sites
+        .values()
+        .filter(|s| matches!(s.trigger, Trigger::Automatic | Trigger::Agent))
+        .filter_map(|s| url::Url::parse(&fill_holders(&s.url, |_| "x".to_owned())).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .collect();
+    origins.sort();
+    origins.dedup();
+    origins
+}
+
+/// The adapter's policy letting the page frame those sites and post forms to them.
+fn with_crm_origins(csp: &str, origins: &[String]) -> String {
+    if origins.is_empty() {
+        return csp.to_owned();
+    }
+    let list = origins.join(" ");
+    format!(
+        "{}; frame-src {list}",
+        csp.replace("form-action 'none'", &format!("form-action {list}"))
+    )
 }
 
 async fn softphone_file(

@@ -10,7 +10,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde::Deserialize;
 
 use super::ApiError;
 use super::auth::{TokenGuard, bearer};
@@ -22,24 +21,20 @@ use crate::telephony::engine::InboundCall;
 /// The intake token's guard (absent: the endpoint is off).
 pub struct IntakeGuard(pub TokenGuard);
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct IntakeArgs {
     queue: String,
-    #[serde(default)]
     ani: Option<String>,
-    #[serde(default)]
     data: Option<String>,
     /// The caller channel's `${UNIQUEID}`: asking again for the same channel (a retry, or
     /// the driver seeing the call join the queue) gives the same call.
-    #[serde(default)]
     uniqueid: Option<String>,
 }
 
 #[get("/asterisk/intake")]
 pub async fn intake(
     req: HttpRequest,
-    query: Result<web::Query<IntakeArgs>, actix_web::Error>,
+    query: Result<web::Query<Vec<(String, String)>>, actix_web::Error>,
     api: web::Data<ApiState>,
     guard: Option<web::Data<IntakeGuard>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -55,9 +50,10 @@ pub async fn intake(
         .0
         .verify(token, &super::neoapi::client_address(&req))
         .await?;
-    let args = query
+    let pairs = query
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))?
         .into_inner();
+    let (args, variables) = intake_args(pairs)?;
     let blank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let arrived = api
         .telephony
@@ -67,10 +63,47 @@ pub async fn intake(
             queue: args.queue,
             hang_up_after: None,
             reference: blank(args.uniqueid),
+            variables,
         })
         .await
         .map_err(|e| telephony_error(Method::Position, e))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(format!("{}|{}", arrived.clavesf, arrived.call_id)))
+}
+
+/// The query: `queue`, `ani`, `data`, `uniqueid`, and channel variables for the CRM (named
+/// `Omlcrm…`, as the dialplan passes them: `&OmlcrmLang=${OmlcrmLang}`). Anything else is refused.
+fn intake_args(
+    pairs: Vec<(String, String)>,
+) -> Result<(IntakeArgs, std::collections::BTreeMap<String, String>), ApiError> {
+    let mut args = IntakeArgs::default();
+    let mut queue = None;
+    let mut variables = std::collections::BTreeMap::new();
+    for (name, value) in pairs {
+        match name.as_str() {
+            "queue" => queue = Some(value),
+            "ani" => args.ani = Some(value),
+            "data" => args.data = Some(value),
+            "uniqueid" => args.uniqueid = Some(value),
+            other if other.starts_with(crate::telephony::asterisk::driver::CRM_VARIABLE_PREFIX) => {
+                variables.insert(name, value);
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_value",
+                    format!("unknown parameter `{other}` (queue, ani, data, uniqueid or Omlcrm… variables)"),
+                ));
+            }
+        }
+    }
+    args.queue = queue.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "missing parameter `queue`",
+        )
+    })?;
+    Ok((args, variables))
 }

@@ -7,6 +7,8 @@
 //! - [`session`], [`auth`], [`ratelimit`]: session tokens, typed guards, failed-login limits;
 //! - [`sim`]: the embedded engine's simulation API under `/sim/…` (admin token);
 //! - [`salesforce`]: the softphone's Salesforce helpers and `/admin/salesforce`;
+//! - [`crm`]: `/admin/crm/…`, external sites, campaign parameters, the CRM outbox;
+//! - [`external`]: `/admin/external-systems/…` and the external systems' API `/api/v1/…`;
 //! - [`campaigns`]: `/admin/campaigns/{campaign}/leads` (leads for the dialers) and
 //!   `/admin/instances` (the cluster's instances);
 //! - [`stats`]: `GET /api/stats`, the floor's live figures for supervisors;
@@ -17,7 +19,9 @@ pub mod adapter;
 pub mod asterisk;
 pub mod auth;
 pub mod campaigns;
+pub mod crm;
 pub mod error;
+pub mod external;
 pub mod health;
 pub mod hub;
 pub mod neoapi;
@@ -72,4 +76,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(asterisk::intake);
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);
+    cfg.configure(crm::configure);
+    cfg.configure(external::configure);
 }

@@ -782,6 +782,53 @@ fn build() -> Value {
             },
         );
     }
+    // CRM interaction: the operator's routes (admin token), the softphone's site for the
+    // current call, and the external systems' API (a token per system).
+    let text_or_int = |name: &str| path_param(name, json!({"type": ["string", "integer"]}));
+    let crm_routes: Vec<(&str, &str, &str, Vec<Value>, bool, u16, Option<&str>, &str)> = vec![
+        ("/admin/crm/sites", "get", "External sites (no passwords)", vec![], false, 200, Some("Empty"), "admin"),
+        ("/admin/crm/sites/{name}", "put", "Create (201) or change (200) an external site", vec![path_param("name", string())], true, 200, Some("Empty"), "admin"),
+        ("/admin/crm/sites/{name}", "delete", "Delete a site no campaign uses (204)", vec![path_param("name", string())], false, 204, None, "admin"),
+        ("/admin/crm/campaigns", "get", "Each campaign's site and parameters", vec![], false, 200, Some("Empty"), "admin"),
+        ("/admin/crm/campaigns/{campaign}", "put", "Set the site a campaign invokes and its parameters", vec![text_or_int("campaign")], true, 200, Some("Empty"), "admin"),
+        ("/admin/crm/campaigns/{campaign}", "delete", "The campaign invokes no site any more (204)", vec![text_or_int("campaign")], false, 204, None, "admin"),
+        ("/admin/crm/outbox", "get", "CRM requests: counts and rows (?state=parked|pending|delivered&limit=N), with the CRM's last answer", vec![query_param("state", false, string()), query_param("limit", false, json!({"type": "integer"}))], false, 200, Some("Empty"), "admin"),
+        ("/admin/crm/outbox/{id}/requeue", "post", "Send a parked CRM request again", vec![path_param("id", json!({"type": "integer", "format": "int64"}))], false, 200, Some("Empty"), "admin"),
+        ("/admin/external-systems", "post", "Create an external system; its token is in this answer only (201)", vec![], true, 201, Some("Empty"), "admin"),
+        ("/admin/external-systems", "get", "External systems with their ids and configuration warnings", vec![], false, 200, Some("Empty"), "admin"),
+        ("/admin/external-systems/{name}", "delete", "Delete a system and its ids (204)", vec![path_param("name", string())], false, 204, None, "admin"),
+        ("/admin/external-systems/{name}/agents/{agent}", "put", "An agent's id in the system (unique in it)", vec![path_param("name", string()), path_param("agent", string())], true, 200, Some("Empty"), "admin"),
+        ("/admin/external-systems/{name}/campaigns/{campaign}", "put", "Tie a campaign to the system with its id there", vec![path_param("name", string()), text_or_int("campaign")], true, 200, Some("Empty"), "admin"),
+        ("/api/crm/site", "get", "The external site the softphone opens for the agent's current call (URL or form)", vec![], false, 200, Some("Empty"), "session"),
+        ("/api/v1/makeCall", "post", "Make a call: the agent's softphone dials the phone (or the contact's) and has the contact. Ids are ctibridge's or, with \"externalIds\": true, the system's own; a repeated requestId answers what the first request did (header Idempotent-Replayed)", vec![], true, 200, Some("Empty"), "externalSystem"),
+        ("/api/v1/hangup", "post", "Hang up the agent's call (ids as in makeCall)", vec![], true, 200, Some("Empty"), "externalSystem"),
+        ("/api/v1/disposition", "post", "Categorize the contact on the agent's screen; with callbackAt, schedule the callback", vec![], true, 200, Some("Empty"), "externalSystem"),
+        ("/api/v1/campaigns/{campaign}/dispositions", "get", "A campaign's dispositions; ?externalIds=true for the system's campaign id", vec![text_or_int("campaign"), query_param("externalIds", false, json!({"type": "boolean"}))], false, 200, Some("Empty"), "externalSystem"),
+    ];
+    const CRM_ERRORS: &[u16] = &[400, 401, 403, 404, 408, 409, 413, 422, 429, 502, 503];
+    for (path, verb, summary, parameters, body, status, answer, security) in crm_routes {
+        let tag = match security {
+            "admin" => "admin",
+            "session" => "salesforce",
+            _ => "external systems",
+        };
+        add(
+            path,
+            verb,
+            Op {
+                tag,
+                summary: summary.to_owned(),
+                security: Some(security),
+                parameters,
+                body: body.then(|| (json!({"type": "object"}), None)),
+                success: (status, "application/json", answer.map(schema_ref)),
+                errors: CRM_ERRORS,
+            },
+        );
+    }
+    // Creating a site answers 201, changing it 200.
+    paths["/admin/crm/sites/{name}"]["put"]["responses"]["201"] =
+        json!({"description": "created", "content": {"application/json": {"schema": schema_ref("Empty")}}});
     let bearer = json!({"type": "http", "scheme": "bearer"});
     json!({
         "openapi": "3.1.0",
@@ -799,6 +846,7 @@ fn build() -> Value {
                 "session": bearer.clone(),
                 "admin": bearer.clone(),
                 "operator": bearer.clone(),
+                "externalSystem": bearer.clone(),
                 "intake": bearer,
             },
         },

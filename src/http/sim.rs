@@ -85,9 +85,12 @@ struct InboundArgs {
     /// Scripted: the customer hangs up this many seconds after calling.
     #[serde(default)]
     hang_up_after_secs: Option<u64>,
+    /// Channel variables the platform hands over for the CRM (the dialplan family).
+    #[serde(default)]
+    variables: std::collections::BTreeMap<String, String>,
 }
 
-/// A customer calls a queue: `{"ani", "data"?, "queue"}` → `{"callId"}`.
+/// A customer calls a queue: `{"ani", "data"?, "queue", "variables"?}` → `{"callId"}`.
 #[post("/sim/inbound")]
 pub async fn inbound(
     sim: SimulationApi,
@@ -105,6 +108,7 @@ pub async fn inbound(
             queue: args.queue,
             hang_up_after: args.hang_up_after_secs.map(Duration::from_secs),
             reference: None,
+            variables: args.variables,
         })
         .await
         .map_err(sim_error)?;

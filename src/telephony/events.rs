@@ -50,6 +50,14 @@ pub struct NeotelData {
     pub search_by: Option<String>,
     #[serde(rename = "SearchData")]
     pub search_data: Option<String>,
+    /// Channel variables the telephony platform handed over for the CRM (Asterisk: those
+    /// prefixed `Omlcrm` and those named in `OMLCUSTOMDIALPLANVARS`).
+    #[serde(
+        rename = "crmVariables",
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub crm_variables: std::collections::BTreeMap<String, String>,
 }
 
 /// Why a call ended.

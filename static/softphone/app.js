@@ -37,6 +37,8 @@ const state = {
   link: { busy: false, timer: null, attempt: 0 },
   // The call the screen was last set up for (notices and the transfer target clear per call).
   callId: null,
+  // The external site of the connected call (triggers automatic / agent): {callId, site}.
+  crm: { callId: null, site: null },
   // Since when the agent is in the current phase of the call: {callId, phase, since}.
   clock: null,
   ticker: null,
@@ -325,6 +327,11 @@ function setPosition(position) {
     : position.contact || (position.call && position.state === 'ringing' ? position.call : null);
   const callId = position.call?.callId || 0;
   if (callId && callId !== state.callId) newCall(callId);
+  if (callId && position.call.state === 'connected' && state.crm.callId !== callId) loadCrmSite(callId);
+  if (!callId && !position.contact && state.crm.site) {
+    state.crm = { callId: null, site: null };
+    $('btn-crm').hidden = true;
+  }
   if (!subject) {
     // Released: the same contact calling again is popped again.
     state.popped.clear();
@@ -387,6 +394,56 @@ function newCall(callId) {
   $('dtmf-digits').value = '';
   $('dtmf-status').textContent = '';
   $('schedule-box').hidden = true;
+}
+
+// --- the call's external site (CRM interaction) -----------------------------------------------
+/// Asks the server which site the connected call's campaign opens: `automatic` opens it now,
+/// `agent` shows the button that opens it.
+async function loadCrmSite(callId) {
+  state.crm = { callId, site: null };
+  let answer;
+  try {
+    answer = await request('/api/crm/site', { token: state.token, method: 'GET' });
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 409) console.warn('CRM site', e);
+    return;
+  }
+  if (state.crm.callId !== callId || answer?.callId !== callId) return;
+  const site = answer.site || null;
+  state.crm.site = site;
+  $('btn-crm').hidden = !(site && site.trigger === 'agent');
+  if (site && site.trigger === 'automatic') openCrm(site);
+}
+
+/// Opens the site: a GET as a page, a POST as a form submitted, in the panel or a new tab.
+function openCrm(site) {
+  const embedded = site.target === 'embedded';
+  if (embedded) {
+    $('crm-name').textContent = site.name;
+    $('crm-panel').hidden = false;
+  }
+  const target = embedded ? 'crm-frame' : '_blank';
+  if (site.method === 'GET') {
+    if (embedded) $('crm-frame').src = site.url;
+    else window.open(site.url, '_blank', 'noopener');
+    return;
+  }
+  const form = document.createElement('form');
+  form.method = 'post';
+  form.action = site.url;
+  form.enctype = site.enctype || 'application/x-www-form-urlencoded';
+  form.target = target;
+  form.hidden = true;
+  for (const [name, value] of site.fields || []) {
+    const input = document.createElement('input');
+    input.type = 'hidden';
+    input.name = name;
+    input.value = value;
+    form.appendChild(input);
+  }
+  document.body.appendChild(form);
+  form.submit();
+  form.remove();
 }
 
 // --- the call timer --------------------------------------------------------------------------
@@ -1182,6 +1239,11 @@ function wire() {
   on('btn-release-categorized', () => release(true));
   on('btn-release', () => release(false));
   on('btn-sync', syncFromIcon);
+  on('btn-crm', () => { if (state.crm.site) openCrm(state.crm.site); });
+  on('btn-crm-close', () => {
+    $('crm-panel').hidden = true;
+    $('crm-frame').src = 'about:blank';
+  });
 
   // One transfer target at a time: choosing one clears the others.
   const targets = ['transfer-phone', 'transfer-number', 'transfer-user', 'transfer-queue', 'transfer-campaign'];

@@ -5,7 +5,7 @@ const STRINGS = {
   es: {
     title: 'Softphone',
     device: 'Dispositivo', user: 'Usuario', password: 'Contraseña', login: 'Ingresar',
-    logout: 'Salir', settings: 'Configuración', info: 'Información', sync: 'Sincronizar registro',
+    logout: 'Salir', settings: 'Configuración', info: 'Información', sync: 'Sincronizar registro', openCrm: 'Abrir CRM',
     tabCall: 'Llamada', tabTransfer: 'Transferir', tabConference: 'Conferencia', tabMonitor: 'Monitoreo',
     tabRest: 'Descanso', tabCampaign: 'Campaña',
     number: 'Número', dial: 'Llamar', hangup: 'Cortar', keypad: 'Teclado', dtmf: 'DTMF',
@@ -77,7 +77,7 @@ const STRINGS = {
   en: {
     title: 'Softphone',
     device: 'Device', user: 'User', password: 'Password', login: 'Log in',
-    logout: 'Log out', settings: 'Settings', info: 'Information', sync: 'Sync record',
+    logout: 'Log out', settings: 'Settings', info: 'Information', sync: 'Sync record', openCrm: 'Open CRM',
     tabCall: 'Call', tabTransfer: 'Transfer', tabConference: 'Conference', tabMonitor: 'Monitor',
     tabRest: 'Rest', tabCampaign: 'Campaign',
     number: 'Number', dial: 'Call', hangup: 'Hang up', keypad: 'Keypad', dtmf: 'DTMF',

@@ -543,6 +543,49 @@ mod driver {
     }
 
     #[tokio::test]
+    async fn the_callers_omlcrm_and_listed_variables_travel_with_the_call_for_the_crm() {
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let (engine, _switch, _contacts) = engine(&double).await;
+        let mut events = engine.subscribe();
+        let agent = id("agent1");
+        engine
+            .login(LoginRequest::new("1001", "agent1", "demo"))
+            .await
+            .unwrap();
+        engine.login_campaign(&agent, INBOUND).await.unwrap();
+        until_received(&double, "QueueAdd").await;
+        // The dialplan sets them on the caller's channel before Queue().
+        let var_set = |variable: &str, value: &str| {
+            format!(
+                "Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: PJSIP/trunk-00000001\r\n\
+                 Uniqueid: 1795949106.38\r\nLinkedid: 1795949106.38\r\nVariable: {variable}\r\nValue: {value}\r\n\r\n"
+            )
+        };
+        for (variable, value) in [
+            ("OMLCUSTOMDIALPLANVARS", "ORDER_REF,TICKET"),
+            ("__OmlcrmLang", "es"),
+            ("ORDER_REF", "A-77"),
+            ("UNRELATED", "no"),
+        ] {
+            double.push(var_set(variable, value).as_bytes());
+        }
+        double.play("Originate");
+        let event = wait(&mut events, "agent1", "connected", |e| {
+            matches!(e, Event::CallConnected { .. })
+        })
+        .await;
+        let Event::CallConnected { call } = event.event else {
+            unreachable!()
+        };
+        let expected: std::collections::BTreeMap<String, String> =
+            [("OmlcrmLang", "es"), ("ORDER_REF", "A-77")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        assert_eq!(call.data.crm_variables, expected);
+    }
+
+    #[tokio::test]
     async fn a_dial_is_an_originate_of_the_agents_phone_carrying_the_call_id() {
         let double = AmiDouble::start(&["originate_outbound"]).await;
         let (engine, _switch, _contacts) = engine(&double).await;
@@ -855,6 +898,49 @@ mod intake {
         assert!(body.contains("unknown queue `nope`"), "{body}");
         let (status, _) = get(&app, Some("dialplan-token"), "ani=1").await;
         assert_eq!(status, 422);
+        let (status, body) = get(&app, Some("dialplan-token"), "queue=salesforce&colour=red").await;
+        assert_eq!(status, 422);
+        assert!(body.contains("unknown parameter `colour`"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn omlcrm_variables_the_dialplan_passes_travel_with_the_call() {
+        use serde_json::json;
+
+        use crate::http::{login, rpc, wait_for, ws_connect};
+
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let hash = hash_password("dialplan-token").unwrap();
+        let mut asterisk = super::driver::config(double.port);
+        asterisk.intake_token_hash = Some(hash);
+        let app = TestApp::spawn_with(move |c| {
+            c.telephony.driver = DriverKind::Asterisk;
+            c.telephony.asterisk = Some(asterisk);
+        })
+        .await;
+        // The recorded caller's channel, as the dialplan asks before Queue().
+        let (status, body) = get(
+            &app,
+            Some("dialplan-token"),
+            "queue=salesforce&ani=1155551001&data=31987456&uniqueid=1795949106.38&OmlcrmLang=es&OmlcrmOrder=A%2077",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let call: u64 = body.split_once('|').unwrap().1.parse().unwrap();
+        let token = login(&app, "agent1", "1001").await;
+        rpc(&app, Some(&token), "Login_Campaign", json!({"campaign": 97}))
+            .await
+            .ok();
+        super::driver::until_received(&double, "QueueAdd").await;
+        let (mut socket, _) = ws_connect(&app, &token).await;
+        double.play("Originate");
+        let offered = wait_for(&mut socket, "callOffered").await;
+        assert_eq!(offered["call"]["callId"], call, "{offered}");
+        assert_eq!(
+            offered["call"]["crmVariables"],
+            json!({"OmlcrmLang": "es", "OmlcrmOrder": "A 77"}),
+            "{offered}"
+        );
     }
 }
 

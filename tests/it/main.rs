@@ -11,6 +11,8 @@ mod cluster;
 mod config;
 mod contacts;
 mod contract;
+mod crm;
+mod external;
 mod http;
 mod http_adapter;
 mod restart;

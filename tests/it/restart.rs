@@ -391,3 +391,89 @@ async fn a_salesforce_outage_is_logged_once_with_its_cost() {
     assert!(recovery.contains("failed_writes="), "{recovery}");
     assert_eq!(fake.records("Task").len(), 3);
 }
+
+/// CRM requests in flight when the process is killed are sent again by the next process,
+/// with a fresh token; nothing of the credentials reaches the log.
+#[tokio::test]
+async fn crm_requests_in_flight_at_a_kill_9_reach_the_crm_after_the_restart() {
+    use crate::support::crm_server::{CrmServer, PASSWORD, Reply, USERNAME};
+
+    let crm = CrmServer::start().await;
+    crm.require_token(3600);
+    // The CRM holds the requests: they are claimed and unanswered when the kill comes.
+    crm.answer_always(Some(Reply::status(200).after(Duration::from_secs(120))));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ctibridge.toml");
+    let config = format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+
+[database]
+url = "sqlite://{db}"
+
+[log]
+filter = "info"
+
+[crm.delivery]
+backoff_base_ms = 50
+backoff_max_secs = 1
+poll_interval_ms = 100
+
+[[crm.sites]]
+name = "acme"
+url = "{url}"
+trigger = "server"
+format = "form-urlencoded"
+
+[crm.sites.auth]
+token_url = "{token_url}"
+username = "{USERNAME}"
+password = "{PASSWORD}"
+
+[[crm.campaigns]]
+campaign = 97
+site = "acme"
+params = [{{ family = "call", source = "call_id", name = "callId" }}]
+"#,
+        db = dir.path().join("ctibridge.db").display(),
+        url = crm.url("/calls/new"),
+        token_url = crm.url("/token"),
+    );
+    std::fs::write(&path, config).unwrap();
+    let app = Process::start(&path);
+    let mut calls = Vec::new();
+    for (user, device, ani) in [("agent1", "1001", "1155553001"), ("agent2", "1002", "1155553002")] {
+        let token = available(&app, user, device).await;
+        let (mut socket, _) = ws_connect(&app, &token).await;
+        calls.push(inbound_call(&app, ani, None).await.to_string());
+        wait_for(&mut socket, "callOffered").await;
+        sim(&app, &format!("agents/{user}/answer"), json!({})).await.ok();
+        wait_for(&mut socket, "callConnected").await;
+    }
+    crm.wait_for(2).await;
+    let first_log = app.kill9();
+
+    crm.answer_always(None);
+    let app = Process::start(&path);
+    let received = crm.wait_for(4).await;
+    let mut resent: Vec<String> = received[2..]
+        .iter()
+        .map(|r| {
+            let pairs: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(&r.body).into_owned().collect();
+            pairs["callId"].clone()
+        })
+        .collect();
+    resent.sort();
+    calls.sort();
+    assert_eq!(resent, calls, "each call's request, again");
+    assert_eq!(
+        received[3].header("authorization"),
+        Some("Bearer tok-2"),
+        "the new process's token"
+    );
+    for log in [first_log, app.log()] {
+        assert!(!log.contains(PASSWORD) && !log.contains("tok-"), "{log}");
+    }
+}

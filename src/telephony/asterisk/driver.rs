@@ -63,6 +63,23 @@ struct State {
     user_transfers: HashMap<CallId, String>,
 }
 
+/// Channel variables with this prefix go to the CRM with the call (OMniLeads' convention).
+pub const CRM_VARIABLE_PREFIX: &str = "Omlcrm";
+/// A channel variable listing, comma-separated, more variables for the CRM.
+pub const CRM_VARIABLES_LIST: &str = "OMLCUSTOMDIALPLANVARS";
+
+/// The variables of a channel that go to the CRM.
+fn crm_variables(vars: &HashMap<String, String>) -> std::collections::BTreeMap<String, String> {
+    let listed: Vec<&str> = vars
+        .get(CRM_VARIABLES_LIST)
+        .map(|list| list.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    vars.iter()
+        .filter(|(name, _)| name.starts_with(CRM_VARIABLE_PREFIX) || listed.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 /// The Asterisk switch. [`AsteriskSwitch::start`] connects and keeps the link up.
 pub struct AsteriskSwitch {
     settings: AsteriskConfig,
@@ -850,8 +867,20 @@ impl AsteriskSwitch {
             return;
         };
         let variable = variable.trim_start_matches('_');
-        if !["CLAVESF", "DATA"].contains(&variable) && variable != self.settings.call_id_variable {
-            return;
+        if !["CLAVESF", "DATA", CRM_VARIABLES_LIST].contains(&variable)
+            && variable != self.settings.call_id_variable
+            && !variable.starts_with(CRM_VARIABLE_PREFIX)
+        {
+            // Maybe one of those OMLCUSTOMDIALPLANVARS names, kept for the CRM.
+            let listed = self
+                .lock()
+                .vars
+                .get(uniqueid)
+                .and_then(|v| v.get(CRM_VARIABLES_LIST))
+                .is_some_and(|list| list.split(',').any(|name| name.trim() == variable));
+            if !listed {
+                return;
+            }
         }
         let mut state = self.lock();
         state
@@ -900,6 +929,7 @@ impl AsteriskSwitch {
                     queue: m.get("Queue").unwrap_or_default().to_owned(),
                     hang_up_after: None,
                     reference: m.get("Uniqueid").map(str::to_owned),
+                    variables: crm_variables(&vars),
                 };
                 match input.arrived(intake).await {
                     Ok(call) => call,

@@ -501,6 +501,7 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
             call_queue: Some(call.queue.clone()),
             call_reason: Some("inbound".to_owned()),
             phone_number: ani.clone(),
+            crm_variables: call.variables.clone(),
             ..NeotelData::default()
         };
         call::contact_data(&mut data, &found);

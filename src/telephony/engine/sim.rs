@@ -67,6 +67,8 @@ pub struct InboundCall {
     /// The platform's name for the call (Asterisk's Uniqueid): taking the same call in twice
     /// (the dialplan's request, then the driver) gives the same call.
     pub reference: Option<String>,
+    /// Channel variables for the CRM (see [`NeotelData::crm_variables`]).
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 impl InboundCall {
@@ -78,6 +80,7 @@ impl InboundCall {
             queue: queue.to_owned(),
             hang_up_after: None,
             reference: None,
+            variables: Default::default(),
         }
     }
 }

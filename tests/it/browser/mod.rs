@@ -3,6 +3,7 @@
 //! asserts an empty error log (uncaught errors and console.error of both frames) and writes
 //! screenshots of its main states to `test-artifacts/screenshots/`.
 
+mod crm;
 mod driver;
 mod flows;
 mod shift;

@@ -116,6 +116,7 @@ impl Rig {
                 queue: QUEUE.into(),
                 hang_up_after: None,
                 reference: None,
+                variables: Default::default(),
             })
             .await
             .unwrap();

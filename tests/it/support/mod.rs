@@ -1,6 +1,7 @@
 //! Test support: fresh databases on both backends and a real server on port 0.
 
 pub mod ami_double;
+pub mod crm_server;
 pub mod db;
 pub mod fake_salesforce;
 pub mod server;

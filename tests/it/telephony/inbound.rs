@@ -125,6 +125,7 @@ async fn a_private_caller_without_data_gets_a_new_contact_and_no_search() {
             queue: QUEUE.into(),
             hang_up_after: None,
             reference: None,
+            variables: Default::default(),
         })
         .await
         .unwrap();
@@ -224,6 +225,7 @@ async fn a_call_to_an_unknown_queue_is_refused_before_the_lookup() {
             queue: "nowhere".into(),
             hang_up_after: None,
             reference: None,
+            variables: Default::default(),
         })
         .await
         .unwrap_err();

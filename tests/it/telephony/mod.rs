@@ -243,6 +243,7 @@ impl Harness {
                 queue: QUEUE.to_owned(),
                 hang_up_after: None,
                 reference: None,
+                variables: Default::default(),
             })
             .await
             .expect("inbound call")
