@@ -156,7 +156,10 @@ fn error_description(status: u16) -> &'static str {
             "not found: unknown_method / unknown_user / unknown_call / unknown_campaign / not_found / simulation_off / …"
         }
         408 => "request_timeout: the body did not arrive in time",
-        409 => "the request does not fit the current state (invalid_state, no_call, already_logged_in, …)",
+        409 => {
+            "the request does not fit the current state (invalid_state, no_call, already_logged_in, \
+             agent_not_logged_in, agent_not_in_campaign, not_current_call, request_in_progress, in_use, …)"
+        }
         413 => "payload_too_large",
         422 => "invalid_value (JSON of the wrong shape) or a value the platform refuses",
         429 => "too_many_attempts (Retry-After)",
