@@ -170,7 +170,8 @@ async fn start_core(
         .await
         .map_err(|e| anyhow::anyhow!("crm: {e}"))?;
     let crm_outbox = CrmOutbox::new(store.clone());
-    let crm_recorder: Arc<dyn EventRecorder> = Arc::new(CrmRecorder::new(crm_registry.clone(), crm_outbox.clone()));
+    let crm_recorder: Arc<dyn EventRecorder> =
+        Arc::new(CrmRecorder::new(crm_registry.clone(), crm_outbox.clone()));
     let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![logger, crm_recorder]));
     let core = Arc::new(CoreStore::new(store.clone(), Some(recorders)));
     let restored = core.load().await?;
@@ -285,6 +286,15 @@ async fn take_the_core_when_free(config: Config, store: Store, membership: crate
         tokio::time::sleep(poll).await;
     };
     let started = std::time::Instant::now();
+    // Watch the lock from now on, and let an instance that lost it (and may not know yet)
+    // stop before this one acts.
+    let lock = Arc::new(tokio::sync::Mutex::new(lock));
+    let watched = lock.clone();
+    crate::cluster::step_down_when_the_lock_is_lost(move || {
+        let lock = watched.clone();
+        Box::pin(async move { lock.lock().await.still_held().await })
+    });
+    tokio::time::sleep(crate::cluster::STEP_DOWN_WITHIN).await;
     let listener = match TcpListener::bind(config.cluster.core_bind) {
         Ok(listener) => listener,
         Err(e) => {
@@ -315,11 +325,6 @@ async fn take_the_core_when_free(config: Config, store: Store, membership: crate
         took_ms = started.elapsed().as_millis() as u64,
         "this instance runs the contact-center core"
     );
-    let lock = Arc::new(tokio::sync::Mutex::new(lock));
-    crate::cluster::step_down_when_the_lock_is_lost(move || {
-        let lock = lock.clone();
-        Box::pin(async move { lock.lock().await.still_held().await })
-    });
     let Core {
         server,
         engine,

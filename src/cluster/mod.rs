@@ -53,6 +53,13 @@ impl Default for ClusterConfig {
     }
 }
 
+/// How often the active instance checks the connection holding the core's lock, how long a
+/// check may take, and so within how long an instance that lost the lock has stopped: a new
+/// core waits that long after taking the lock before it acts, so two never act at once.
+const LOCK_CHECK: Duration = Duration::from_millis(250);
+const LOCK_CHECK_TIMEOUT: Duration = Duration::from_millis(500);
+pub const STEP_DOWN_WITHIN: Duration = Duration::from_millis(1_500);
+
 /// An instance heard from within this long is alive.
 pub const ALIVE_WITHIN: Duration = Duration::from_secs(10);
 /// How often an instance notes it is alive, and the active one checks its database link.
@@ -307,16 +314,16 @@ impl Membership {
 
 /// Watches the connection that holds the core's lock: if the database stops answering on it,
 /// this instance may no longer be the one holding the lock, and must not act. The process
-/// stops (its supervisor starts it again, as a waiting instance).
+/// stops (its supervisor starts it again, as a waiting instance) within [`STEP_DOWN_WITHIN`].
 pub fn step_down_when_the_lock_is_lost(
     check: impl Fn() -> futures_util::future::BoxFuture<'static, bool> + Send + 'static,
 ) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(BEAT);
+        let mut ticks = tokio::time::interval(LOCK_CHECK);
         let mut failures = 0;
         loop {
             ticks.tick().await;
-            let alive = tokio::time::timeout(Duration::from_secs(2), check())
+            let alive = tokio::time::timeout(LOCK_CHECK_TIMEOUT, check())
                 .await
                 .unwrap_or(false);
             failures = if alive { 0 } else { failures + 1 };

@@ -55,9 +55,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|e, _| ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()).into()),
     )
-    .app_data(web::QueryConfig::default().error_handler(|e, _| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).into()
-    }))
+    .app_data(
+        web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).into()
+        }),
+    )
     .service(health::healthz)
     .service(health::readyz)
     .service(openapi::document)

@@ -30,6 +30,8 @@ use super::state::ApiState;
 
 /// Close codes of the protocol.
 pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// 1013 "try again later": the server cannot check the session now (its store is down).
+const CLOSE_TRY_AGAIN: u16 = 1013;
 pub const CLOSE_NO_HEARTBEAT: u16 = 4000;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
@@ -159,6 +161,15 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
         Ok(s) => s,
         Err(e) => {
             tracing::info!(code = e.code, "websocket refused: {}", e.message);
+            // A session store that cannot answer says nothing about the token: try again.
+            if e.code == "store_unavailable" {
+                return close(
+                    session,
+                    CLOSE_TRY_AGAIN,
+                    "sessions cannot be checked now; reconnect",
+                )
+                .await;
+            }
             return close(session, CLOSE_UNAUTHORIZED, "invalid token: log in again").await;
         }
     };

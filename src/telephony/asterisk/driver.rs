@@ -92,6 +92,8 @@ pub struct AsteriskSwitch {
     commands: mpsc::UnboundedSender<Work>,
     /// Asterisk events applied so far (those that changed nothing included).
     applied: std::sync::atomic::AtomicU64,
+    /// Whether a resync ran already (the first one removes no member).
+    resynced: AtomicBool,
 }
 
 /// What the commands task carries out, in order: the core's commands, and the resync after a
@@ -119,6 +121,7 @@ impl AsteriskSwitch {
             input: Arc::default(),
             commands,
             applied: Default::default(),
+            resynced: AtomicBool::new(false),
         });
         tokio::spawn(Self::carry_out(Arc::downgrade(&switch), queued));
         tokio::spawn(Self::follow(Arc::downgrade(&switch), link));
@@ -610,6 +613,9 @@ impl AsteriskSwitch {
     /// every logged-in agent's membership again (Asterisk may have restarted and forgotten
     /// dynamic members), and calls whose channels are gone are closed.
     async fn resync(&self) {
+        // At the first connection the core may not have told the driver about its logged-in
+        // agents yet: nobody is stale before that.
+        let sweep = self.resynced.swap(true, Ordering::SeqCst);
         let mut paused_there: Vec<(String, Option<String>)> = Vec::new();
         // Dynamic members of the campaigns' queues, on an agent-shaped interface, that no
         // logged-in agent accounts for (an agent logged out, or ctibridge restarted, while the
@@ -639,7 +645,7 @@ impl AsteriskSwitch {
                             .get(&device)
                             .is_some_and(|(q, _, _)| q.as_deref() == Some(queue.as_str()));
                         if !ours {
-                            if member.get("Membership") == Some("dynamic") {
+                            if sweep && member.get("Membership") == Some("dynamic") {
                                 stale.push((
                                     queue.clone(),
                                     member.get("Location").unwrap_or_default().to_owned(),
@@ -906,7 +912,19 @@ impl AsteriskSwitch {
     /// taken in now (caller number, `DATA`).
     async fn queue_call(&self, m: &Message) -> Option<CallId> {
         let linkedid = m.get("Linkedid")?.to_owned();
-        if let Some(call) = self.lock().calls.get(&linkedid).copied() {
+        let known = self.lock().calls.get(&linkedid).copied();
+        if let Some(call) = known {
+            // A predictive call reaching its queue was answered, whether or not its
+            // OriginateResponse came first (Asterisk may start the dialplan before sending it).
+            let answered = self.lock().predictive.remove(&call);
+            if answered {
+                self.report(SwitchEvent::CustomerAnswered { call }).await;
+            }
+            let mut state = self.lock();
+            if let Some(legs) = state.legs.get_mut(&call) {
+                legs.customer
+                    .get_or_insert_with(|| m.get("Channel").unwrap_or_default().to_owned());
+            }
             return Some(call);
         }
         let vars = m
