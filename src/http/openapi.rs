@@ -788,7 +788,9 @@ fn build() -> Value {
     // CRM interaction: the operator's routes (admin token), the softphone's site for the
     // current call, and the external systems' API (a token per system).
     let text_or_int = |name: &str| path_param(name, json!({"type": ["string", "integer"]}));
-    let crm_routes: Vec<(&str, &str, &str, Vec<Value>, bool, u16, Option<&str>, &str)> = vec![
+    // (path, verb, summary, parameters, takes a JSON body, success status, answer, security)
+    type Route<'a> = (&'a str, &'a str, &'a str, Vec<Value>, bool, u16, Option<&'a str>, &'a str);
+    let crm_routes: Vec<Route> = vec![
         (
             "/admin/crm/sites",
             "get",
