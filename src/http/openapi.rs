@@ -789,7 +789,16 @@ fn build() -> Value {
     // current call, and the external systems' API (a token per system).
     let text_or_int = |name: &str| path_param(name, json!({"type": ["string", "integer"]}));
     // (path, verb, summary, parameters, takes a JSON body, success status, answer, security)
-    type Route<'a> = (&'a str, &'a str, &'a str, Vec<Value>, bool, u16, Option<&'a str>, &'a str);
+    type Route<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Vec<Value>,
+        bool,
+        u16,
+        Option<&'a str>,
+        &'a str,
+    );
     let crm_routes: Vec<Route> = vec![
         (
             "/admin/crm/sites",
