@@ -203,6 +203,7 @@ async fn an_active_instance_that_loses_its_database_steps_down_and_another_takes
     let store = db.store().await;
     let cut: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
          AND ((classid::int8 << 32) | objid::int8) = $1",
     )
     .bind(ctibridge::store::core::CORE_LOCK)
