@@ -155,7 +155,10 @@ async fn websocket(req: HttpRequest, body: web::Payload, gateway: web::Data<Gate
             if let Ok(value) = client_ip(&req).parse() {
                 request.headers_mut().insert("x-forwarded-for", value);
             }
-            tokio_tungstenite::connect_async(request).await
+            match tokio::time::timeout(CONNECT_WAIT, tokio_tungstenite::connect_async(request)).await {
+                Ok(connected) => connected,
+                Err(_) => Err(tungstenite::Error::Io(std::io::ErrorKind::TimedOut.into())),
+            }
         }
         Err(e) => Err(e),
     };
@@ -221,6 +224,9 @@ impl Resume {
         }
     }
 }
+
+/// How long opening the core's websocket may take.
+const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long a browser's socket is held open while the core moves to another instance.
 const FAILOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -326,7 +332,9 @@ async fn failover(gateway: &Gateway, token: &str, last_seq: Option<u64>) -> Opti
         gateway.membership.refresh_active().await;
         if let Some(core) = gateway.membership.active_core() {
             let url = format!("{}/neoapi/ws", core.replacen("http", "ws", 1));
-            if let Ok((mut upstream, _)) = tokio_tungstenite::connect_async(url.as_str()).await {
+            if let Ok(Ok((mut upstream, _))) =
+                tokio::time::timeout(CONNECT_WAIT, tokio_tungstenite::connect_async(url.as_str())).await
+            {
                 let mut auth = json!({"type": "auth", "token": token});
                 if let Some(seq) = last_seq {
                     auth["lastSeq"] = json!(seq);

@@ -113,6 +113,8 @@ pub struct Membership {
     store: Store,
     active_core: Arc<RwLock<Option<String>>>,
     is_active: Arc<std::sync::atomic::AtomicBool>,
+    /// When the active core was last read from the table.
+    refreshed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +207,7 @@ impl Membership {
             store,
             active_core: Arc::default(),
             is_active: Arc::default(),
+            refreshed: Arc::default(),
         };
         membership.refresh_active().await;
         tokio::spawn(membership.clone().beat());
@@ -221,8 +224,17 @@ impl Membership {
         self.is_active.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Reads the active instance's core URL from the table.
+    /// Reads the active instance's core URL from the table, at most every 200 ms whoever
+    /// asks (a takeover makes every forwarded request and socket ask at once).
     pub async fn refresh_active(&self) {
+        {
+            let mut last = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            if last.is_some_and(|at| now.duration_since(at) < Duration::from_millis(200)) {
+                return;
+            }
+            *last = Some(now);
+        }
         let found: Result<Option<String>, sqlx::Error> = sqlx::query_scalar(
             "SELECT core_url FROM cluster_instances WHERE active_since IS NOT NULL AND core_url IS NOT NULL \
              AND heartbeat_at > $1 ORDER BY active_since DESC LIMIT 1",

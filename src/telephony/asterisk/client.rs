@@ -114,20 +114,25 @@ struct Pending {
 pub struct AmiClient {
     requests: mpsc::Sender<Pending>,
     next_id: Arc<AtomicU64>,
+    /// How long an action may wait in all (queued behind others included).
+    action_timeout: Duration,
 }
 
 impl AmiClient {
     /// Starts the connection task; link events arrive on the returned receiver.
     pub fn start(settings: AmiSettings) -> (AmiClient, mpsc::Receiver<LinkEvent>) {
         let (requests, incoming) = mpsc::channel(1024);
-        // Bounded: when the core falls behind, reading stops and TCP holds Asterisk back, rather
-        // than events piling up in memory.
+        // Bounded: when the core falls behind, reading stops rather than events piling up in
+        // memory (Asterisk waits on the socket up to manager.conf's writetimeout, then may drop
+        // the session: the reconnection's resync recovers).
         let (events, link) = mpsc::channel(EVENTS_QUEUED);
+        let action_timeout = settings.action_timeout;
         tokio::spawn(run(settings, incoming, events));
         (
             AmiClient {
                 requests,
                 next_id: Arc::new(AtomicU64::new(1)),
+                action_timeout,
             },
             link,
         )
@@ -151,13 +156,23 @@ impl AmiClient {
         };
         action.validate().map_err(|e| invalid(&name, &e))?;
         let (answer, answered) = oneshot::channel();
-        self.requests
-            .send(Pending { action, answer })
+        // Bounded as a whole: a session loop held up (the driver falling behind on events)
+        // must not hold a method's answer up for ever.
+        let waited = async {
+            self.requests
+                .send(Pending { action, answer })
+                .await
+                .map_err(|_| AmiError::Down("the AMI client stopped".into()))?;
+            answered
+                .await
+                .map_err(|_| AmiError::Down("the AMI client stopped".into()))?
+        };
+        let answer = tokio::time::timeout(self.action_timeout + Duration::from_secs(1), waited)
             .await
-            .map_err(|_| AmiError::Down("the AMI client stopped".into()))?;
-        let answer = answered
-            .await
-            .map_err(|_| AmiError::Down("the AMI client stopped".into()))??;
+            .map_err(|_| AmiError::Timeout {
+                action: name.clone(),
+                seconds: self.action_timeout.as_secs(),
+            })??;
         if answer
             .response
             .response()
