@@ -92,6 +92,10 @@ impl Application {
         let gateway = web::Data::new(crate::cluster::gateway::Gateway::new(membership.clone()));
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                )
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(gateway.clone())
                 .configure(crate::cluster::gateway::configure)
