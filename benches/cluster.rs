@@ -15,9 +15,11 @@
 //! Without `--bench` (cargo test, nextest) a smoke run: 30 sockets, 100 events/s, 1 s.
 //!
 //! Measured on the 2-core development machine (three instances, PostgreSQL and the client all
-//! on the same two cores), 10,000 sockets, 1,000 events/s for 10 s: event → socket p50 0.25 ms,
-//! p99 4.90 ms, max 15.5 ms; takeover after `kill -9` 4.8 s, every socket's snapshot again after
-//! 10.7 s. With 2,000 sockets: p99 0.99 ms, takeover 0.37 s, every snapshot after 2.7 s. Runs
+//! on the same two cores), 10,000 sockets, 1,000 events/s for 10 s: event → socket p50 0.29 ms,
+//! p99 1.83 ms, max 6.1 ms; takeover after `kill -9` 2.8 s (1.5 s of it the wait that keeps two
+//! cores from acting at once), every socket's snapshot again after 8.2 s. (Before the gateways
+//! limited their reads of the active core and timed out their connects: p99 4.90 ms, takeover
+//! 4.8 s without the wait, every snapshot after 10.7 s.) With 2,000 sockets: p99 0.99 ms, takeover 0.37 s, every snapshot after 2.7 s. Runs
 //! while other builds shared the cores were far worse (p99 105–193 ms, takeover 10–19 s):
 //! the one core carries every socket, and on two cores the reconnection storm of the dead
 //! instance's sockets delays the new core's start.
