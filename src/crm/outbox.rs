@@ -53,14 +53,7 @@ pub struct CrmEntry {
     pub delivered_at_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CrmStats {
-    pub pending: i64,
-    pub parked: i64,
-    pub delivered: i64,
-    pub oldest_pending_created_at_ms: Option<i64>,
-}
+pub use crate::store::delivery::QueueStats as CrmStats;
 
 /// PostgreSQL refuses NUL in text.
 fn clean(text: &str) -> String {
@@ -273,36 +266,15 @@ impl CrmOutbox {
 
     /// Puts a parked row back in the queue.
     pub async fn requeue(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE crm_outbox SET state = 'pending', next_attempt_at_ms = $1 WHERE id = $2 AND state = 'parked'",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(self.store.pool())
-        .await?;
-        if done.rows_affected() == 1 {
+        let requeued = crate::store::delivery::requeue(&self.store, "crm_outbox", id, now_ms).await?;
+        if requeued {
             self.notify();
         }
-        Ok(done.rows_affected() == 1)
+        Ok(requeued)
     }
 
     pub async fn stats(&self) -> Result<CrmStats, StoreError> {
-        let row = sqlx::query(
-            "SELECT \
-               COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN state = 'parked' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0), \
-               MIN(CASE WHEN state = 'pending' THEN created_at_ms END) \
-             FROM crm_outbox",
-        )
-        .fetch_one(self.store.pool())
-        .await?;
-        Ok(CrmStats {
-            pending: row.try_get::<i64, _>(0)?,
-            parked: row.try_get::<i64, _>(1)?,
-            delivered: row.try_get::<i64, _>(2)?,
-            oldest_pending_created_at_ms: row.try_get::<Option<i64>, _>(3)?,
-        })
+        crate::store::delivery::stats(&self.store, "crm_outbox").await
     }
 
     /// Rows in `state`, oldest first.

@@ -83,15 +83,7 @@ pub struct OutboxEntry {
     pub delivered_at_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxStats {
-    pub pending: i64,
-    pub parked: i64,
-    pub delivered: i64,
-    /// Creation time of the oldest pending row.
-    pub oldest_pending_created_at_ms: Option<i64>,
-}
+pub use crate::store::delivery::QueueStats as OutboxStats;
 
 /// Inserts `write` on `conn` — pass the transaction of the state change that causes it. Call
 /// [`Outbox::notify`] after committing to wake the worker.
@@ -429,36 +421,15 @@ impl Outbox {
 
     /// Puts a parked row back in the queue (after an operator fixed the cause).
     pub async fn requeue(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE salesforce_outbox SET state = 'pending', next_attempt_at_ms = $1 WHERE id = $2 AND state = 'parked'",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(self.store.pool())
-        .await?;
-        if done.rows_affected() == 1 {
+        let requeued = crate::store::delivery::requeue(&self.store, "salesforce_outbox", id, now_ms).await?;
+        if requeued {
             self.notify();
         }
-        Ok(done.rows_affected() == 1)
+        Ok(requeued)
     }
 
     pub async fn stats(&self) -> Result<OutboxStats, StoreError> {
-        let row = sqlx::query(
-            "SELECT \
-               COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN state = 'parked' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0), \
-               MIN(CASE WHEN state = 'pending' THEN created_at_ms END) \
-             FROM salesforce_outbox",
-        )
-        .fetch_one(self.store.pool())
-        .await?;
-        Ok(OutboxStats {
-            pending: row.try_get::<i64, _>(0)?,
-            parked: row.try_get::<i64, _>(1)?,
-            delivered: row.try_get::<i64, _>(2)?,
-            oldest_pending_created_at_ms: row.try_get::<Option<i64>, _>(3)?,
-        })
+        crate::store::delivery::stats(&self.store, "salesforce_outbox").await
     }
 
     /// Rows in `state` ('pending', 'parked', 'delivered'), oldest first.

@@ -7,6 +7,7 @@
 //! identity columns) code branches on [`Backend`], and each backend has its own migration set.
 
 pub mod core;
+pub mod delivery;
 mod settings;
 
 use std::str::FromStr;
