@@ -159,6 +159,52 @@ async fn ami_peer(listener: TcpListener, mut outgoing: mpsc::UnboundedReceiver<V
     }
 }
 
+/// `rounds` rounds of one offer per agent at once (call numbers from `first`), each offer with
+/// `around` before it; each round waits for every socket's `callOffered`, then rings them all
+/// out. Returns the seconds it took.
+async fn bursts<S>(
+    to_ami: &mpsc::UnboundedSender<Vec<u8>>,
+    sockets: &mut [S],
+    first: u64,
+    rounds: u64,
+    around: &[u8],
+) -> f64
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let agents = sockets.len() as u64;
+    let t = Instant::now();
+    for round in 0..rounds {
+        let call = |agent: usize| first + round * agents + agent as u64;
+        let mut burst = Vec::new();
+        for agent in 0..sockets.len() {
+            burst.extend_from_slice(around);
+            burst.extend(offer_events(call(agent), agent));
+        }
+        to_ami.send(burst).unwrap();
+        for socket in sockets.iter_mut() {
+            loop {
+                let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
+                    .await
+                    .expect("a frame in time")
+                    .expect("open")
+                    .expect("a frame");
+                if let Message::Text(text) = frame
+                    && text.contains("\"callOffered\"")
+                {
+                    break;
+                }
+            }
+        }
+        let mut rang_out = Vec::new();
+        for agent in 0..sockets.len() {
+            rang_out.extend(ring_no_answer(call(agent), agent));
+        }
+        to_ami.send(rang_out).unwrap();
+    }
+    t.elapsed().as_secs_f64()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if support::listed(&args) {
@@ -299,77 +345,15 @@ async fn run(agents: usize, offers: u64, full: bool) {
     let secs = t.elapsed().as_secs_f64();
     delays.sort_unstable();
 
-    // Throughput: every agent offered a call at once, round after round.
+    // Throughput: every agent offered a call at once, round after round; then the same with
+    // the recordings' mix (around each offer, the events Asterisk sent around a recorded queue
+    // call).
     let rounds = (offers / agents as u64).max(1);
-    let t = Instant::now();
-    for round in 0..rounds {
-        let mut burst = Vec::new();
-        for agent in 0..agents {
-            burst.extend(offer_events(offers + round * agents as u64 + agent as u64, agent));
-        }
-        to_ami.send(burst).unwrap();
-        for socket in sockets.iter_mut() {
-            loop {
-                let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
-                    .await
-                    .expect("a frame in time")
-                    .expect("open")
-                    .expect("a frame");
-                if let Message::Text(text) = frame
-                    && text.contains("\"callOffered\"")
-                {
-                    break;
-                }
-            }
-        }
-        let mut rang_out = Vec::new();
-        for agent in 0..agents {
-            rang_out.extend(ring_no_answer(
-                offers + round * agents as u64 + agent as u64,
-                agent,
-            ));
-        }
-        to_ami.send(rang_out).unwrap();
-    }
-    let burst_secs = t.elapsed().as_secs_f64();
-
-    // The same bursts with the recordings' mix: around each offer, the events Asterisk sent
-    // around a recorded queue call.
+    let burst_secs = bursts(&to_ami, &mut sockets, offers, rounds, &[]).await;
     let recorded = recorded_call_events();
     let recorded_count = recorded.windows(7).filter(|w| w == b"Event: ").count() as u64;
-    let t = Instant::now();
     let first = offers + rounds * agents as u64;
-    for round in 0..rounds {
-        let mut burst = Vec::new();
-        for agent in 0..agents {
-            burst.extend_from_slice(&recorded);
-            burst.extend(offer_events(first + round * agents as u64 + agent as u64, agent));
-        }
-        to_ami.send(burst).unwrap();
-        for socket in sockets.iter_mut() {
-            loop {
-                let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
-                    .await
-                    .expect("a frame in time")
-                    .expect("open")
-                    .expect("a frame");
-                if let Message::Text(text) = frame
-                    && text.contains("\"callOffered\"")
-                {
-                    break;
-                }
-            }
-        }
-        let mut rang_out = Vec::new();
-        for agent in 0..agents {
-            rang_out.extend(ring_no_answer(
-                first + round * agents as u64 + agent as u64,
-                agent,
-            ));
-        }
-        to_ami.send(rang_out).unwrap();
-    }
-    let mix_secs = t.elapsed().as_secs_f64();
+    let mix_secs = bursts(&to_ami, &mut sockets, first, rounds, &recorded).await;
     let mix_events = rounds * agents as u64 * (recorded_count + events_per_offer + 1);
     let burst_events = rounds * agents as u64 * (events_per_offer + 1);
     let ms = |us: u64| us as f64 / 1000.0;
