@@ -262,16 +262,7 @@ async fn run(sockets: usize, rate: u64, secs: u64, full: bool) {
                             snapshots.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
-                        let now = chrono::Utc::now();
-                        let event: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                        if let Some(at) = event["at"]
-                            .as_str()
-                            .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
-                        {
-                            let micros = (now - at.with_timezone(&chrono::Utc))
-                                .num_microseconds()
-                                .unwrap_or(i64::MAX)
-                                .max(0) as u64;
+                        if let Some(micros) = support::delay_since_emit(&text) {
                             latencies.lock().unwrap().push(micros);
                             received.fetch_add(1, Ordering::Relaxed);
                         }

@@ -1,5 +1,5 @@
 //! What several benchmarks share: libtest's listing (so nextest runs them as a smoke test),
-//! a cheap password hash for big rosters, a free port, percentiles.
+//! a cheap password hash for big rosters, a free port, percentiles, an event's delay.
 
 #![allow(dead_code)]
 
@@ -41,4 +41,18 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     }
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Microseconds from an event frame's `at` (when the core emitted it) to now; `None` for a
+/// frame that is not a timed event.
+pub fn delay_since_emit(text: &str) -> Option<u64> {
+    let now = chrono::Utc::now();
+    let event: serde_json::Value = serde_json::from_str(text).ok()?;
+    let at = chrono::DateTime::parse_from_rfc3339(event["at"].as_str()?).ok()?;
+    Some(
+        (now - at.with_timezone(&chrono::Utc))
+            .num_microseconds()
+            .unwrap_or(i64::MAX)
+            .max(0) as u64,
+    )
 }
