@@ -340,11 +340,11 @@ async fn run(s: Settings, full: bool) {
             drop(permit);
             tokio::spawn(async move {
                 while let Some(Ok(frame)) = socket.next().await {
-                    if let Message::Text(text) = frame {
-                        if let Some(micros) = support::delay_since_emit(&text) {
-                            latencies.lock().unwrap().push(micros);
-                            received.fetch_add(1, Ordering::Relaxed);
-                        }
+                    if let Message::Text(text) = frame
+                        && let Some(micros) = support::delay_since_emit(&text)
+                    {
+                        latencies.lock().unwrap().push(micros);
+                        received.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
