@@ -411,7 +411,7 @@ mod driver {
         (engine, switch, contacts)
     }
 
-    async fn wait(
+    pub async fn wait(
         events: &mut broadcast::Receiver<EventEnvelope>,
         agent: &str,
         what: &str,
@@ -1141,7 +1141,11 @@ mod console {
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::{INBOUND, id};
 
-    async fn state_becomes(engine: &ctibridge::telephony::EmbeddedEngine, user: &str, want: AgentState) {
+    pub(super) async fn state_becomes(
+        engine: &ctibridge::telephony::EmbeddedEngine,
+        user: &str,
+        want: AgentState,
+    ) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let state = engine.position(&id(user)).await.unwrap().state;
@@ -1265,15 +1269,12 @@ mod conference {
 }
 
 mod transfers {
-    use std::time::Duration;
-
     use ctibridge::telephony::{
         AgentState, CallId, Event, LoginRequest, Telephony, TelephonyError, TransferMode, TransferRequest,
         TransferTarget,
     };
-    use tokio::sync::broadcast;
 
-    use super::driver::{agent_talking, eventually};
+    use super::driver::{agent_talking, eventually, wait};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::id;
 
@@ -1301,26 +1302,6 @@ mod transfers {
              Linkedid: {LINKEDID}\r\nCause: 16\r\nCause-txt: Normal Clearing\r\n\r\n"
         )
         .into_bytes()
-    }
-
-    async fn until(
-        events: &mut broadcast::Receiver<ctibridge::telephony::EventEnvelope>,
-        agent: &str,
-        what: &str,
-        pred: impl Fn(&Event) -> bool,
-    ) {
-        let agent = id(agent);
-        tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                match events.recv().await {
-                    Ok(e) if e.agent.as_ref() == Some(&agent) && pred(&e.event) => return,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(e) => panic!("{e}"),
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no event: {what}"))
     }
 
     /// The last action named `name` the double received.
@@ -1444,7 +1425,7 @@ mod transfers {
             engine.position(&id("agent3")).await.unwrap().state,
             AgentState::WrapUp
         );
-        until(&mut events, "agent1", "offered", |e| {
+        wait(&mut events, "agent1", "offered", |e| {
             matches!(e, Event::CallOffered { .. })
         })
         .await;
@@ -1452,7 +1433,7 @@ mod transfers {
         // agent1's phone answers: the call is agent1's, under the same id.
         let agent1_channel = "Local/1001@agents-000000b0;1";
         double.push(&dial_end(agent1_channel, "ANSWER"));
-        until(
+        wait(
             &mut events,
             "agent1",
             "connected",
@@ -1461,7 +1442,7 @@ mod transfers {
         .await;
         // The customer hangs up: the call ends for agent1.
         double.push(&hangup(CUSTOMER));
-        until(
+        wait(
             &mut events,
             "agent1",
             "ended",
@@ -1502,7 +1483,7 @@ mod transfers {
             (Some("agents"), Some("1001"))
         );
         double.push(&dial_end("Local/1001@agents-000000b1;1", "NOANSWER"));
-        until(
+        wait(
             &mut events,
             "agent3",
             "cancelled",
@@ -1543,7 +1524,7 @@ mod transfers {
             .await
             .unwrap();
         double.push(&dial_end("Local/1001@agents-000000b2;1", "ANSWER"));
-        until(
+        wait(
             &mut events,
             "agent3",
             "answered",
@@ -1551,7 +1532,7 @@ mod transfers {
         )
         .await;
         engine.complete_transfer(&agent3).await.unwrap();
-        until(
+        wait(
             &mut events,
             "agent1",
             "connected",
@@ -1576,6 +1557,7 @@ mod predictive {
     use ctibridge::telephony::engine::LeadInput;
     use ctibridge::telephony::{AgentState, CampaignId, EndReason, Event, LoginRequest, Telephony};
 
+    use super::console::state_becomes;
     use super::driver::{engine, eventually};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::id;
@@ -1698,9 +1680,9 @@ mod predictive {
         );
         assert_eq!(offered.data.call_dialer.as_deref(), Some("predictive"));
         double.push(&asterisk_says("connected", call, &action_id));
-        eventually_state(&engine, "agent3", AgentState::InCall).await;
+        state_becomes(&engine, "agent3", AgentState::InCall).await;
         double.push(&asterisk_says("completed", call, &action_id));
-        eventually_state(&engine, "agent3", AgentState::WrapUp).await;
+        state_becomes(&engine, "agent3", AgentState::WrapUp).await;
     }
 
     #[tokio::test]
@@ -1757,22 +1739,6 @@ mod predictive {
             engine.position(&agent).await.unwrap().state,
             AgentState::Available
         );
-    }
-
-    async fn eventually_state(engine: &ctibridge::telephony::EmbeddedEngine, user: &str, want: AgentState) {
-        let agent = id(user);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let state = engine.position(&agent).await.unwrap().state;
-            if state == want {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{user} is {state:?}, not {want:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 
     async fn eventually_call_gone(engine: &ctibridge::telephony::EmbeddedEngine, call: u64) {
