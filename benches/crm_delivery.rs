@@ -126,6 +126,7 @@ async fn connect(core: &CoreStore, call_id: u64) {
         agent: Some(AgentId::new(format!("agent{}", call_id % 200))),
         transfer: None,
         conference: None,
+        owner: None,
     };
     let commit = Commit {
         events: vec![EventEnvelope {

@@ -80,6 +80,7 @@ fn call_view(call_id: u64, agent: &str) -> CallView {
         agent: Some(AgentId::new(agent)),
         transfer: None,
         conference: None,
+        owner: None,
     }
 }
 

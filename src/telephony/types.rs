@@ -386,6 +386,22 @@ pub struct CallView {
     pub transfer: Option<TransferView>,
     /// Present while the call is a conference: who was invited.
     pub conference: Option<Vec<Participant>>,
+    /// The caller's Salesforce record and its owner, when owner routing found them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<OwnerMatch>,
+}
+
+/// An inbound caller's Salesforce record and who owns it (owner routing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerMatch {
+    /// Contact, Lead, Account, … (the first match in searchTypePriority order).
+    pub record_type: String,
+    pub record_id: String,
+    /// The record's `OwnerId` (a Salesforce user id), when it has one.
+    pub owner_id: Option<String>,
+    /// The agent whose `salesforce_user_id` is `owner_id`, when there is one.
+    pub agent: Option<AgentId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

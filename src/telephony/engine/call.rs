@@ -146,6 +146,7 @@ impl Inner {
                 transfer: None,
                 conference: None,
                 reference: None,
+                owner: None,
             },
         );
         let session = self.session_mut(user)?;

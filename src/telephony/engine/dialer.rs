@@ -97,6 +97,7 @@ impl Inner {
                 transfer: None,
                 conference: None,
                 reference: None,
+                owner: None,
             },
         );
         // Predictive: the customer first; an agent once they answer.

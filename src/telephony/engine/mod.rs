@@ -519,6 +519,7 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
                 transfer: None,
                 conference: None,
                 reference: call.reference.clone(),
+                owner: None,
             },
         );
         if let Some(reference) = &call.reference {

@@ -130,6 +130,8 @@ pub struct Call {
     pub conference: Option<Vec<Participant>>,
     /// The platform's name for the call, when it gave one at intake.
     pub reference: Option<String>,
+    /// Inbound: the caller's Salesforce record and its owner (owner routing).
+    pub owner: Option<crate::telephony::types::OwnerMatch>,
 }
 
 impl Call {
@@ -146,6 +148,7 @@ impl Call {
                 answered: t.answered,
             }),
             conference: self.conference.clone(),
+            owner: self.owner.clone(),
         }
     }
 }

@@ -407,6 +407,7 @@ async fn concurrent_calls_are_all_logged() {
             agent: Some(AgentId::new(&agent)),
             transfer: None,
             conference: None,
+            owner: None,
         };
         tokio::spawn(async move {
             logger
