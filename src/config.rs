@@ -48,6 +48,8 @@ pub struct Config {
     pub crm: crate::crm::CrmConfig,
     /// External systems that drive calls through `/api/v1`.
     pub external: crate::external::ExternalConfig,
+    /// Owner routing: inbound calls go first to the owner of the caller's Salesforce record.
+    pub routing: crate::routing::RoutingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -387,6 +389,7 @@ impl Config {
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
         self.crm.validate().map_err(ConfigError::Invalid)?;
         self.external.validate().map_err(ConfigError::Invalid)?;
+        self.routing.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -10,7 +10,8 @@
 //! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
 //! - [`password`]: argon2 checks of passwords and tokens, bounded process-wide;
 //! - [`store`]: the sqlx pool and migrations (SQLite by default, PostgreSQL by URL);
-//! - [`cluster`]: several instances on one PostgreSQL database, one of them running the core.
+//! - [`cluster`]: several instances on one PostgreSQL database, one of them running the core;
+//! - [`routing`]: owner routing (inbound calls offered first to the caller's record owner).
 //!
 //! [`config`], [`telemetry`] and [`startup`] wire them into one server; `main.rs` only parses
 //! the command line.
@@ -24,6 +25,7 @@ pub mod crm;
 pub mod external;
 pub mod http;
 pub mod password;
+pub mod routing;
 pub mod salesforce;
 pub mod startup;
 pub mod store;

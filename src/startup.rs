@@ -200,6 +200,7 @@ async fn start_core(
     .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
     spawn_heartbeat(core);
     let (salesforce, worker_stop) = salesforce_write_back(config, store, outbox, settings).await?;
+    let owner_lookups = owner_routing(config, &salesforce.flows, &engine);
     let crm = crm_delivery(config, crm_registry, crm_outbox, worker_stop.subscribe());
     let external = external_systems(config, store);
     external
@@ -243,6 +244,12 @@ async fn start_core(
                 ),
             ))
         });
+    let asterisk_dial = config
+        .telephony
+        .asterisk
+        .clone()
+        .filter(|_| config.telephony.driver == crate::telephony::DriverKind::Asterisk)
+        .map(|a| web::Data::new(crate::http::asterisk::AsteriskDial(a)));
     let server = HttpServer::new(move || {
         App::new()
             // Every answer is what its Content-Type says: browsers must not guess.
@@ -257,9 +264,13 @@ async fn start_core(
             .app_data(salesforce.clone())
             .app_data(crm.clone())
             .app_data(external.clone())
+            .app_data(owner_lookups.clone())
             .configure(|cfg| {
                 if let Some(guard) = &intake_guard {
                     cfg.app_data(guard.clone());
+                }
+                if let Some(dial) = &asterisk_dial {
+                    cfg.app_data(dial.clone());
                 }
             })
             .configure(crate::http::configure)
@@ -388,6 +399,37 @@ async fn salesforce_write_back(
         flow,
     };
     Ok((web::Data::new(state), stop))
+}
+
+/// Owner routing (`[routing]`): on when Salesforce credentials are configured and
+/// `owner_first_secs` is not 0. Returns the lookups' counters for `/metrics`.
+fn owner_routing(
+    config: &Config,
+    flows: &SalesforceFlows,
+    engine: &EmbeddedEngine,
+) -> web::Data<crate::routing::OwnerLookups> {
+    use crate::routing::{CachedOwnerLookup, OwnerLookups, salesforce::SalesforceOwners};
+    let client = flows.shared_client().filter(|_| config.routing.enabled());
+    let Some(client) = client else {
+        return web::Data::new(OwnerLookups(None));
+    };
+    // A lookup must answer within a second: the token is obtained before the first call.
+    let warm = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.warm_up().await {
+            tracing::warn!(error = %e, "cannot obtain a Salesforce token for owner lookups yet");
+        }
+    });
+    let source = Arc::new(SalesforceOwners::new(client, flows.entity_types().to_vec()));
+    let lookup = Arc::new(CachedOwnerLookup::new(source, &config.routing));
+    let counters = lookup.counters.clone();
+    engine.route_to_owners(lookup, config.routing.owner_first());
+    tracing::info!(
+        owner_first_secs = config.routing.owner_first_secs,
+        lookup_timeout_ms = config.routing.lookup_timeout_ms,
+        "owner routing on: inbound calls ring on the caller's record owner first"
+    );
+    web::Data::new(OwnerLookups(Some(counters)))
 }
 
 /// The CRM worker (stopped with the Salesforce one) and the admin routes' state.

@@ -107,3 +107,76 @@ fn intake_args(
     })?;
     Ok((args, variables))
 }
+
+/// The Asterisk platform's settings the dialplan endpoints need (the channel to dial a device).
+pub struct AsteriskDial(pub crate::telephony::asterisk::AsteriskConfig);
+
+/// `GET /asterisk/owner?queue=…&uniqueid=…`: owner routing for Asterisk's dialplan, asked after
+/// `/asterisk/intake` and before `Queue()`. The answer is plain text: the channel to `Dial()`
+/// first (e.g. `PJSIP/1001`) when the owner of the caller's Salesforce record (found at
+/// intake) is logged in to the queue's campaign and available, else an empty body: the
+/// dialplan goes straight to `Queue()`. It only reads what intake found, so it answers at once.
+/// Same token as the intake.
+#[get("/asterisk/owner")]
+pub async fn owner(
+    req: HttpRequest,
+    query: Result<web::Query<Vec<(String, String)>>, actix_web::Error>,
+    api: web::Data<ApiState>,
+    guard: Option<web::Data<IntakeGuard>>,
+    dial: Option<web::Data<AsteriskDial>>,
+) -> Result<HttpResponse, ApiError> {
+    let (Some(guard), Some(dial)) = (guard, dial) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "intake_disabled",
+            "the dialplan endpoints are off: set telephony.asterisk.intake_token_hash (ctibridge hash-password)",
+        ));
+    };
+    let token = bearer(&req)?;
+    guard
+        .0
+        .verify(token, &super::neoapi::client_address(&req))
+        .await?;
+    let pairs = query
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))?
+        .into_inner();
+    let (mut queue, mut uniqueid) = (None, None);
+    for (name, value) in pairs {
+        match name.as_str() {
+            "queue" => queue = Some(value),
+            "uniqueid" => uniqueid = Some(value),
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_value",
+                    format!("unknown parameter `{}` (queue, uniqueid)", other.escape_debug()),
+                ));
+            }
+        }
+    }
+    let missing = |name: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            format!("missing parameter `{name}`"),
+        )
+    };
+    let queue = queue.ok_or_else(|| missing("queue"))?;
+    let uniqueid = uniqueid
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| missing("uniqueid"))?;
+    let Some(engine) = &api.engine else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "intake_disabled",
+            "owner routing needs the contact-center core",
+        ));
+    };
+    let device = engine
+        .owner_device(&queue, &uniqueid)
+        .map_err(|e| telephony_error(Method::Position, e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(device.map(|d| dial.0.dial_channel_of(&d)).unwrap_or_default()))
+}

@@ -78,7 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(campaigns::load_leads)
     .service(campaigns::instances)
     .service(stats::floor)
-    .service(asterisk::intake);
+    .service(asterisk::intake)
+    .service(asterisk::owner);
     cfg.configure(adapter::configure);
     cfg.configure(salesforce::configure);
     cfg.configure(crm::configure);

@@ -679,6 +679,26 @@ fn build() -> Value {
         },
     );
 
+    add(
+        "/asterisk/owner",
+        "get",
+        Op {
+            tag: "asterisk",
+            summary: "Owner routing for Asterisk's dialplan: the channel of the caller's record owner to \
+                  Dial() before Queue() as plain text, empty when the owner is not available \
+                  (intake token)"
+                .to_owned(),
+            security: Some("intake"),
+            parameters: vec![
+                query_param("queue", true, string()),
+                query_param("uniqueid", true, string()),
+            ],
+            body: None,
+            success: (200, "text/plain", Some(string())),
+            errors: &[400, 401, 404, 422, 429],
+        },
+    );
+
     let user = || vec![path_param("user", string())];
     let call = || vec![path_param("call", id())];
     let campaign = || {

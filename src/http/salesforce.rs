@@ -313,6 +313,7 @@ async fn metrics(
     _: OperatorToken,
     sf: web::Data<SalesforceState>,
     api: web::Data<ApiState>,
+    owners: Option<web::Data<crate::routing::OwnerLookups>>,
 ) -> Result<HttpResponse, ApiError> {
     use std::fmt::Write as _;
     let stats = sf
@@ -368,6 +369,9 @@ async fn metrics(
     );
     if let Some(floor) = &api.stats {
         super::stats::prometheus(&floor.figures(), &mut out);
+    }
+    if let Some(counters) = owners.as_ref().and_then(|o| o.0.as_ref()) {
+        crate::routing::prometheus(counters, &mut out);
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

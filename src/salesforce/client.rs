@@ -157,6 +157,13 @@ impl SalesforceClient {
         }
     }
 
+    /// Obtains an access token now, so the first request that must be quick (an owner
+    /// lookup) does not pay for it.
+    pub async fn warm_up(&self) -> Result<(), SalesforceError> {
+        self.tokens.get().await?;
+        Ok(())
+    }
+
     /// The HTTP client every Salesforce request uses: timeouts, TLS with the system roots.
     pub fn http_client() -> reqwest::Client {
         crate::install_tls_provider();

@@ -708,6 +708,16 @@ impl SalesforceFlows {
         Ok(())
     }
 
+    /// The REST client, when credentials are configured (owner routing searches with it).
+    pub fn shared_client(&self) -> Option<Arc<SalesforceClient>> {
+        self.client.clone()
+    }
+
+    /// The entity types searched, in priority order.
+    pub fn entity_types(&self) -> &[String] {
+        &self.settings.entity_types
+    }
+
     fn client(&self) -> Result<&SalesforceClient, FlowError> {
         self.client
             .as_deref()

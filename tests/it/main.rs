@@ -16,6 +16,7 @@ mod external;
 mod http;
 mod http_adapter;
 mod restart;
+mod routing;
 mod salesforce;
 mod server;
 mod store;

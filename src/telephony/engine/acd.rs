@@ -4,6 +4,8 @@
 //! and the agent to the "No answer" rest state. A switch with its own queues routes instead:
 //! it says which device it offered a call to ([`Inner::offered_by_switch`]).
 
+use std::time::Duration;
+
 use super::state::{Contact, Inner, Link, Timer};
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{EndReason, Event};
@@ -185,16 +187,17 @@ impl Inner {
 
     /// Rings `user`'s device with the call.
     pub fn offer(&mut self, id: CallId, user: &AgentId, link: Link) {
-        let mut data = match self.calls.get(&id) {
-            Some(call) => call.data.clone(),
-            None => return,
-        };
+        self.offer_for(id, user, link, self.ring_timeout);
+    }
+
+    /// Rings `user`'s device with the call for `ring`; returns the offer's number (`None`
+    /// when the call is gone).
+    pub fn offer_for(&mut self, id: CallId, user: &AgentId, link: Link, ring: Duration) -> Option<u64> {
+        let mut data = self.calls.get(&id)?.data.clone();
         if link == Link::Owner {
             self.agent_fields(user, &mut data);
         }
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
+        let call = self.calls.get_mut(&id)?;
         if link == Link::Owner {
             call.data = data;
             call.state = CallState::Ringing;
@@ -215,13 +218,14 @@ impl Inner {
         self.emit(Some(user), Event::CallOffered { call: view });
         self.emit_position(user);
         self.schedule(
-            self.ring_timeout,
+            ring,
             Timer::RingTimeout {
                 call: id,
                 agent: user.clone(),
                 offer,
             },
         );
+        Some(offer)
     }
 
     /// The agent picked up the ringing call on the device.
@@ -248,6 +252,7 @@ impl Inner {
         }
         call.state = CallState::Connected;
         let view = call.view();
+        self.owner_offers.remove(&id);
         let contact = Contact {
             data: call.data.clone(),
             clavesf: call.clavesf.clone(),
@@ -278,6 +283,10 @@ impl Inner {
         }
         if session.call.is_some_and(|(_, link)| link == Link::ConsultTarget) {
             self.cancel_consultation(id);
+            return;
+        }
+        if self.owner_offers.get(&id) == Some(&offer) {
+            self.owner_first_rang_out(id, user);
             return;
         }
         if let Ok(session) = self.session_mut(user) {

@@ -397,6 +397,7 @@ impl Inner {
         for queue in self.queues.values_mut() {
             queue.retain(|c| *c != id);
         }
+        self.owner_offers.remove(&id);
         let agents = self.call_agents(id);
         for user in &agents {
             let link = self.session(user).ok().and_then(|s| s.call).map(|(_, l)| l);

@@ -28,6 +28,7 @@ mod conference;
 mod dialer;
 pub mod durable;
 mod monitor;
+mod owner;
 pub mod roster;
 pub mod sim;
 mod state;
@@ -76,6 +77,8 @@ pub struct Shared {
     switch: Arc<dyn Switch>,
     /// CONTACTO_INSERT_SALESFORCE, for the intake of calls the switch reports.
     resolver: Arc<dyn ContactResolver>,
+    /// Owner routing's lookup, once set ([`EmbeddedEngine::route_to_owners`]); unset: off.
+    owners: std::sync::OnceLock<Arc<dyn crate::routing::OwnerLookup>>,
 }
 
 impl Shared {
@@ -287,6 +290,7 @@ impl EmbeddedEngine {
             failing: AtomicBool::new(false),
             switch: switch.clone(),
             resolver: contacts.clone(),
+            owners: std::sync::OnceLock::new(),
         });
         switch.attach(SwitchInput {
             shared: Arc::downgrade(&shared),
@@ -486,11 +490,13 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
         ani: ani.clone(),
         database_id,
     };
-    let found = shared
-        .resolver
-        .contacto_insert_salesforce(&lookup)
-        .await
-        .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
+    // The contact and the record's owner are looked up together, outside the lock; the owner
+    // lookup answers within its timeout whatever Salesforce does.
+    let (found, owner) = tokio::join!(
+        shared.resolver.contacto_insert_salesforce(&lookup),
+        owner::lookup(shared, ani.as_deref()),
+    );
+    let found = found.map_err(|e| TelephonyError::Contacts(e.to_string()))?;
     let clavesf = found.clavesf.to_string();
     let id = shared.change(|inner| {
         let id = inner.new_call_id()?;
@@ -519,13 +525,14 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
                 transfer: None,
                 conference: None,
                 reference: call.reference.clone(),
-                owner: None,
+                owner: inner.owner_match(owner),
             },
         );
         if let Some(reference) = &call.reference {
             inner.references.insert(reference.clone(), id);
         }
         inner.enqueue(id, false);
+        inner.offer_to_owner_first(id);
         inner.run();
         Ok::<_, TelephonyError>(id)
     })?;

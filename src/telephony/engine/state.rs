@@ -192,6 +192,10 @@ pub struct Inner {
     pub commands: Vec<SwitchCommand>,
     /// The switch offers calls itself: the core's ACD does not ring devices.
     pub routes_calls: bool,
+    /// Owner routing: how long a call rings on its owner first (`None`: off).
+    pub owner_first: Option<Duration>,
+    /// Owner-first offers ringing now: call → offer number.
+    pub owner_offers: HashMap<CallId, u64>,
     pub clock: Arc<dyn Clock>,
     pub events: broadcast::Sender<EventEnvelope>,
     pub wake: Arc<Notify>,
@@ -239,6 +243,8 @@ impl Inner {
             ring_timeout,
             commands: Vec::new(),
             routes_calls: false,
+            owner_first: None,
+            owner_offers: HashMap::new(),
             clock,
             events,
             wake,
