@@ -327,3 +327,205 @@ async fn without_salesforce_credentials_calls_route_as_before() {
     assert_eq!(fake.requests("search"), 0);
     assert!(!metrics(&app).await.contains("ctibridge_owner_lookups_total"));
 }
+
+/// Asterisk: the dialplan asks `GET /asterisk/owner` after the intake and `Dial()`s the answer
+/// before `Queue()`; the driver follows that dial on the caller's channel.
+mod asterisk {
+    use ctibridge::telephony::DriverKind;
+    use ctibridge::telephony::asterisk::AsteriskConfig;
+    use ctibridge::telephony::engine::roster::hash_password;
+    use secrecy::SecretString;
+    use serde_json::json;
+
+    use super::{FakeSalesforce, OWNER, Socket, TestApp, logged_agent, offered};
+    use crate::http::{login, rpc, wait_for, ws_connect};
+    use crate::support::ami_double::AmiDouble;
+
+    const TOKEN: &str = "dialplan-token";
+    /// The recorded caller's channel.
+    const UNIQUEID: &str = "1795949106.38";
+
+    /// The recorded caller's channel fields (`inbound_answered`), at dialplan `priority`.
+    fn caller(priority: u32) -> String {
+        format!(
+            "Channel: Local/s@customer-00000013;1\r\nChannelState: 6\r\nChannelStateDesc: Up\r\n\
+             CallerIDNum: 1155551001\r\nCallerIDName: Ana Garcia\r\nConnectedLineNum: 1155551001\r\n\
+             ConnectedLineName: Ana Garcia\r\nLanguage: en\r\nAccountCode: \r\nContext: inbound\r\n\
+             Exten: s\r\nPriority: {priority}\r\nUniqueid: {UNIQUEID}\r\nLinkedid: {UNIQUEID}\r\n"
+        )
+    }
+
+    /// The dialed agent's channel fields, as the recording's DialBegin / DialEnd show them.
+    fn dest(up: bool) -> String {
+        let (state, desc) = if up { (6, "Up") } else { (0, "Down") };
+        format!(
+            "DestChannel: Local/1001@agents-00000014;1\r\nDestChannelState: {state}\r\n\
+             DestChannelStateDesc: {desc}\r\nDestCallerIDNum: 1155551001\r\nDestCallerIDName: Ana Garcia\r\n\
+             DestConnectedLineNum: <unknown>\r\nDestConnectedLineName: <unknown>\r\nDestLanguage: en\r\n\
+             DestAccountCode: \r\nDestContext: agents\r\nDestExten: 1001\r\nDestPriority: 1\r\n\
+             DestUniqueid: 1795949106.40\r\nDestLinkedid: {UNIQUEID}\r\n"
+        )
+    }
+
+    /// What Asterisk sends while the dialplan sets the call id and dials the owner.
+    fn owner_dialed(call: u64) -> String {
+        format!(
+            "Event: VarSet\r\nPrivilege: dialplan,all\r\n{}Variable: __CTI_CALL_ID\r\nValue: {call}\r\n\r\n\
+             Event: DialBegin\r\nPrivilege: call,all\r\n{}{}DialString: Local/1001@agents\r\n\r\n",
+            caller(4),
+            caller(7),
+            dest(false)
+        )
+    }
+
+    fn dial_end(status: &str) -> String {
+        format!(
+            "Event: DialEnd\r\nPrivilege: call,all\r\n{}{}DialStatus: {status}\r\n\r\n",
+            caller(7),
+            dest(status == "ANSWER")
+        )
+    }
+
+    async fn app(double: &AmiDouble, fake: &FakeSalesforce) -> TestApp {
+        let hash = hash_password(TOKEN).unwrap();
+        let port = double.port;
+        super::app(fake, move |c| {
+            c.telephony.driver = DriverKind::Asterisk;
+            c.telephony.asterisk = Some(AsteriskConfig {
+                port,
+                secret: SecretString::from("ctibridge-secret".to_owned()),
+                interface: "Local/{device}@agents/n".into(),
+                dial_channel: Some("Local/{device}@agents".into()),
+                intake_token_hash: Some(hash),
+                ..AsteriskConfig::default()
+            });
+        })
+        .await
+    }
+
+    async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, String, String) {
+        let mut request = app.client.get(app.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (response.status().as_u16(), kind, response.text().await.unwrap())
+    }
+
+    async fn owner(app: &TestApp) -> String {
+        let (status, kind, body) = get(
+            app,
+            Some(TOKEN),
+            &format!("/asterisk/owner?queue=salesforce&uniqueid={UNIQUEID}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(kind.starts_with("text/plain"), "{kind}");
+        body
+    }
+
+    /// The recorded caller (whose Contact agent1 owns) taken in by the dialplan; agent1 logged
+    /// in to the queue's campaign. Returns the call id and agent1's socket.
+    async fn owner_ready(double: &AmiDouble, fake: &FakeSalesforce, app: &TestApp) -> (u64, String, Socket) {
+        fake.insert(
+            "Contact",
+            json!({"LastName": "García", "Phone": "1155551001", "OwnerId": OWNER[0]}),
+        );
+        let (status, _, body) = get(
+            app,
+            Some(TOKEN),
+            &format!("/asterisk/intake?queue=salesforce&ani=1155551001&uniqueid={UNIQUEID}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let call: u64 = body.split_once('|').unwrap().1.parse().unwrap();
+        // Not logged in yet: nothing to dial, straight to the queue.
+        assert_eq!(owner(app).await, "");
+        let token = login(app, "agent1", "1001").await;
+        rpc(app, Some(&token), "Login_Campaign", json!({"campaign": 97}))
+            .await
+            .ok();
+        let deadline = std::time::Instant::now() + crate::http::WAIT;
+        while !double.received_names().iter().any(|n| n == "QueueAdd") {
+            assert!(std::time::Instant::now() < deadline, "no QueueAdd sent");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let (socket, _) = ws_connect(app, &token).await;
+        assert_eq!(owner(app).await, "Local/1001@agents");
+        (call, token, socket)
+    }
+
+    #[tokio::test]
+    async fn the_owner_endpoint_needs_the_token_and_names_queues_it_knows() {
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let fake = FakeSalesforce::start().await;
+        let app = app(&double, &fake).await;
+        let path = format!("/asterisk/owner?queue=salesforce&uniqueid={UNIQUEID}");
+        assert_eq!(get(&app, None, &path).await.0, 401);
+        assert_eq!(get(&app, Some("wrong"), &path).await.0, 401);
+        let (status, _, body) = get(&app, Some(TOKEN), "/asterisk/owner?queue=nope&uniqueid=1.2").await;
+        assert_eq!(status, 404, "{body}");
+        assert!(
+            body.contains("unknown_queue") && body.contains("`nope`"),
+            "{body}"
+        );
+        let (status, _, body) = get(&app, Some(TOKEN), "/asterisk/owner?queue=salesforce").await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains("missing parameter `uniqueid`"), "{body}");
+        let (status, _, body) = get(&app, Some(TOKEN), &format!("{path}&colour=red")).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains("unknown parameter `colour`"), "{body}");
+        // A channel the intake never saw: nothing to dial.
+        let (status, _, body) = get(&app, Some(TOKEN), "/asterisk/owner?queue=salesforce&uniqueid=9.9").await;
+        assert_eq!((status, body.as_str()), (200, ""));
+    }
+
+    #[tokio::test]
+    async fn the_owner_dialed_by_the_dialplan_is_offered_the_call_and_a_ring_out_leaves_them_ready() {
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let fake = FakeSalesforce::start().await;
+        let app = app(&double, &fake).await;
+        let (call, token, mut socket) = owner_ready(&double, &fake, &app).await;
+
+        double.push(owner_dialed(call).as_bytes());
+        assert_eq!(offered(&mut socket).await, call);
+        assert_eq!(logged_agent(&app, call).await.as_deref(), Some("agent1"));
+        // Ringing: the owner is no longer available for another call.
+        assert_eq!(owner(&app).await, "");
+
+        double.push(dial_end("NOANSWER").as_bytes());
+        let ended = wait_for(&mut socket, "callEnded").await;
+        assert_eq!(ended["callId"], call, "{ended}");
+        let position = rpc(&app, Some(&token), "Position", json!({})).await;
+        assert_eq!(position.ok()["state"], "available", "{}", position.body);
+    }
+
+    #[tokio::test]
+    async fn an_owner_who_answers_the_dialplans_dial_talks_until_the_caller_hangs_up() {
+        let double = AmiDouble::start(&["inbound_answered"]).await;
+        let fake = FakeSalesforce::start().await;
+        let app = app(&double, &fake).await;
+        let (call, _token, mut socket) = owner_ready(&double, &fake, &app).await;
+
+        double.push(owner_dialed(call).as_bytes());
+        assert_eq!(offered(&mut socket).await, call);
+        double.push(dial_end("ANSWER").as_bytes());
+        let connected = wait_for(&mut socket, "callConnected").await;
+        assert_eq!(connected["call"]["callId"], call);
+        double.push(
+            format!(
+                "Event: Hangup\r\nPrivilege: call,all\r\n{}Cause: 16\r\nCause-txt: Normal Clearing\r\n\r\n",
+                caller(8)
+            )
+            .as_bytes(),
+        );
+        let ended = wait_for(&mut socket, "callEnded").await;
+        assert_eq!(ended["callId"], call, "{ended}");
+        assert_eq!(ended["reason"], "customerHangup", "{ended}");
+    }
+}

@@ -1,7 +1,9 @@
 //! Asterisk as the core's switch. Asterisk's queues route calls: the core follows
 //! `AgentCalled` (offered), `AgentConnect` (answered), `AgentRingNoAnswer`, `AgentComplete`,
 //! `QueueCallerAbandon` and `QueueMemberPause` (also when a supervisor pauses a member at the
-//! console), and a call placed with `Originate` through its `Dial` events. The core's commands
+//! console), a call placed with `Originate` through its `Dial` events, and a queue caller the
+//! dialplan dials on its owner's device before `Queue()` (owner routing) through the caller's
+//! `DialBegin` / `DialEnd`. The core's commands
 //! become actions: `QueueAdd` / `QueueRemove` / `QueuePause` for an agent's presence,
 //! `Originate`, `Hangup`, `PlayDTMF`, `BlindTransfer` / `Atxfer`, a `ChanSpy` originate.
 //!
@@ -61,6 +63,11 @@ struct State {
     /// Transfers to a user under way: the target's device (its `DialEnd` says whether it
     /// answered).
     user_transfers: HashMap<CallId, String>,
+    /// Owner routing: calls the dialplan `Dial()`s on their owner's device before `Queue()`,
+    /// while it rings (the device; the caller's `DialEnd` says whether it answered).
+    owner_dials: HashMap<CallId, String>,
+    /// Calls the owner answered outside any queue: their channels' Hangup ends them.
+    owner_calls: std::collections::HashSet<CallId>,
 }
 
 /// Channel variables with this prefix go to the CRM with the call (OMniLeads' convention).
@@ -798,6 +805,7 @@ impl AsteriskSwitch {
                     .then(|| m.get("PausedReason").unwrap_or_default().to_owned());
                 self.member_paused(device, reason).await;
             }
+            "DialBegin" => self.owner_dial_begin(m).await,
             "DialEnd" => self.dial_end(m).await,
             // Someone else than the customer and the agent entered the call's room: a guest.
             "ConfbridgeJoin" => {
@@ -972,9 +980,10 @@ impl AsteriskSwitch {
         self.report(SwitchEvent::Offered { call, device }).await;
     }
 
-    /// The dialed leg of an originated call answered, or did not.
+    /// The dialed leg of an originated call answered, or did not (transfers and owner dials
+    /// first).
     async fn dial_end(&self, m: &Message) {
-        if self.transfer_dial_end(m).await {
+        if self.transfer_dial_end(m).await || self.owner_dial_end(m).await {
             return;
         }
         // Queue calls' DialEnds (the queue ringing members) are not a customer's answer.
@@ -1055,7 +1064,10 @@ impl AsteriskSwitch {
         // channels hang up in (a member's phone that rang out hangs up too).
         let Some(call) = self.call_of(m).filter(|c| {
             let state = self.lock();
-            state.originated.contains(c) || state.off_queue.contains(c)
+            state.originated.contains(c)
+                || state.off_queue.contains(c)
+                || state.owner_calls.contains(c)
+                || state.owner_dials.contains_key(c)
         }) else {
             return;
         };
@@ -1085,8 +1097,89 @@ impl AsteriskSwitch {
         state.off_queue.remove(&call);
         state.predictive.remove(&call);
         state.user_transfers.remove(&call);
+        state.owner_dials.remove(&call);
+        state.owner_calls.remove(&call);
         state.originate_actions.retain(|_, c| *c != call);
         Some(call)
+    }
+
+    /// Owner routing: the dialplan dials the owner's device from the caller's channel before
+    /// `Queue()` (`DialBegin` with the caller as `Channel`, the device's channel as
+    /// `DestChannel`, as the queue's own dials look). Told to the core as an offer to that
+    /// device when the call came through the intake endpoint (its call id is on the channel)
+    /// and has not joined a queue yet (a queue's dials follow its `QueueCallerJoin`).
+    async fn owner_dial_begin(&self, m: &Message) {
+        let (Some(linkedid), Some(uniqueid), Some(channel), Some(dest)) = (
+            m.get("Linkedid"),
+            m.get("Uniqueid"),
+            m.get("Channel"),
+            m.get("DestChannel"),
+        ) else {
+            return;
+        };
+        let (call, device) = {
+            let mut state = self.lock();
+            if state.calls.contains_key(linkedid) {
+                return;
+            }
+            let Some(call) = state
+                .vars
+                .get(uniqueid)
+                .and_then(|v| v.get(&self.settings.call_id_variable))
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(CallId)
+            else {
+                return;
+            };
+            let Some(device) = state
+                .members
+                .keys()
+                .find(|device| self.settings.is_channel_of(dest, device))
+                .cloned()
+            else {
+                return;
+            };
+            state.calls.insert(linkedid.to_owned(), call);
+            state.legs.entry(call).or_default().customer = Some(channel.to_owned());
+            state.owner_dials.insert(call, device.clone());
+            (call, device)
+        };
+        self.report(SwitchEvent::Offered { call, device }).await;
+    }
+
+    /// The owner's device answered the dialplan's `Dial()` (the call stays outside the queue,
+    /// its channels' Hangup ends it), or did not (the dialplan goes on to `Queue()`). True when
+    /// `m` was such a `DialEnd`.
+    async fn owner_dial_end(&self, m: &Message) -> bool {
+        let (Some(call), Some(dest), Some(status)) =
+            (self.call_of(m), m.get("DestChannel"), m.get("DialStatus"))
+        else {
+            return false;
+        };
+        let device = {
+            let mut state = self.lock();
+            let Some(device) = state.owner_dials.get(&call).cloned() else {
+                return false;
+            };
+            if !self.settings.is_channel_of(dest, &device) {
+                return false;
+            }
+            state.owner_dials.remove(&call);
+            if status == "ANSWER" {
+                state.owner_calls.insert(call);
+                if let Some(legs) = state.legs.get_mut(&call) {
+                    legs.agent = Some(dest.to_owned());
+                }
+            }
+            device
+        };
+        let event = if status == "ANSWER" {
+            SwitchEvent::DeviceAnswered { device }
+        } else {
+            SwitchEvent::RingNoAnswer { call, device }
+        };
+        self.report(event).await;
+        true
     }
 }
 
