@@ -232,3 +232,26 @@ fn a_secret_of_the_wrong_type_is_refused_without_its_value() {
     assert!(err.contains("line 5"), "{err}");
     assert!(!err.contains("987654321"), "{err}");
 }
+
+#[test]
+fn routing_settings_are_checked_at_start() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ctibridge.example.toml");
+    let config = with_env(&[], || load(Some(&path), &FlagOverrides::default())).unwrap();
+    assert_eq!(config.routing.owner_first_secs, 15);
+    assert_eq!(config.routing.lookup_timeout_ms, 800);
+    let file = toml_file("[routing]\nlookup_timeout_ms = 5000\n");
+    let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
+    assert!(
+        err.contains("routing.lookup_timeout_ms must be between 1 and 1000"),
+        "{err}"
+    );
+    let file = toml_file("[routing]\nowner_first_secs = 900\n");
+    let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
+    assert!(
+        err.contains("routing.owner_first_secs must be at most 300"),
+        "{err}"
+    );
+    let file = toml_file("[routing]\nowner_first = 10\n");
+    let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
+    assert!(err.contains("owner_first"), "{err}");
+}
