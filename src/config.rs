@@ -389,7 +389,16 @@ impl Config {
         self.salesforce.validate().map_err(ConfigError::Invalid)?;
         self.crm.validate().map_err(ConfigError::Invalid)?;
         self.external.validate().map_err(ConfigError::Invalid)?;
-        self.routing.validate().map_err(ConfigError::Invalid)?;
+        let inbound: Vec<i64> = self
+            .telephony
+            .effective_campaigns()
+            .iter()
+            .filter(|c| c.kind == crate::telephony::config::CampaignKind::Inbound)
+            .map(|c| c.id)
+            .collect();
+        self.routing
+            .validate_with(&inbound)
+            .map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -200,7 +200,7 @@ async fn start_core(
     .map_err(|e| anyhow::anyhow!("telephony: {e}"))?;
     spawn_heartbeat(core);
     let (salesforce, worker_stop) = salesforce_write_back(config, store, outbox, settings).await?;
-    let owner_lookups = owner_routing(config, &salesforce.flows, &engine);
+    let owner_lookups = owner_routing(config, &salesforce.flows, &salesforce.outbox, &engine);
     let crm = crm_delivery(config, crm_registry, crm_outbox, worker_stop.subscribe());
     let external = external_systems(config, store);
     external
@@ -406,6 +406,7 @@ async fn salesforce_write_back(
 fn owner_routing(
     config: &Config,
     flows: &SalesforceFlows,
+    outbox: &Outbox,
     engine: &EmbeddedEngine,
 ) -> web::Data<crate::routing::OwnerLookups> {
     use crate::routing::{CachedOwnerLookup, OwnerLookups, salesforce::SalesforceOwners};
@@ -423,7 +424,19 @@ fn owner_routing(
     let source = Arc::new(SalesforceOwners::new(client, flows.entity_types().to_vec()));
     let lookup = Arc::new(CachedOwnerLookup::new(source, &config.routing));
     let counters = lookup.counters.clone();
-    engine.route_to_owners(lookup, config.routing.owner_first());
+    let leads = config
+        .routing
+        .unprocessed_leads_owner
+        .clone()
+        .filter(|_| !config.routing.create_leads.is_empty())
+        .map(|owner| {
+            Arc::new(crate::routing::leads::OutboxLeads::new(
+                outbox.clone(),
+                owner,
+                config.routing.create_leads.iter().copied(),
+            )) as Arc<dyn crate::routing::leads::LeadSink>
+        });
+    engine.route_to_owners(lookup, config.routing.owner_first(), leads);
     tracing::info!(
         owner_first_secs = config.routing.owner_first_secs,
         lookup_timeout_ms = config.routing.lookup_timeout_ms,

@@ -13,6 +13,7 @@
 //!   callers nothing but the first one's timeout;
 //! - one warning per outage episode, and one line when searches answer again.
 
+pub mod leads;
 pub mod salesforce;
 
 use std::collections::HashMap;
@@ -38,6 +39,10 @@ pub struct RoutingConfig {
     pub lookup_timeout_ms: u64,
     /// Seconds an answer (found or not) is kept per caller number.
     pub cache_secs: u64,
+    /// Inbound campaigns whose callers with no Salesforce record get a new Lead.
+    pub create_leads: Vec<i64>,
+    /// The Salesforce user (`005…`) who owns those Leads ("unprocessed leads").
+    pub unprocessed_leads_owner: Option<String>,
 }
 
 impl Default for RoutingConfig {
@@ -46,12 +51,42 @@ impl Default for RoutingConfig {
             owner_first_secs: 15,
             lookup_timeout_ms: 800,
             cache_secs: 30,
+            create_leads: Vec::new(),
+            unprocessed_leads_owner: None,
         }
     }
 }
 
 impl RoutingConfig {
+    /// Checks the settings; `inbound` lists the inbound campaigns' ids.
+    pub fn validate_with(&self, inbound: &[i64]) -> Result<(), String> {
+        self.validate()?;
+        if let Some(campaign) = self.create_leads.iter().find(|c| !inbound.contains(c)) {
+            return Err(format!(
+                "routing.create_leads names campaign {campaign}, which is not an inbound campaign"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        match &self.unprocessed_leads_owner {
+            Some(owner) if !is_user_id(owner) => {
+                return Err(format!(
+                    "routing.unprocessed_leads_owner must be a Salesforce user id (15 or 18 letters \
+                     and digits starting with 005), got `{}`",
+                    owner.escape_debug()
+                ));
+            }
+            None if !self.create_leads.is_empty() => {
+                return Err(
+                    "routing.create_leads needs routing.unprocessed_leads_owner (the Salesforce user \
+                     who owns the new Leads)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
         if !(1..=MAX_LOOKUP_TIMEOUT_MS).contains(&self.lookup_timeout_ms) {
             return Err(format!(
                 "routing.lookup_timeout_ms must be between 1 and {MAX_LOOKUP_TIMEOUT_MS} (a lookup \
@@ -275,6 +310,13 @@ impl OwnerLookup for CachedOwnerLookup {
             .await;
         answer.clone()
     }
+}
+
+/// A Salesforce user id: 15 or 18 letters and digits, key prefix `005`.
+pub fn is_user_id(id: &str) -> bool {
+    (id.len() == 15 || id.len() == 18)
+        && id.starts_with("005")
+        && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// Whether two Salesforce ids name the same record: the 18-character form is the

@@ -251,6 +251,24 @@ fn routing_settings_are_checked_at_start() {
         err.contains("routing.owner_first_secs must be at most 300"),
         "{err}"
     );
+    for (toml, expected) in [
+        (
+            "[routing]\ncreate_leads = [97]\n",
+            "routing.create_leads needs routing.unprocessed_leads_owner",
+        ),
+        (
+            "[routing]\ncreate_leads = [98]\nunprocessed_leads_owner = \"005000000000009AAA\"\n",
+            "routing.create_leads names campaign 98, which is not an inbound campaign",
+        ),
+        (
+            "[routing]\nunprocessed_leads_owner = \"00Q000000000009\"\n",
+            "routing.unprocessed_leads_owner must be a Salesforce user id",
+        ),
+    ] {
+        let file = toml_file(toml);
+        let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
+        assert!(err.contains(expected), "{err}");
+    }
     let file = toml_file("[routing]\nowner_first = 10\n");
     let err = with_env(&[], || load(Some(file.path()), &FlagOverrides::default())).unwrap_err();
     assert!(err.contains("owner_first"), "{err}");

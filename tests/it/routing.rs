@@ -328,6 +328,79 @@ async fn without_salesforce_credentials_calls_route_as_before() {
     assert!(!metrics(&app).await.contains("ctibridge_owner_lookups_total"));
 }
 
+/// The Lead rows the outbox holds (any state).
+async fn lead_rows(app: &TestApp) -> Vec<(String, String)> {
+    let store = app._db.store().await;
+    sqlx::query_as("SELECT ext_id_value, fields FROM salesforce_outbox WHERE sobject = 'Lead'")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_caller_with_no_record_gets_one_lead_where_the_campaign_says_so() {
+    const UNPROCESSED: &str = "005000000000009AAA";
+    let fake = FakeSalesforce::start().await;
+    let app = app(&fake, |c| {
+        c.routing.create_leads = vec![97];
+        c.routing.unprocessed_leads_owner = Some(UNPROCESSED.into());
+    })
+    .await;
+    let (_, mut first) = ready(&app, "agent1", "1001").await;
+    // Two calls from an unknown number (the second before Salesforce's index shows the Lead).
+    let call = inbound_call(&app, "+54 11 5555-0999", None).await;
+    assert_eq!(offered(&mut first).await, call, "routed as today");
+    // Saved before the call was acknowledged.
+    let rows = lead_rows(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, "541155550999");
+    inbound_call(&app, "+54 11 5555-0999", None).await;
+    let deadline = Instant::now() + crate::http::WAIT;
+    while fake.records("Lead").is_empty() || !lead_rows_delivered(&app).await {
+        assert!(Instant::now() < deadline, "the Lead was not delivered");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let leads = fake.records("Lead");
+    assert_eq!(leads.len(), 1, "{leads:?}");
+    assert_eq!(leads[0]["OwnerId"], UNPROCESSED);
+    assert_eq!(leads[0]["Phone"], "+54 11 5555-0999");
+    assert_eq!(leads[0]["neoSyncId__c"], "541155550999", "{:?}", leads[0]);
+    // A caller with a record, and a failed lookup, create none.
+    fake.insert(
+        "Contact",
+        json!({"LastName": "Known", "Phone": "1155550888", "OwnerId": OWNER[2]}),
+    );
+    inbound_call(&app, "1155550888", None).await;
+    fake.set_unavailable(true);
+    inbound_call(&app, "1155550777", None).await;
+    assert!(lead_rows(&app).await.iter().all(|(key, _)| key == "541155550999"));
+}
+
+/// Every Lead row of the outbox was delivered.
+async fn lead_rows_delivered(app: &TestApp) -> bool {
+    let store = app._db.store().await;
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM salesforce_outbox WHERE sobject = 'Lead' AND state <> 'delivered'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    pending == 0
+}
+
+#[tokio::test]
+async fn without_create_leads_a_caller_with_no_record_gets_no_lead() {
+    let fake = FakeSalesforce::start().await;
+    let app = app(&fake, |_| {}).await;
+    inbound_call(&app, "1155550666", None).await;
+    assert!(lead_rows(&app).await.is_empty());
+    assert!(
+        metrics(&app)
+            .await
+            .contains("ctibridge_owner_lookups_total{result=\"no_record\"} 1")
+    );
+}
+
 /// Asterisk: the dialplan asks `GET /asterisk/owner` after the intake and `Dial()`s the answer
 /// before `Queue()`; the driver follows that dial on the caller's channel.
 mod asterisk {

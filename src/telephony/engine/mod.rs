@@ -78,7 +78,7 @@ pub struct Shared {
     /// CONTACTO_INSERT_SALESFORCE, for the intake of calls the switch reports.
     resolver: Arc<dyn ContactResolver>,
     /// Owner routing's lookup, once set ([`EmbeddedEngine::route_to_owners`]); unset: off.
-    owners: std::sync::OnceLock<Arc<dyn crate::routing::OwnerLookup>>,
+    owners: std::sync::OnceLock<owner::OwnerRouting>,
 }
 
 impl Shared {
@@ -494,7 +494,7 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
     // lookup answers within its timeout whatever Salesforce does.
     let (found, owner) = tokio::join!(
         shared.resolver.contacto_insert_salesforce(&lookup),
-        owner::lookup(shared, ani.as_deref()),
+        owner::lookup(shared, ani.as_deref(), campaign),
     );
     let found = found.map_err(|e| TelephonyError::Contacts(e.to_string()))?;
     let clavesf = found.clavesf.to_string();

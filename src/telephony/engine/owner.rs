@@ -20,18 +20,37 @@ use tokio::time::Instant;
 
 use super::state::{Inner, Link};
 use super::{EmbeddedEngine, Shared};
+use crate::routing::leads::LeadSink;
 use crate::routing::{OwnerAnswer, OwnerLookup, same_salesforce_id};
 use crate::telephony::error::{Result, TelephonyError};
 use crate::telephony::events::{EndReason, Event};
-use crate::telephony::types::{AgentId, CallId, OwnerMatch};
+use crate::telephony::types::{AgentId, CallId, CampaignId, OwnerMatch};
+
+/// Owner routing as the engine is given it ([`EmbeddedEngine::route_to_owners`]).
+pub(super) struct OwnerRouting {
+    lookup: Arc<dyn OwnerLookup>,
+    leads: Option<Arc<dyn LeadSink>>,
+}
 
 /// The owner of the caller's record; `Unknown` when owner routing is off or the caller
-/// withheld the number.
-pub(super) async fn lookup(shared: &Shared, ani: Option<&str>) -> OwnerAnswer {
-    match (shared.owners.get(), ani) {
-        (Some(owners), Some(ani)) => owners.owner_of(ani).await,
-        _ => OwnerAnswer::Unknown,
+/// withheld the number. A caller with no record gets a Lead where `campaign` says so (saved
+/// before the call is acknowledged).
+pub(super) async fn lookup(shared: &Shared, ani: Option<&str>, campaign: CampaignId) -> OwnerAnswer {
+    let (Some(routing), Some(ani)) = (shared.owners.get(), ani) else {
+        return OwnerAnswer::Unknown;
+    };
+    let answer = routing.lookup.owner_of(ani).await;
+    if answer == OwnerAnswer::NoRecord
+        && let Some(leads) = routing.leads.as_ref().filter(|l| l.wants(campaign.0))
+        && let Err(e) = leads.no_record(ani).await
+    {
+        tracing::error!(
+            error = %e.escape_debug(),
+            campaign = campaign.0,
+            "cannot save the new Lead for a caller with no Salesforce record"
+        );
     }
+    answer
 }
 
 impl Inner {
@@ -125,8 +144,14 @@ impl Inner {
 impl EmbeddedEngine {
     /// Turns owner routing on: calls taken in from now on are looked up with `lookup`, and
     /// (core ACD) ring on their ready owner for `owner_first` before the queue. Set once.
-    pub fn route_to_owners(&self, lookup: Arc<dyn OwnerLookup>, owner_first: Duration) {
-        if self.shared.owners.set(lookup).is_ok() {
+    /// `leads`: where callers with no record get a Lead (the campaigns it wants).
+    pub fn route_to_owners(
+        &self,
+        lookup: Arc<dyn OwnerLookup>,
+        owner_first: Duration,
+        leads: Option<Arc<dyn LeadSink>>,
+    ) {
+        if self.shared.owners.set(OwnerRouting { lookup, leads }).is_ok() {
             self.shared.lock().owner_first = Some(owner_first);
         }
     }
