@@ -172,7 +172,7 @@ impl SwitchInput {
     }
 
     /// A call entered the platform: the core's intake (contact lookup, a call id minted once)
-    /// runs and queues it; the switch then routes it.
+    /// runs and queues it; the switch then routes it (no owner lookup: too late for it).
     pub async fn arrived(
         &self,
         call: crate::telephony::engine::InboundCall,
@@ -182,6 +182,8 @@ impl SwitchInput {
                 "the core stopped".into(),
             ));
         };
-        Ok(crate::telephony::engine::intake(&shared, call).await?.call_id)
+        Ok(crate::telephony::engine::intake_with(&shared, call, false)
+            .await?
+            .call_id)
     }
 }

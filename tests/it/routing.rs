@@ -238,6 +238,28 @@ async fn an_owner_who_lets_it_ring_out_stays_ready_and_the_call_goes_to_another_
 }
 
 #[tokio::test]
+async fn a_call_back_from_its_owner_keeps_its_place_ahead_of_later_callers() {
+    let fake = FakeSalesforce::start().await;
+    fake.insert(
+        "Contact",
+        json!({"LastName": "Place", "Phone": "1155555015", "OwnerId": OWNER[1]}),
+    );
+    let app = app(&fake, |c| c.routing.owner_first_secs = 1).await;
+    let (_, mut owner) = ready(&app, "agent2", "1002").await;
+    let first = inbound_call(&app, "1155555015", None).await;
+    assert_eq!(offered(&mut owner).await, first);
+    // A later caller waits: nobody else is ready.
+    let later = inbound_call(&app, "1155559015", None).await;
+    assert_eq!(call_view(&app, later).await["state"], "queued");
+    // The owner-first ring ends; the first caller is still ahead of the later one, so the
+    // queue offers it first (to the owner, the only ready agent).
+    let ended = wait_for(&mut owner, "callEnded").await;
+    assert_eq!(ended["callId"], first, "{ended}");
+    assert_eq!(offered(&mut owner).await, first);
+    assert_eq!(call_view(&app, later).await["state"], "queued");
+}
+
+#[tokio::test]
 async fn when_salesforce_fails_or_is_slow_the_call_is_queued_within_a_second() {
     let fake = FakeSalesforce::start().await;
     fake.insert(

@@ -466,6 +466,13 @@ impl Inner {
 /// campaign's database, insert it when missing), then a call id minted once, the Neotel data,
 /// and the call queued for the ACD (or for the switch's own routing). Answers once saved.
 pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
+    intake_with(shared, call, true).await
+}
+
+/// As [`intake`]; `find_owner`: look the caller's record owner up (owner routing). A call a
+/// switch reports once it already routes it (in its queue) skips it: nothing can go to the
+/// owner first any more, and the switch's event loop must not wait for Salesforce.
+pub async fn intake_with(shared: &Shared, call: InboundCall, find_owner: bool) -> Result<Arrived> {
     let (campaign, database_id) = {
         let inner = shared.lock();
         // Taken in already under this name (the dialplan asked, then the driver saw it).
@@ -494,7 +501,7 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
     // lookup answers within its timeout whatever Salesforce does.
     let (found, owner) = tokio::join!(
         shared.resolver.contacto_insert_salesforce(&lookup),
-        owner::lookup(shared, ani.as_deref(), campaign),
+        owner::lookup(shared, ani.as_deref().filter(|_| find_owner), campaign),
     );
     let found = found.map_err(|e| TelephonyError::Contacts(e.to_string()))?;
     let clavesf = found.clavesf.to_string();
