@@ -426,6 +426,61 @@ mod tests {
         assert!(!lookup.failing.load(Ordering::SeqCst));
     }
 
+    /// Log lines written while the test runs (this thread's subscriber).
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    impl Captured {
+        fn count(&self, text: &str) -> usize {
+            String::from_utf8_lossy(&self.0.lock().unwrap())
+                .matches(text)
+                .count()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_is_one_warning_and_its_end_one_line_however_many_calls() {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let (source, lookup) = lookup(Err("503 SERVER_UNAVAILABLE".into()), 10);
+        for n in 0..5 {
+            assert_eq!(
+                lookup.owner_of(&format!("115555100{n}")).await,
+                OwnerAnswer::Unknown
+            );
+        }
+        assert_eq!(logs.count("owner lookup failed"), 1);
+        *source.answer.lock().unwrap() = Ok(None);
+        lookup.owner_of("1155552000").await;
+        lookup.owner_of("1155552001").await;
+        assert_eq!(logs.count("owner lookups answer again"), 1);
+        // A new outage is a new warning.
+        *source.answer.lock().unwrap() = Err("503".into());
+        lookup.owner_of("1155553000").await;
+        assert_eq!(logs.count("owner lookup failed"), 2);
+    }
+
     #[test]
     fn ids_compare_in_both_forms_and_numbers_need_three_digits() {
         assert!(same_salesforce_id("005000000000001", "005000000000001AAA"));
