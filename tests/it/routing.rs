@@ -624,3 +624,114 @@ mod asterisk {
         assert_eq!(ended["reason"], "customerHangup", "{ended}");
     }
 }
+
+/// The core on a paused clock with a scripted Salesforce behind the real cached lookup: the
+/// owner-first window and the lookup's timeout to the millisecond.
+mod engine {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use ctibridge::config::TelephonyConfig;
+    use ctibridge::routing::{CachedOwnerLookup, OwnerRecord, OwnerSource, RoutingConfig};
+    use ctibridge::telephony::engine::InboundCall;
+    use ctibridge::telephony::engine::roster::hash_password;
+    use ctibridge::telephony::{AgentState, Event};
+    use tokio::time::Instant;
+
+    use super::OWNER;
+    use crate::telephony::{Harness, INBOUND, QUEUE};
+
+    /// Every number is agent2's customer, after `delay`.
+    struct Scripted {
+        delay: Duration,
+    }
+
+    #[async_trait]
+    impl OwnerSource for Scripted {
+        async fn find(&self, _: &str) -> Result<Option<OwnerRecord>, String> {
+            tokio::time::sleep(self.delay).await;
+            Ok(Some(OwnerRecord {
+                record_type: "Contact".into(),
+                record_id: "003000000000001AAA".into(),
+                owner_id: Some(OWNER[1].into()),
+            }))
+        }
+    }
+
+    async fn harness(delay_ms: u64) -> Harness {
+        let demo = hash_password("demo").unwrap();
+        let config = TelephonyConfig {
+            agents: (1..=2)
+                .map(|n| ctibridge::telephony::config::AgentConfig {
+                    user: format!("agent{n}"),
+                    device: format!("100{n}"),
+                    password_hash: demo.clone(),
+                    role: ctibridge::telephony::Role::Agent,
+                    salesforce_user_id: Some(OWNER[n - 1].into()),
+                    salesforce_username: None,
+                })
+                .collect(),
+            ..TelephonyConfig::default()
+        };
+        let h = Harness::with_config(config).await;
+        let routing = RoutingConfig {
+            owner_first_secs: 10,
+            lookup_timeout_ms: 800,
+            ..RoutingConfig::default()
+        };
+        let source = Arc::new(Scripted {
+            delay: Duration::from_millis(delay_ms),
+        });
+        h.engine.route_to_owners(
+            Arc::new(CachedOwnerLookup::new(source, &routing)),
+            routing.owner_first(),
+            None,
+        );
+        h
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_owner_rings_for_the_owner_first_window_then_the_queue_offers_the_call() {
+        let mut h = harness(50).await;
+        let first = h.agent_in("agent1", INBOUND).await;
+        let owner = h.agent_in("agent2", INBOUND).await;
+        let started = Instant::now();
+        let call = h
+            .sim
+            .inbound_call(InboundCall::from("1155551001", QUEUE))
+            .await
+            .unwrap();
+        h.wait_for(&owner, "the owner-first offer", |e| {
+            matches!(e, Event::CallOffered { .. })
+        })
+        .await;
+        assert_eq!(started.elapsed(), Duration::from_millis(50));
+        h.wait_for(&first, "the queue's offer", |e| {
+            matches!(e, Event::CallOffered { .. })
+        })
+        .await;
+        assert_eq!(started.elapsed(), Duration::from_millis(10_050));
+        assert_eq!(h.state(&owner).await, AgentState::Available);
+        assert_eq!(h.sim.call(call).unwrap().agent, Some(first));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lookup_slower_than_its_timeout_sends_the_call_to_the_queue_at_the_timeout() {
+        let mut h = harness(5_000).await;
+        let first = h.agent_in("agent1", INBOUND).await;
+        h.agent_in("agent2", INBOUND).await;
+        let started = Instant::now();
+        let call = h
+            .sim
+            .inbound_call(InboundCall::from("1155551001", QUEUE))
+            .await
+            .unwrap();
+        assert_eq!(started.elapsed(), Duration::from_millis(800));
+        h.wait_for(&first, "the queue's offer", |e| {
+            matches!(e, Event::CallOffered { .. })
+        })
+        .await;
+        assert_eq!(h.sim.call(call).unwrap().owner, None);
+    }
+}
