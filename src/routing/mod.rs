@@ -12,6 +12,8 @@
 //!   search at a time goes out (the others answer `Unknown` at once), so an outage costs the
 //!   callers nothing but the first one's timeout;
 //! - one warning per outage episode, and one line when searches answer again.
+//!
+//! [`leads`] gives callers Salesforce does not know a Lead, where a campaign asks for it.
 
 pub mod leads;
 pub mod salesforce;
@@ -207,6 +209,15 @@ pub struct CachedOwnerLookup {
     pub counters: Arc<LookupCounters>,
 }
 
+/// Ends a probe's turn when dropped.
+struct Probe<'a>(&'a AtomicBool);
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Entries kept before expired ones are swept.
 const SWEEP_ABOVE: usize = 4096;
 
@@ -261,10 +272,9 @@ impl CachedOwnerLookup {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
             return OwnerAnswer::Unknown;
         }
+        // The probe's turn ends with this search, even one dropped half-way (a caller gone).
+        let _probe = outage.then(|| Probe(&self.probing));
         let result = tokio::time::timeout(self.timeout, self.source.find(key)).await;
-        if outage {
-            self.probing.store(false, Ordering::SeqCst);
-        }
         let failure = match result {
             Ok(Ok(found)) => {
                 if self.failing.swap(false, Ordering::SeqCst) {
@@ -479,6 +489,18 @@ mod tests {
         *source.answer.lock().unwrap() = Err("503".into());
         lookup.owner_of("1155553000").await;
         assert_eq!(logs.count("owner lookup failed"), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_dropped_half_way_lets_the_next_call_probe() {
+        let (source, lookup) = lookup(Err("503".into()), 200);
+        lookup.owner_of("1155551001").await;
+        // A caller gives up while its search probes the outage.
+        let gone = tokio::time::timeout(Duration::from_millis(50), lookup.owner_of("1155552002")).await;
+        assert!(gone.is_err());
+        *source.answer.lock().unwrap() = Ok(None);
+        assert_eq!(lookup.owner_of("1155553003").await, OwnerAnswer::NoRecord);
+        assert_eq!(source.searches.load(Ordering::SeqCst), 3);
     }
 
     #[test]
