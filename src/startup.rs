@@ -402,7 +402,8 @@ async fn salesforce_write_back(
 }
 
 /// Owner routing (`[routing]`): on when Salesforce credentials are configured and
-/// `owner_first_secs` is not 0. Returns the lookups' counters for `/metrics`.
+/// `owner_first_secs` is not 0 or a campaign creates Leads. Returns the lookups' counters for
+/// `/metrics`.
 fn owner_routing(
     config: &Config,
     flows: &SalesforceFlows,
@@ -440,7 +441,8 @@ fn owner_routing(
     tracing::info!(
         owner_first_secs = config.routing.owner_first_secs,
         lookup_timeout_ms = config.routing.lookup_timeout_ms,
-        "owner routing on: inbound calls ring on the caller's record owner first"
+        lead_campaigns = ?config.routing.create_leads,
+        "owner routing on: inbound callers are looked up in Salesforce"
     );
     web::Data::new(OwnerLookups(Some(counters)))
 }

@@ -35,7 +35,7 @@ pub const MAX_LOOKUP_TIMEOUT_MS: u64 = 1000;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoutingConfig {
-    /// Seconds a call rings on its owner before it goes to the queue; 0 turns owner routing off.
+    /// Seconds a call rings on its owner before it goes to the queue; 0: never.
     pub owner_first_secs: u64,
     /// Milliseconds an owner lookup may take (1–1000); past that the call routes as usual.
     pub lookup_timeout_ms: u64,
@@ -98,7 +98,7 @@ impl RoutingConfig {
         }
         if self.owner_first_secs > 300 {
             return Err(format!(
-                "routing.owner_first_secs must be at most 300 (0 turns owner routing off), got {}",
+                "routing.owner_first_secs must be at most 300 (0: never), got {}",
                 self.owner_first_secs
             ));
         }
@@ -111,13 +111,15 @@ impl RoutingConfig {
         Ok(())
     }
 
-    /// Whether calls are offered to their owner first.
+    /// Whether callers are looked up at all: to offer calls to their owner first, or to give
+    /// callers with no record a Lead.
     pub fn enabled(&self) -> bool {
-        self.owner_first_secs > 0
+        self.owner_first_secs > 0 || !self.create_leads.is_empty()
     }
 
-    pub fn owner_first(&self) -> Duration {
-        Duration::from_secs(self.owner_first_secs)
+    /// How long a call rings on its owner first; `None`: not at all.
+    pub fn owner_first(&self) -> Option<Duration> {
+        (self.owner_first_secs > 0).then(|| Duration::from_secs(self.owner_first_secs))
     }
 }
 

@@ -143,26 +143,30 @@ impl Inner {
 
 impl EmbeddedEngine {
     /// Turns owner routing on: calls taken in from now on are looked up with `lookup`, and
-    /// (core ACD) ring on their ready owner for `owner_first` before the queue. Set once.
-    /// `leads`: where callers with no record get a Lead (the campaigns it wants).
+    /// (core ACD) ring on their ready owner for `owner_first` (if any) before the queue. Set
+    /// once. `leads`: where callers with no record get a Lead (the campaigns it wants).
     pub fn route_to_owners(
         &self,
         lookup: Arc<dyn OwnerLookup>,
-        owner_first: Duration,
+        owner_first: Option<Duration>,
         leads: Option<Arc<dyn LeadSink>>,
     ) {
         if self.shared.owners.set(OwnerRouting { lookup, leads }).is_ok() {
-            self.shared.lock().owner_first = Some(owner_first);
+            self.shared.lock().owner_first = owner_first;
         }
     }
 
     /// For a switch with its own queues (the Asterisk dialplan, before `Queue()`): the device
     /// of the owner of the call the platform names `reference`, when that owner is logged in to
-    /// `queue`'s campaign and ready; `None` otherwise (no such call, no owner, owner busy).
+    /// `queue`'s campaign and ready; `None` otherwise (no such call, no owner, owner busy,
+    /// `owner_first_secs` 0).
     pub fn owner_device(&self, queue: &str, reference: &str) -> Result<Option<String>> {
         let inner = self.shared.lock();
         if !inner.campaigns.values().any(|c| c.queue == queue) {
             return Err(TelephonyError::UnknownQueue(queue.to_owned()));
+        }
+        if inner.owner_first.is_none() {
+            return Ok(None);
         }
         let Some(id) = inner.references.get(reference).copied() else {
             return Ok(None);
