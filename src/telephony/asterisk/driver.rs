@@ -61,6 +61,10 @@ struct State {
     /// Transfers to a user under way: the target's device (its `DialEnd` says whether it
     /// answered).
     user_transfers: HashMap<CallId, String>,
+    /// Queue calls whose caller left the queue (`QueueCallerLeave`) before any `AgentConnect`:
+    /// a timeout or no members (the dialplan goes on, to voicemail), or an answer whose
+    /// `AgentConnect` follows.
+    left: std::collections::HashSet<CallId>,
 }
 
 /// Channel variables with this prefix go to the CRM with the call (OMniLeads' convention).
@@ -764,6 +768,7 @@ impl AsteriskSwitch {
                     legs.customer = m.get("Channel").map(str::to_owned);
                     legs.agent = m.get("DestChannel").map(str::to_owned);
                 }
+                self.lock().left.remove(&call);
                 self.report(SwitchEvent::DeviceAnswered { device }).await;
             }
             "AgentRingNoAnswer" => {
@@ -791,6 +796,17 @@ impl AsteriskSwitch {
             "QueueCallerAbandon" => {
                 let Some(call) = self.forget(m) else { return };
                 self.report(SwitchEvent::CustomerHungUp { call }).await;
+            }
+            // After an abandon the call is forgotten already; after an answer, AgentConnect
+            // follows (the core keeps a ringing call); otherwise no agent will take it.
+            "QueueCallerLeave" => {
+                let Some(call) = self.call_of(m) else { return };
+                let connected = self.lock().legs.get(&call).is_some_and(|l| l.agent.is_some());
+                if connected {
+                    return;
+                }
+                self.lock().left.insert(call);
+                self.report(SwitchEvent::LeftQueue { call, hung_up: false }).await;
             }
             "QueueMemberPause" => {
                 let Some(device) = self.device(m) else { return };
@@ -1051,6 +1067,16 @@ impl AsteriskSwitch {
         if let Some(uniqueid) = m.get("Uniqueid") {
             self.lock().vars.remove(uniqueid);
         }
+        // A caller who left the queue unconnected hangs up (after the voicemail, say).
+        let left = self.call_of(m).filter(|c| self.lock().left.contains(c));
+        if let Some(call) = left {
+            let customer = self.lock().legs.get(&call).and_then(|l| l.customer.clone());
+            if m.get("Channel").is_some() && m.get("Channel") == customer.as_deref() {
+                self.forget(m);
+                self.report(SwitchEvent::LeftQueue { call, hung_up: true }).await;
+            }
+            return;
+        }
         // Queue calls end with AgentComplete or QueueCallerAbandon, whatever order their
         // channels hang up in (a member's phone that rang out hangs up too).
         let Some(call) = self.call_of(m).filter(|c| {
@@ -1085,6 +1111,7 @@ impl AsteriskSwitch {
         state.off_queue.remove(&call);
         state.predictive.remove(&call);
         state.user_transfers.remove(&call);
+        state.left.remove(&call);
         state.originate_actions.retain(|_, c| *c != call);
         Some(call)
     }

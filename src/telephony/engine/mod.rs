@@ -27,6 +27,7 @@ pub mod clock;
 mod conference;
 mod dialer;
 pub mod durable;
+mod missed;
 mod monitor;
 pub mod roster;
 pub mod sim;
@@ -402,6 +403,7 @@ impl Inner {
             Timer::RingTimeout { call, agent, offer } => self.ring_timeout(call, &agent, offer),
             Timer::AutoRelease { agent, call } => self.auto_release(&agent, call),
             Timer::CallbackDue(id) => self.callback_due(id),
+            Timer::MaxWait(id) => self.max_wait_passed(id),
         }
     }
 }
@@ -433,6 +435,10 @@ impl Inner {
                     return Err(TelephonyError::UnknownCall(call.0));
                 }
                 self.end_call(call, reason);
+                Ok(())
+            }
+            SwitchEvent::LeftQueue { call, hung_up } => {
+                self.left_queue(call, hung_up);
                 Ok(())
             }
             SwitchEvent::MemberPaused { device, reason } => self.paused_on_switch(&device, reason),
@@ -471,6 +477,7 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
             return Ok(Arrived {
                 call_id: *known,
                 clavesf: existing.clavesf.clone().unwrap_or_default(),
+                closed: false,
             });
         }
         let campaign = inner
@@ -492,8 +499,9 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
         .await
         .map_err(|e| TelephonyError::Contacts(e.to_string()))?;
     let clavesf = found.clavesf.to_string();
-    let id = shared.change(|inner| {
+    let (id, closed) = shared.change(|inner| {
         let id = inner.new_call_id()?;
+        let arrived_at = inner.clock.now();
         let mut data = NeotelData {
             call_id: id.0,
             call_campaing: Some(campaign.0),
@@ -505,32 +513,44 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
             ..NeotelData::default()
         };
         call::contact_data(&mut data, &found);
-        inner.calls.insert(
-            id,
-            state::Call {
-                direction: crate::telephony::types::Direction::Inbound,
-                campaign: Some(campaign),
-                phone: ani.unwrap_or_default(),
-                data,
-                clavesf: Some(clavesf.clone()),
-                state: crate::telephony::types::CallState::Queued,
-                agent: None,
-                predictive: false,
-                transfer: None,
-                conference: None,
-                reference: call.reference.clone(),
-                owner: None,
+        let entry = state::Call {
+            direction: crate::telephony::types::Direction::Inbound,
+            campaign: Some(campaign),
+            phone: ani.unwrap_or_default(),
+            data,
+            clavesf: Some(clavesf.clone()),
+            state: crate::telephony::types::CallState::Queued,
+            agent: None,
+            predictive: false,
+            transfer: None,
+            conference: None,
+            reference: call.reference.clone(),
+            owner: None,
+            progress: state::Progress {
+                arrived_at: Some(arrived_at),
+                ..Default::default()
             },
-        );
+        };
+        // Closed: the call is not queued, only recorded as missed; the platform is told.
+        if inner.outside_hours(campaign) {
+            inner.emit_missed(id, &entry, crate::telephony::events::MissedReason::OutsideHours);
+            return Ok::<_, TelephonyError>((id, true));
+        }
+        inner.calls.insert(id, entry);
         if let Some(reference) = &call.reference {
             inner.references.insert(reference.clone(), id);
         }
         inner.enqueue(id, false);
+        inner.start_max_wait(id);
         inner.run();
-        Ok::<_, TelephonyError>(id)
+        Ok((id, false))
     })?;
     shared.flush().await?;
-    Ok(Arrived { call_id: id, clavesf })
+    Ok(Arrived {
+        call_id: id,
+        clavesf,
+        closed,
+    })
 }
 
 /// A call taken in: its id and CLAVESF (`idContacto-Data`), what the dialplan needs.
@@ -538,6 +558,9 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
 pub struct Arrived {
     pub call_id: CallId,
     pub clavesf: String,
+    /// The campaign is outside its opening hours: the call was not queued (it is recorded as
+    /// missed); the platform should not queue it either (voicemail, a message).
+    pub closed: bool,
 }
 
 #[async_trait]
