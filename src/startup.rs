@@ -176,7 +176,12 @@ async fn start_core(
     let crm_outbox = CrmOutbox::new(store.clone());
     let crm_recorder: Arc<dyn EventRecorder> =
         Arc::new(CrmRecorder::new(crm_registry.clone(), crm_outbox.clone()));
-    let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![logger, crm_recorder]));
+    // And the missed calls with their Tasks.
+    let missed_recorder: Arc<dyn EventRecorder> = Arc::new(crate::missed::MissedCallRecorder::new(
+        outbox.clone(),
+        crate::missed::MissedSettings::from_config(config),
+    ));
+    let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![logger, crm_recorder, missed_recorder]));
     let core = Arc::new(CoreStore::new(store.clone(), Some(recorders)));
     let restored = core.load().await?;
     let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();

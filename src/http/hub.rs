@@ -315,6 +315,15 @@ impl EventHub {
                 }
             }
         }
+        // The missed calls may have changed: every softphone reads its list again (after the
+        // event itself, so each agent's own events keep their order).
+        if crate::missed::changes_list(&envelope.event) {
+            let frame = ByteString::from_static(crate::missed::LIST_CHANGED_FRAME);
+            table.by_agent.retain(|_, list| {
+                offer(list, &frame);
+                !list.is_empty()
+            });
+        }
     }
 
     /// The dispatcher lost events: nobody's stream is complete any more; every socket
