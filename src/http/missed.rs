@@ -123,7 +123,11 @@ pub async fn callback(
             ),
         ));
     }
-    let Some(phone) = missed.phone.clone().filter(|p| !p.trim().is_empty()) else {
+    let Some(phone) = missed
+        .phone
+        .clone()
+        .filter(|p| !p.trim().is_empty() && !crate::missed::is_private(p))
+    else {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "no_number",

@@ -63,8 +63,8 @@ pub fn subject(phone: Option<&str>) -> String {
     }
 }
 
-/// Caller ids that name nobody.
-fn is_private(phone: &str) -> bool {
+/// Caller ids that name nobody (nothing to dial back).
+pub fn is_private(phone: &str) -> bool {
     ["anonymous", "private", "unknown", "restricted", "<unknown>"]
         .iter()
         .any(|p| phone.eq_ignore_ascii_case(p))

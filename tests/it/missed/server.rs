@@ -1,0 +1,401 @@
+//! The server end to end over HTTP, with the fake org and the database: the reasons, the
+//! call back, the answered re-call, authorization and bad input, a restart.
+
+use serde_json::{Value, json};
+
+use super::{
+    CLOSED, CLOSED_QUEUE, MISSED_OWNER, call_back, configure, eventually, missed_list, outbox_rows, rows,
+    tasks_of,
+};
+use crate::http::{available, inbound_call, login, rpc, sim, wait_for, ws_connect};
+use crate::support::fake_salesforce::FakeSalesforce;
+use crate::support::server::TestApp;
+
+async fn pause(app: &TestApp, token: &str) {
+    rpc(
+        app,
+        Some(token),
+        "Pause",
+        json!({"reason": {"kind": "system", "id": "break"}}),
+    )
+    .await
+    .ok();
+}
+
+/// A customer calls and hangs up while waiting; returns the call id.
+async fn abandoned(app: &TestApp, ani: &str) -> u64 {
+    let call = inbound_call(app, ani, None).await;
+    sim(app, &format!("calls/{call}/hangup"), json!({})).await.ok();
+    call
+}
+
+fn reason_of(list: &Value, call: u64) -> Option<String> {
+    list["missedCalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["callId"] == call)
+        .map(|m| m["reason"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn each_missed_reason_is_one_row_and_one_open_task() {
+    let fake = FakeSalesforce::start().await;
+    let app = TestApp::spawn_with(|c| configure(c, &fake, Some(2))).await;
+    // agent1 is in the inbound campaign but on a break: nobody takes calls.
+    let t1 = available(&app, "agent1", "1001").await;
+    pause(&app, &t1).await;
+    let (mut s1, _) = ws_connect(&app, &t1).await;
+
+    let gave_up = abandoned(&app, "1155560001").await;
+    wait_for(&mut s1, "missedCallsChanged").await;
+    let no_agent = inbound_call(&app, "1155560002", None).await;
+    wait_for(&mut s1, "missedCallsChanged").await;
+    // agent2 is ready but never answers: it rings, rings out, and the wait runs out.
+    let t2 = available(&app, "agent2", "1002").await;
+    let (mut s2, _) = ws_connect(&app, &t2).await;
+    let rang_out = inbound_call(&app, "1155560003", None).await;
+    wait_for(&mut s2, "callOffered").await;
+    wait_for(&mut s1, "missedCallsChanged").await;
+    // Campaign 96 is closed today: the call is not queued at all.
+    let closed = sim(
+        &app,
+        "inbound",
+        json!({"ani": "1155560004", "queue": CLOSED_QUEUE}),
+    )
+    .await
+    .ok()["callId"]
+        .as_u64()
+        .unwrap();
+    wait_for(&mut s1, "missedCallsChanged").await;
+
+    // agent1 sees the inbound campaign's three, not the closed campaign's.
+    let (status, list) = missed_list(&app, &t1).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["missedCalls"].as_array().unwrap().len(), 3, "{list}");
+    assert_eq!(reason_of(&list, gave_up).as_deref(), Some("abandoned"));
+    assert_eq!(reason_of(&list, no_agent).as_deref(), Some("noAgent"));
+    assert_eq!(reason_of(&list, rang_out).as_deref(), Some("ringOut"));
+    let entry = list["missedCalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["callId"] == no_agent)
+        .unwrap();
+    assert_eq!(entry["phone"], "1155560002");
+    assert_eq!(entry["queue"], "salesforce");
+    assert_eq!(entry["status"], "open");
+    assert!(entry["waitedSecs"].as_i64().unwrap() >= 2, "{entry}");
+
+    // The database: one row each, with its reason and campaign.
+    let store = app._db.store().await;
+    let stored = rows(&store).await;
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    let reasons: Vec<(i64, i64, &str)> = stored
+        .iter()
+        .map(|r| (r.call_id, r.campaign, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (gave_up as i64, 97, "abandoned"),
+            (no_agent as i64, 97, "noAgent"),
+            (rang_out as i64, 97, "ringOut"),
+            (closed as i64, CLOSED, "outsideHours"),
+        ]
+    );
+    assert!(stored.iter().all(|r| r.status == "open"));
+    assert_eq!(stored[1].phone.as_deref(), Some("1155560002"));
+    assert!(stored[1].waited_secs >= 2, "{stored:?}");
+
+    // The org: one open Task each, by the call id, owned by the configured user.
+    let calls = [gave_up, no_agent, rang_out, closed];
+    eventually("four missed-call Tasks", || {
+        calls.iter().all(|c| tasks_of(&fake, *c).len() == 1)
+    })
+    .await;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for (call, phone) in calls
+        .iter()
+        .zip(["1155560001", "1155560002", "1155560003", "1155560004"])
+    {
+        let task = &tasks_of(&fake, *call)[0];
+        assert_eq!(
+            task["Subject"],
+            json!(format!("Missed call from {phone}")),
+            "{task:?}"
+        );
+        assert_eq!(task["Status"], "Not Started", "{task:?}");
+        assert_eq!(task["CallType"], "Inbound");
+        assert_eq!(task["TaskSubtype"], "Call");
+        assert_eq!(task["CallObject"], json!(call.to_string()));
+        assert_eq!(task["OwnerId"], MISSED_OWNER);
+        assert_eq!(task["ActivityDate"], json!(today));
+        assert!(task.get("WhoId").is_none_or(Value::is_null), "{task:?}");
+        assert_eq!(outbox_rows(&store, *call).await, 1, "one write per missed call");
+    }
+    assert!(
+        tasks_of(&fake, no_agent)[0]["Description"]
+            .as_str()
+            .unwrap()
+            .contains("noAgent"),
+    );
+    assert_eq!(
+        fake.records("Task").len(),
+        4,
+        "no other Task: {:?}",
+        fake.records("Task")
+    );
+}
+
+#[tokio::test]
+async fn a_call_back_closes_the_missed_call_and_its_task() {
+    let fake = FakeSalesforce::start().await;
+    let app = TestApp::spawn_with(|c| configure(c, &fake, None)).await;
+    let token = available(&app, "agent1", "1001").await;
+    pause(&app, &token).await;
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    let missed = abandoned(&app, "1155561001").await;
+    wait_for(&mut socket, "missedCallsChanged").await;
+    eventually("the open Task", || tasks_of(&fake, missed).len() == 1).await;
+
+    let (status, answer) = call_back(&app, &token, &missed.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["missedCallId"], missed);
+    let callback = answer["callId"].as_u64().unwrap();
+    let position = rpc(&app, Some(&token), "Position", json!({})).await;
+    let position = position.ok();
+    assert_eq!(position["call"]["callId"], callback, "{position}");
+    assert_eq!(position["call"]["phoneNumber"], "1155561001", "{position}");
+    assert_eq!(position["call"]["missedCallId"], missed, "{position}");
+    // Not closed until the customer answers.
+    assert_eq!(
+        missed_list(&app, &token).await.1["missedCalls"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    sim(&app, &format!("calls/{callback}/answer"), json!({}))
+        .await
+        .ok();
+    wait_for(&mut socket, "callConnected").await;
+    wait_for(&mut socket, "missedCallsChanged").await;
+    let (_, list) = missed_list(&app, &token).await;
+    assert_eq!(list["missedCalls"], json!([]), "{list}");
+    let store = app._db.store().await;
+    let row = rows(&store)
+        .await
+        .into_iter()
+        .find(|r| r.call_id == missed as i64)
+        .unwrap();
+    assert_eq!(row.status, "closed");
+    assert_eq!(row.closed_by, Some(callback as i64));
+    assert_eq!(row.closed_by_agent.as_deref(), Some("agent1"));
+    eventually("the Task completed", || {
+        tasks_of(&fake, missed)
+            .first()
+            .is_some_and(|t| t.get("Status") == Some(&json!("Completed")))
+    })
+    .await;
+    let task = &tasks_of(&fake, missed)[0];
+    let description = task["Description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!("Called back: call {callback} by agent1")),
+        "{description}"
+    );
+    assert_eq!(tasks_of(&fake, missed).len(), 1, "the same Task, updated");
+
+    // Calling back a closed one changes nothing.
+    let (status, again) = call_back(&app, &token, &missed.to_string()).await;
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["error"]["code"], "missed_call_closed");
+    let row = rows(&store)
+        .await
+        .into_iter()
+        .find(|r| r.call_id == missed as i64)
+        .unwrap();
+    assert_eq!(row.closed_by, Some(callback as i64));
+}
+
+#[tokio::test]
+async fn an_answered_recall_closes_the_numbers_missed_calls() {
+    let fake = FakeSalesforce::start().await;
+    let app = TestApp::spawn_with(|c| configure(c, &fake, None)).await;
+    let token = available(&app, "agent1", "1001").await;
+    pause(&app, &token).await;
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    let first = abandoned(&app, "1155562001").await;
+    let second = abandoned(&app, "1155562001").await;
+    let other = abandoned(&app, "1155562999").await;
+
+    rpc(&app, Some(&token), "Unpause", json!({})).await.ok();
+    let recall = inbound_call(&app, "1155562001", None).await;
+    wait_for(&mut socket, "callOffered").await;
+    sim(&app, "agents/agent1/answer", json!({})).await.ok();
+    wait_for(&mut socket, "callConnected").await;
+    wait_for(&mut socket, "missedCallsChanged").await;
+
+    let (_, list) = missed_list(&app, &token).await;
+    let open: Vec<u64> = list["missedCalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["callId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(open, vec![other], "{list}");
+    let store = app._db.store().await;
+    for call in [first, second] {
+        let row = rows(&store)
+            .await
+            .into_iter()
+            .find(|r| r.call_id == call as i64)
+            .unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.closed_by),
+            ("closed", Some(recall as i64))
+        );
+    }
+    eventually("both Tasks completed", || {
+        [first, second].iter().all(|c| {
+            tasks_of(&fake, *c)
+                .first()
+                .is_some_and(|t| t.get("Status") == Some(&json!("Completed")))
+        })
+    })
+    .await;
+    let description = tasks_of(&fake, first)[0]["Description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        description.contains(&format!("Answered when the caller called again: call {recall}")),
+        "{description}"
+    );
+    eventually("the other Task", || tasks_of(&fake, other).len() == 1).await;
+    assert_eq!(tasks_of(&fake, other)[0]["Status"], "Not Started");
+}
+
+#[tokio::test]
+async fn agents_see_and_call_back_only_their_campaigns_missed_calls() {
+    let fake = FakeSalesforce::start().await;
+    let app = TestApp::spawn_with(|c| configure(c, &fake, None)).await;
+    let t1 = available(&app, "agent1", "1001").await;
+    pause(&app, &t1).await;
+    let missed = abandoned(&app, "1155563001").await;
+    // A caller with no caller id.
+    let private = sim(&app, "inbound", json!({"queue": "salesforce"})).await.ok()["callId"]
+        .as_u64()
+        .unwrap();
+    sim(&app, &format!("calls/{private}/hangup"), json!({}))
+        .await
+        .ok();
+
+    // agent2 works the preview campaign: not this campaign's missed calls.
+    let t2 = login(&app, "agent2", "1002").await;
+    rpc(&app, Some(&t2), "Login_Campaign", json!({"campaign": 99}))
+        .await
+        .ok();
+    let (status, list) = missed_list(&app, &t2).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["missedCalls"], json!([]), "{list}");
+    let (status, refused) = call_back(&app, &t2, &missed.to_string()).await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["error"]["code"], "not_your_missed_call");
+    // Logged in to no campaign: nothing either.
+    let t3 = login(&app, "agent3", "1003").await;
+    assert_eq!(missed_list(&app, &t3).await.1["missedCalls"], json!([]));
+
+    // Bad input.
+    let (status, bad) = call_back(&app, &t1, "abc").await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (422, Some("invalid_value")),
+        "{bad}"
+    );
+    let (status, unknown) = call_back(&app, &t1, "987654321").await;
+    assert_eq!(
+        (status, unknown["error"]["code"].as_str()),
+        (404, Some("unknown_missed_call"))
+    );
+    let (status, nobody) = call_back(&app, &t1, &private.to_string()).await;
+    assert_eq!(
+        (status, nobody["error"]["code"].as_str()),
+        (422, Some("no_number")),
+        "{nobody}"
+    );
+    let (status, _) = missed_list(&app, "not-a-token").await;
+    assert_eq!(status, 401);
+
+    // Nothing of that changed anything.
+    let store = app._db.store().await;
+    assert!(rows(&store).await.iter().all(|r| r.status == "open"));
+    let (_, list) = missed_list(&app, &t1).await;
+    assert_eq!(list["missedCalls"].as_array().unwrap().len(), 2, "{list}");
+    eventually("the private caller's Task", || {
+        tasks_of(&fake, private).len() == 1
+    })
+    .await;
+    assert_eq!(
+        tasks_of(&fake, private)[0]["Subject"],
+        "Missed call from a private number"
+    );
+}
+
+#[tokio::test]
+async fn missed_calls_survive_a_restart_with_nothing_lost_or_doubled() {
+    let fake = FakeSalesforce::start().await;
+    // The org is down: the Tasks wait in the outbox when the server stops.
+    fake.set_unavailable(true);
+    let app = TestApp::spawn_with(|c| configure(c, &fake, Some(1))).await;
+    let token = available(&app, "agent1", "1001").await;
+    pause(&app, &token).await;
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    let gave_up = abandoned(&app, "1155564001").await;
+    let no_agent = inbound_call(&app, "1155564002", None).await;
+    wait_for(&mut socket, "missedCallsChanged").await;
+    wait_for(&mut socket, "missedCallsChanged").await;
+    drop(socket);
+    let db = app.stop().await;
+    assert!(fake.records("Task").is_empty());
+
+    // The same database, a new server; the org is back.
+    fake.set_unavailable(false);
+    let app = TestApp::spawn_on(db, |c| configure(c, &fake, Some(1))).await;
+    eventually("both Tasks after the restart", || {
+        [gave_up, no_agent].iter().all(|c| tasks_of(&fake, *c).len() == 1)
+    })
+    .await;
+    let store = app._db.store().await;
+    let stored = rows(&store).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(
+        stored.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+        vec!["abandoned", "noAgent"]
+    );
+    for call in [gave_up, no_agent] {
+        assert_eq!(outbox_rows(&store, call).await, 1);
+    }
+    // The agent's session survived: the list is there, and a call back still closes one.
+    let (_, list) = missed_list(&app, &token).await;
+    assert_eq!(list["missedCalls"].as_array().unwrap().len(), 2, "{list}");
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    let (status, answer) = call_back(&app, &token, &gave_up.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    let callback = answer["callId"].as_u64().unwrap();
+    assert!(callback > no_agent, "call ids never repeat");
+    sim(&app, &format!("calls/{callback}/answer"), json!({}))
+        .await
+        .ok();
+    wait_for(&mut socket, "missedCallsChanged").await;
+    eventually("the Task completed", || {
+        tasks_of(&fake, gave_up)
+            .first()
+            .is_some_and(|t| t.get("Status") == Some(&json!("Completed")))
+    })
+    .await;
+    // Two missed-call Tasks and the call back's own: nothing doubled.
+    eventually("the call back's Task", || tasks_of(&fake, callback).len() == 1).await;
+    assert_eq!(fake.records("Task").len(), 3, "{:?}", fake.records("Task"));
+}
