@@ -61,10 +61,10 @@ impl Inner {
 
     /// The caller left the platform's queue unconnected ([`crate::telephony::switch::SwitchEvent::LeftQueue`]).
     /// A call the core no longer has (it ended already) is no news.
-    pub fn left_queue(&mut self, id: CallId, hung_up: bool) {
+    pub fn left_queue(&mut self, id: CallId, for_good: bool) {
         let Some(call) = self.calls.get(&id) else { return };
         let over = !call.progress.answered
-            && (call.state == CallState::Queued || (hung_up && call.state == CallState::Ringing));
+            && (call.state == CallState::Queued || (for_good && call.state == CallState::Ringing));
         if over {
             self.end_call(id, EndReason::NoAnswer);
         }

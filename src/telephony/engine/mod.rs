@@ -437,8 +437,8 @@ impl Inner {
                 self.end_call(call, reason);
                 Ok(())
             }
-            SwitchEvent::LeftQueue { call, hung_up } => {
-                self.left_queue(call, hung_up);
+            SwitchEvent::LeftQueue { call, for_good } => {
+                self.left_queue(call, for_good);
                 Ok(())
             }
             SwitchEvent::MemberPaused { device, reason } => self.paused_on_switch(&device, reason),

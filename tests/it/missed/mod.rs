@@ -3,6 +3,7 @@
 //! a call back or an answered re-call closes it and its Task; agents see and call back only
 //! their campaign's (or their records') missed calls.
 
+mod asterisk;
 mod recorder;
 mod server;
 
