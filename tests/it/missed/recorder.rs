@@ -17,7 +17,8 @@ use ctibridge::telephony::{
 use serde_json::json;
 
 use super::{MISSED_OWNER, outbox_rows, rows, tasks_of};
-use crate::salesforce::{jwt_client, scratch_store};
+use crate::salesforce::jwt_client;
+use crate::support::db::TestDb;
 use crate::support::fake_salesforce::FakeSalesforce;
 
 const CONTACT: &str = "003000000000001AAA";
@@ -67,10 +68,14 @@ async fn record(recorder: &MissedCallRecorder, store: &Store, event: &EventEnvel
     tx.commit().await.unwrap();
 }
 
-#[tokio::test]
-async fn the_callers_record_and_owner_go_on_the_task_and_replays_write_nothing_twice() {
+crate::dual_db_test!(
+    the_callers_record_and_owner_go_on_the_task_and_replays_write_nothing_twice,
+    |db: TestDb| async move { owner_and_replays(db).await }
+);
+
+async fn owner_and_replays(db: TestDb) {
     let fake = FakeSalesforce::start().await;
-    let (_db, store) = scratch_store().await;
+    let store = db.store().await;
     let client = Arc::new(jwt_client(&fake, &store).await);
     let outbox = Outbox::new(store.clone());
     let recorder = MissedCallRecorder::new(

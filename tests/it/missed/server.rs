@@ -8,6 +8,7 @@ use super::{
     tasks_of,
 };
 use crate::http::{available, inbound_call, login, rpc, sim, wait_for, ws_connect};
+use crate::support::db::TestDb;
 use crate::support::fake_salesforce::FakeSalesforce;
 use crate::support::server::TestApp;
 
@@ -148,10 +149,14 @@ async fn each_missed_reason_is_one_row_and_one_open_task() {
     );
 }
 
-#[tokio::test]
-async fn a_call_back_closes_the_missed_call_and_its_task() {
+crate::dual_db_test!(
+    a_call_back_closes_the_missed_call_and_its_task,
+    |db: TestDb| async move { call_back_closes(db).await }
+);
+
+async fn call_back_closes(db: TestDb) {
     let fake = FakeSalesforce::start().await;
-    let app = TestApp::spawn_with(|c| configure(c, &fake, None)).await;
+    let app = TestApp::spawn_on(db, |c| configure(c, &fake, None)).await;
     let token = available(&app, "agent1", "1001").await;
     pause(&app, &token).await;
     let (mut socket, _) = ws_connect(&app, &token).await;
@@ -219,10 +224,14 @@ async fn a_call_back_closes_the_missed_call_and_its_task() {
     assert_eq!(row.closed_by, Some(callback as i64));
 }
 
-#[tokio::test]
-async fn an_answered_recall_closes_the_numbers_missed_calls() {
+crate::dual_db_test!(
+    an_answered_recall_closes_the_numbers_missed_calls,
+    |db: TestDb| async move { recall_closes(db).await }
+);
+
+async fn recall_closes(db: TestDb) {
     let fake = FakeSalesforce::start().await;
-    let app = TestApp::spawn_with(|c| configure(c, &fake, None)).await;
+    let app = TestApp::spawn_on(db, |c| configure(c, &fake, None)).await;
     let token = available(&app, "agent1", "1001").await;
     pause(&app, &token).await;
     let (mut socket, _) = ws_connect(&app, &token).await;
