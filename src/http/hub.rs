@@ -234,6 +234,16 @@ impl EventHub {
     }
 
     /// Sockets currently subscribed (all agents).
+    /// Sends a frame that is not an event (no `seq`) to every socket: the missed calls
+    /// changed, say.
+    pub fn to_everyone(&self, frame: &'static str) {
+        let frame = ByteString::from_static(frame);
+        self.lock().by_agent.retain(|_, list| {
+            offer(list, &frame);
+            !list.is_empty()
+        });
+    }
+
     pub fn sockets(&self) -> usize {
         self.lock().by_agent.values().map(Vec::len).sum()
     }
@@ -314,15 +324,6 @@ impl EventHub {
                     offer(list, &text);
                 }
             }
-        }
-        // The missed calls may have changed: every softphone reads its list again (after the
-        // event itself, so each agent's own events keep their order).
-        if crate::missed::changes_list(&envelope.event) {
-            let frame = ByteString::from_static(crate::missed::LIST_CHANGED_FRAME);
-            table.by_agent.retain(|_, list| {
-                offer(list, &frame);
-                !list.is_empty()
-            });
         }
     }
 

@@ -16,11 +16,14 @@
 //!   whose record the agent owns, first, then those of the agent's current campaign).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::{Map, json};
 use sqlx::{AnyConnection, Row};
+use tokio::sync::Notify;
 
 use crate::salesforce::flows::{call_external_id, link_field, task_write};
 use crate::salesforce::outbox::{Outbox, enqueue};
@@ -166,11 +169,26 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<MissedCall, sqlx::Error> {
 pub struct MissedCallRecorder {
     outbox: Outbox,
     settings: MissedSettings,
+    /// A missed call was recorded or closed since the last commit.
+    changed: AtomicBool,
+    /// Told after a commit that changed missed calls (the softphones are then told).
+    on_change: Option<Arc<Notify>>,
 }
 
 impl MissedCallRecorder {
     pub fn new(outbox: Outbox, settings: MissedSettings) -> Self {
-        MissedCallRecorder { outbox, settings }
+        MissedCallRecorder {
+            outbox,
+            settings,
+            changed: AtomicBool::new(false),
+            on_change: None,
+        }
+    }
+
+    /// Notifies `on_change` after each commit that recorded or closed a missed call.
+    pub fn notifying(mut self, on_change: Arc<Notify>) -> Self {
+        self.on_change = Some(on_change);
+        self
     }
 
     /// Records one event on `conn` (the committing transaction).
@@ -257,7 +275,11 @@ impl MissedCallRecorder {
         .fetch_optional(&mut *conn)
         .await?;
         // Recorded already (the same event replayed): its Task is on its way.
-        if inserted.is_none() || !self.settings.write_tasks {
+        if inserted.is_none() {
+            return Ok(());
+        }
+        self.changed.store(true, Ordering::SeqCst);
+        if !self.settings.write_tasks {
             return Ok(());
         }
         let external_id = call_external_id(call_id);
@@ -352,6 +374,9 @@ impl MissedCallRecorder {
             Which::Number(phone) => query.bind(phone),
         };
         let closed = query.fetch_all(&mut *conn).await?;
+        if !closed.is_empty() {
+            self.changed.store(true, Ordering::SeqCst);
+        }
         if !self.settings.write_tasks {
             return Ok(());
         }
@@ -418,22 +443,16 @@ impl EventRecorder for MissedCallRecorder {
 
     fn committed(&self) {
         self.outbox.notify();
-    }
-}
-
-/// Whether `event` may change some agent's list of missed calls (a call missed, a call back or
-/// an inbound call connected): softphones are told to read it again.
-pub fn changes_list(event: &Event) -> bool {
-    match event {
-        Event::CallMissed { .. } => true,
-        Event::CallConnected { call } => {
-            call.missed_call_id.is_some() || call.direction == Direction::Inbound
+        if self.changed.swap(false, Ordering::SeqCst)
+            && let Some(on_change) = &self.on_change
+        {
+            on_change.notify_one();
         }
-        _ => false,
     }
 }
 
-/// The websocket frame that tells softphones to read `GET /api/missed` again.
+/// The websocket frame that tells softphones to read `GET /api/missed` again (sent once a
+/// commit recorded or closed a missed call).
 pub const LIST_CHANGED_FRAME: &str = r#"{"type":"missedCallsChanged"}"#;
 
 /// Reads of the missed-call log for the agents' API.
