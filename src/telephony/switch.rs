@@ -189,6 +189,9 @@ impl SwitchInput {
                 "the core stopped".into(),
             ));
         };
-        Ok(crate::telephony::engine::intake(&shared, call).await?.call_id)
+        // In the platform's queue already: taken in whatever the campaign's hours.
+        Ok(crate::telephony::engine::intake_with(&shared, call, false)
+            .await?
+            .call_id)
     }
 }

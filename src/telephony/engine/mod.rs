@@ -467,7 +467,15 @@ impl Inner {
 /// The core's call intake: CONTACTO_INSERT_SALESFORCE (find the contact by DATA or ANI in the
 /// campaign's database, insert it when missing), then a call id minted once, the Neotel data,
 /// and the call queued for the ACD (or for the switch's own routing). Answers once saved.
+/// Outside the campaign's opening hours the call is recorded as missed and not queued.
 pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
+    intake_with(shared, call, true).await
+}
+
+/// As [`intake`]; `hours`: whether the campaign's opening hours apply. A call the platform
+/// queued by itself (the dialplan did not ask first) is in its queue already: it is taken in
+/// whatever the hours.
+pub async fn intake_with(shared: &Shared, call: InboundCall, hours: bool) -> Result<Arrived> {
     let (campaign, database_id) = {
         let inner = shared.lock();
         // Taken in already under this name (the dialplan asked, then the driver saw it).
@@ -532,7 +540,7 @@ pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
             },
         };
         // Closed: the call is not queued, only recorded as missed; the platform is told.
-        if inner.outside_hours(campaign) {
+        if hours && inner.outside_hours(campaign) {
             inner.emit_missed(id, &entry, crate::telephony::events::MissedReason::OutsideHours);
             return Ok::<_, TelephonyError>((id, true));
         }

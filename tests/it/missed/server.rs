@@ -408,3 +408,101 @@ async fn missed_calls_survive_a_restart_with_nothing_lost_or_doubled() {
     eventually("the call back's Task", || tasks_of(&fake, callback).len() == 1).await;
     assert_eq!(fake.records("Task").len(), 3, "{:?}", fake.records("Task"));
 }
+
+/// The binary killed with `kill -9` right after two misses were acknowledged, while the org is
+/// down: started again on the same database, each missed call is one row and one Task.
+#[tokio::test]
+async fn missed_calls_acknowledged_before_a_kill_9_are_all_written_once() {
+    let fake = FakeSalesforce::start().await;
+    fake.set_unavailable(true);
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = crate::support::fake_salesforce::FakeConfig::default();
+    let config = dir.path().join("ctibridge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+bind = "127.0.0.1:0"
+
+[database]
+url = "sqlite://{db}"
+
+[salesforce]
+flow = "jwt_bearer"
+login_url = "{url}"
+my_domain_url = "{url}"
+client_id = "{client_id}"
+username = "{username}"
+private_key_path = "{key}"
+missed_call_owner = "{owner}"
+
+[[telephony.campaigns]]
+id = 97
+name = "SALESFORCE"
+kind = "inbound"
+queue = "salesforce"
+database_id = 1
+max_wait_secs = 1
+"#,
+            db = dir.path().join("ctibridge.db").display(),
+            url = fake.url,
+            client_id = defaults.client_id,
+            username = defaults.username,
+            key = crate::support::fake_salesforce::TEST_PRIVATE_KEY,
+            owner = MISSED_OWNER,
+        ),
+    )
+    .unwrap();
+    let app = crate::restart::Process::start(&config);
+    let token = available(&app, "agent1", "1001").await;
+    rpc(
+        &app,
+        Some(&token),
+        "Pause",
+        json!({"reason": {"kind": "system", "id": "break"}}),
+    )
+    .await
+    .ok();
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    let call = inbound_call(&app, "1155566001", None).await;
+    sim(&app, &format!("calls/{call}/hangup"), json!({})).await.ok();
+    let waited = inbound_call(&app, "1155566002", None).await;
+    wait_for(&mut socket, "missedCallsChanged").await;
+    wait_for(&mut socket, "missedCallsChanged").await;
+    let (_, list) = missed_list(&app, &token).await;
+    assert_eq!(list["missedCalls"].as_array().unwrap().len(), 2, "{list}");
+    app.kill9();
+    assert!(fake.records("Task").is_empty());
+
+    fake.set_unavailable(false);
+    let app = crate::restart::Process::start(&config);
+    eventually("both Tasks after the restart", || {
+        [call, waited].iter().all(|c| tasks_of(&fake, *c).len() == 1)
+    })
+    .await;
+    let store = ctibridge::store::Store::connect_and_migrate(
+        &format!("sqlite://{}", dir.path().join("ctibridge.db").display()),
+        2,
+    )
+    .await
+    .unwrap();
+    let stored = rows(&store).await;
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| (r.call_id, r.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(call as i64, "abandoned"), (waited as i64, "noAgent")]
+    );
+    for c in [call, waited] {
+        assert_eq!(outbox_rows(&store, c).await, 1);
+        let task = &tasks_of(&fake, c)[0];
+        assert_eq!(task["Status"], "Not Started");
+        assert_eq!(task["OwnerId"], MISSED_OWNER);
+    }
+    assert_eq!(fake.records("Task").len(), 2);
+    let (_, list) = missed_list(&app, &token).await;
+    assert_eq!(list["missedCalls"].as_array().unwrap().len(), 2, "{list}");
+    drop(app);
+}
