@@ -383,7 +383,7 @@ fn schemas() -> Value {
             "MissedCalls": object(json!({"missedCalls": {"type": "array", "items": object(json!({
                 "callId": {"type": "integer", "minimum": 0}, "phone": nullable("string"),
                 "campaign": {"type": "integer"}, "queue": string(),
-                "reason": {"type": "string", "enum": ["abandoned", "noAgent", "ringOut", "outsideHours"]},
+                "reason": {"type": "string", "enum": ["abandoned", "noAgent", "ringOut", "outsideHours", "serverRestart"]},
                 "arrivedAt": string(), "endedAt": string(), "waitedSecs": {"type": "integer"},
                 "recordType": nullable("string"), "recordId": nullable("string"),
                 "ownerId": nullable("string"), "ownerAgent": nullable("string"),

@@ -2,7 +2,10 @@
 //! Salesforce Task of each missed call.
 //!
 //! - [`MissedCallRecorder`] (an [`EventRecorder`], run inside the engine's commit): each
-//!   [`Event::CallMissed`] becomes one row and, in the same transaction, the outbox upsert of
+//!   inbound call that enters its queue is a `waiting` row (no list shows it; its answer deletes
+//!   it), and at the next start those the last process left waiting become missed
+//!   (`serverRestart`); each [`Event::CallMissed`] becomes one open row and, in the same
+//!   transaction, the outbox upsert of
 //!   an open Task (Subject "Missed call from …", CallType Inbound, Status Not Started,
 //!   ActivityDate, WhoId/WhatId of the caller's record, OwnerId = the record's owner, else
 //!   `[salesforce] missed_call_owner`, else the integration user). The Task's external id
@@ -79,6 +82,7 @@ fn reason_text(reason: &str) -> &'static str {
         "noAgent" => "no agent took it",
         "ringOut" => "it rang out on every agent offered",
         "outsideHours" => "it arrived outside the opening hours",
+        "serverRestart" => "it was waiting when the server stopped",
         _ => "unanswered",
     }
 }
@@ -218,12 +222,134 @@ impl MissedCallRecorder {
                 )
                 .await
             }
+            Event::CallQueued { call } => self.waiting(conn, call, envelope.at).await,
             Event::CallConnected { call } => {
                 let agent = envelope.agent.as_ref().map(|a| a.as_str());
                 self.connected(conn, call, agent, envelope.at).await
             }
             _ => Ok(()),
         }
+    }
+
+    /// An inbound call entered its queue: a `waiting` row (no list shows it) that the answer
+    /// deletes and the miss turns into an open one, so that a call still waiting when the
+    /// process dies is recorded as missed when the next one starts ([`Self::recover`]).
+    async fn waiting(
+        &self,
+        conn: &mut AnyConnection,
+        call: &CallView,
+        at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        // Transferred calls were answered before; dialer calls are outbound.
+        if call.direction != Direction::Inbound || call.data.call_reason.as_deref() != Some("inbound") {
+            return Ok(());
+        }
+        let owner = call.owner.as_ref();
+        sqlx::query(
+            "INSERT INTO missed_calls (call_id, phone, campaign, queue, reason, arrived_at_ms, ended_at_ms, \
+             waited_secs, record_type, record_id, owner_id, owner_agent, data, status) \
+             VALUES ($1, $2, $3, $4, 'waiting', $5, $5, 0, $6, $7, $8, $9, $10, 'waiting') \
+             ON CONFLICT (call_id) DO NOTHING",
+        )
+        .bind(call.data.call_id as i64)
+        .bind(
+            call.data
+                .phone_number
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty()),
+        )
+        .bind(call.data.call_campaing.unwrap_or_default())
+        .bind(call.data.call_queue.as_deref().unwrap_or_default())
+        .bind(at.timestamp_millis())
+        .bind(owner.map(|o| o.record_type.as_str()))
+        .bind(owner.map(|o| o.record_id.as_str()))
+        .bind(owner.and_then(|o| o.owner_id.as_deref()))
+        .bind(owner.and_then(|o| o.agent.as_ref()).map(|a| a.as_str()))
+        .bind(serde_json::to_string(&call.data).unwrap_or_else(|_| "{}".into()))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// After a restart: the calls that were waiting in a queue when the last process stopped
+    /// (their callers were cut off, or the platform still holds them unknown to the new
+    /// process) are missed calls (`serverRestart`) as of its last moment alive, with their
+    /// Tasks. Returns how many.
+    pub async fn missed_by_restart(
+        &self,
+        conn: &mut AnyConnection,
+        last_alive_ms: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let stranded = sqlx::query(
+            "UPDATE missed_calls SET status = 'open', reason = 'serverRestart', \
+             ended_at_ms = CASE WHEN arrived_at_ms > $1 THEN arrived_at_ms ELSE $1 END, \
+             waited_secs = (CASE WHEN arrived_at_ms > $1 THEN arrived_at_ms ELSE $1 END - arrived_at_ms) / 1000 \
+             WHERE status = 'waiting' \
+             RETURNING call_id, phone, queue, arrived_at_ms, waited_secs, owner_id, record_type, record_id, ended_at_ms",
+        )
+        .bind(last_alive_ms)
+        .fetch_all(&mut *conn)
+        .await?;
+        if !self.settings.write_tasks {
+            return Ok(stranded.len() as u64);
+        }
+        for row in &stranded {
+            let call_id: i64 = row.try_get(0)?;
+            let phone: Option<String> = row.try_get(1)?;
+            let queue: String = row.try_get(2)?;
+            let arrived: i64 = row.try_get(3)?;
+            let waited: i64 = row.try_get(4)?;
+            let owner_id: Option<String> = row.try_get(5)?;
+            let record_type: Option<String> = row.try_get(6)?;
+            let record_id: Option<String> = row.try_get(7)?;
+            let ended: i64 = row.try_get(8)?;
+            let task = NewTask {
+                call_id: call_id as u64,
+                phone: phone.as_deref(),
+                reason: "serverRestart",
+                queue: &queue,
+                arrived_at: time(arrived),
+                waited_secs: waited,
+                owner_id,
+                record: record_type.zip(record_id),
+            };
+            enqueue(conn, &self.task(&task), ended)
+                .await
+                .map_err(store_to_sqlx)?;
+        }
+        Ok(stranded.len() as u64)
+    }
+
+    /// The open Task of a missed call.
+    fn task(&self, t: &NewTask<'_>) -> crate::salesforce::outbox::Write {
+        let external_id = call_external_id(t.call_id);
+        let mut fields = Map::new();
+        fields.insert("Subject".into(), json!(subject(t.phone)));
+        fields.insert("Status".into(), json!("Not Started"));
+        fields.insert("CallType".into(), json!("Inbound"));
+        fields.insert("CallObject".into(), json!(external_id));
+        fields.insert(
+            "ActivityDate".into(),
+            json!(t.arrived_at.format("%Y-%m-%d").to_string()),
+        );
+        fields.insert("CallDisposition".into(), json!(format!("Missed: {}", t.reason)));
+        fields.insert(
+            "Description".into(),
+            json!(description(
+                t.reason,
+                t.queue,
+                t.arrived_at.timestamp_millis(),
+                t.waited_secs
+            )),
+        );
+        if let Some(owner) = t.owner_id.clone().or_else(|| self.settings.default_owner.clone()) {
+            fields.insert("OwnerId".into(), json!(owner));
+        }
+        if let Some((record_type, record_id)) = &t.record {
+            fields.insert(link_field(record_type).into(), json!(record_id));
+        }
+        task_write(&external_id, fields)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -257,7 +383,10 @@ impl MissedCallRecorder {
             "INSERT INTO missed_calls (call_id, phone, campaign, queue, reason, arrived_at_ms, ended_at_ms, \
              waited_secs, record_type, record_id, owner_id, owner_agent, data) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (call_id) DO NOTHING RETURNING call_id",
+             ON CONFLICT (call_id) DO UPDATE SET reason = excluded.reason, ended_at_ms = excluded.ended_at_ms, \
+             waited_secs = excluded.waited_secs, record_type = excluded.record_type, record_id = excluded.record_id, \
+             owner_id = excluded.owner_id, owner_agent = excluded.owner_agent, data = excluded.data, status = 'open' \
+             WHERE missed_calls.status = 'waiting' RETURNING call_id",
         )
         .bind(call_id as i64)
         .bind(phone)
@@ -282,36 +411,17 @@ impl MissedCallRecorder {
         if !self.settings.write_tasks {
             return Ok(());
         }
-        let external_id = call_external_id(call_id);
-        let mut fields = Map::new();
-        fields.insert("Subject".into(), json!(subject(phone)));
-        fields.insert("Status".into(), json!("Not Started"));
-        fields.insert("CallType".into(), json!("Inbound"));
-        fields.insert("CallObject".into(), json!(external_id));
-        fields.insert(
-            "ActivityDate".into(),
-            json!(arrived_at.format("%Y-%m-%d").to_string()),
-        );
-        fields.insert(
-            "CallDisposition".into(),
-            json!(format!("Missed: {}", reason.as_str())),
-        );
-        fields.insert(
-            "Description".into(),
-            json!(description(
-                reason.as_str(),
-                queue,
-                arrived_at.timestamp_millis(),
-                waited_secs as i64
-            )),
-        );
-        if let Some(owner) = owner_id.or_else(|| self.settings.default_owner.clone()) {
-            fields.insert("OwnerId".into(), json!(owner));
-        }
-        if let Some(owner) = owner {
-            fields.insert(link_field(&owner.record_type).into(), json!(owner.record_id));
-        }
-        enqueue(conn, &task_write(&external_id, fields), at.timestamp_millis())
+        let task = NewTask {
+            call_id,
+            phone,
+            reason: reason.as_str(),
+            queue,
+            arrived_at,
+            waited_secs: waited_secs as i64,
+            owner_id,
+            record: owner.map(|o| (o.record_type.clone(), o.record_id.clone())),
+        };
+        enqueue(conn, &self.task(&task), at.timestamp_millis())
             .await
             .map_err(store_to_sqlx)?;
         Ok(())
@@ -327,6 +437,11 @@ impl MissedCallRecorder {
         at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         let closing = call.data.call_id;
+        // Answered: it was never missed.
+        sqlx::query("DELETE FROM missed_calls WHERE call_id = $1 AND status = 'waiting'")
+            .bind(closing as i64)
+            .execute(&mut *conn)
+            .await?;
         let phone = call
             .data
             .phone_number
@@ -411,6 +526,19 @@ impl MissedCallRecorder {
     }
 }
 
+/// What the open Task of a missed call is made of.
+struct NewTask<'a> {
+    call_id: u64,
+    phone: Option<&'a str>,
+    reason: &'a str,
+    queue: &'a str,
+    arrived_at: DateTime<Utc>,
+    waited_secs: i64,
+    owner_id: Option<String>,
+    /// The caller's record: type and id.
+    record: Option<(String, String)>,
+}
+
 /// Which open missed calls a connected call closes.
 #[derive(Clone, Copy)]
 enum Which<'a> {
@@ -435,9 +563,19 @@ impl EventRecorder for MissedCallRecorder {
             .map_err(|e| RecordError::from_sqlx(&e))
     }
 
-    /// Missed calls are rows of their own, written whole in their commit: nothing is left
-    /// half-open by a stop.
-    async fn recover(&self, _conn: &mut AnyConnection, _last_alive_ms: i64) -> Result<u64, String> {
+    /// Calls still waiting in a queue when the last process stopped become missed calls. They
+    /// are logged here, not counted: the call log counts the calls it closes.
+    async fn recover(&self, conn: &mut AnyConnection, last_alive_ms: i64) -> Result<u64, String> {
+        let stranded = self
+            .missed_by_restart(conn, last_alive_ms)
+            .await
+            .map_err(|e| e.to_string())?;
+        if stranded > 0 {
+            tracing::warn!(
+                calls = stranded,
+                "calls that were waiting in a queue when the last process stopped are recorded as missed"
+            );
+        }
         Ok(0)
     }
 
@@ -489,7 +627,11 @@ impl MissedCalls {
 
     /// One missed call by its call id.
     pub async fn get(&self, call_id: u64) -> Result<Option<MissedCall>, StoreError> {
-        let sql = concat!("SELECT ", columns!(), " FROM missed_calls WHERE call_id = $1");
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM missed_calls WHERE call_id = $1 AND status <> 'waiting'"
+        );
         let row = sqlx::query(sql)
             .bind(call_id as i64)
             .fetch_optional(self.store.pool())

@@ -148,11 +148,14 @@ async fn a_queue_timeout_is_no_agent_an_abandon_is_abandoned_and_closed_hours_re
             ("abandoned", Some("1155551001"), 97),
             ("noAgent", Some("1155557001"), 97),
             ("outsideHours", Some("1155557002"), CLOSED),
+            // The open campaign's caller waits in its queue: not missed (yet).
+            ("waiting", Some("1155557003"), 97),
         ],
         "{stored:?}"
     );
     assert_eq!(stored[2].call_id, closed);
-    let calls: Vec<u64> = stored.iter().map(|r| r.call_id as u64).collect();
+    assert_eq!(stored[3].status, "waiting");
+    let calls: Vec<u64> = stored[..3].iter().map(|r| r.call_id as u64).collect();
     eventually("three missed-call Tasks", || {
         calls.iter().all(|c| tasks_of(&fake, *c).len() == 1)
     })

@@ -266,6 +266,8 @@ async fn recall_closes(db: TestDb) {
             ("closed", Some(recall as i64))
         );
     }
+    // The answered call waited in the queue, and is no missed call.
+    assert!(rows(&store).await.iter().all(|r| r.call_id != recall as i64));
     eventually("both Tasks completed", || {
         [first, second].iter().all(|c| {
             tasks_of(&fake, *c)
@@ -409,8 +411,9 @@ async fn missed_calls_survive_a_restart_with_nothing_lost_or_doubled() {
     assert_eq!(fake.records("Task").len(), 3, "{:?}", fake.records("Task"));
 }
 
-/// The binary killed with `kill -9` right after two misses were acknowledged, while the org is
-/// down: started again on the same database, each missed call is one row and one Task.
+/// The binary killed with `kill -9` right after two misses were acknowledged and while a third
+/// call waits in a queue, with the org down: started again on the same database, each missed
+/// call is one row and one Task, and the call the kill cut off is missed too.
 #[tokio::test]
 async fn missed_calls_acknowledged_before_a_kill_9_are_all_written_once() {
     let fake = FakeSalesforce::start().await;
@@ -444,6 +447,13 @@ kind = "inbound"
 queue = "salesforce"
 database_id = 1
 max_wait_secs = 1
+
+[[telephony.campaigns]]
+id = 95
+name = "NO WAIT LIMIT"
+kind = "inbound"
+queue = "slow"
+database_id = 1
 "#,
             db = dir.path().join("ctibridge.db").display(),
             url = fake.url,
@@ -472,13 +482,21 @@ max_wait_secs = 1
     wait_for(&mut socket, "missedCallsChanged").await;
     let (_, list) = missed_list(&app, &token).await;
     assert_eq!(list["missedCalls"].as_array().unwrap().len(), 2, "{list}");
+    // Nobody takes campaign 95's calls: this one is waiting when the process dies.
+    let stuck = sim(&app, "inbound", json!({"ani": "1155566003", "queue": "slow"}))
+        .await
+        .ok()["callId"]
+        .as_u64()
+        .unwrap();
     app.kill9();
     assert!(fake.records("Task").is_empty());
 
     fake.set_unavailable(false);
     let app = crate::restart::Process::start(&config);
-    eventually("both Tasks after the restart", || {
-        [call, waited].iter().all(|c| tasks_of(&fake, *c).len() == 1)
+    eventually("the three Tasks after the restart", || {
+        [call, waited, stuck]
+            .iter()
+            .all(|c| tasks_of(&fake, *c).len() == 1)
     })
     .await;
     let store = ctibridge::store::Store::connect_and_migrate(
@@ -493,15 +511,24 @@ max_wait_secs = 1
             .iter()
             .map(|r| (r.call_id, r.reason.as_str()))
             .collect::<Vec<_>>(),
-        vec![(call as i64, "abandoned"), (waited as i64, "noAgent")]
+        vec![
+            (call as i64, "abandoned"),
+            (waited as i64, "noAgent"),
+            (stuck as i64, "serverRestart")
+        ]
     );
-    for c in [call, waited] {
+    assert!(stored.iter().all(|r| r.status == "open"), "{stored:?}");
+    for c in [call, waited, stuck] {
         assert_eq!(outbox_rows(&store, c).await, 1);
         let task = &tasks_of(&fake, c)[0];
         assert_eq!(task["Status"], "Not Started");
         assert_eq!(task["OwnerId"], MISSED_OWNER);
     }
-    assert_eq!(fake.records("Task").len(), 2);
+    assert_eq!(fake.records("Task").len(), 3);
+    assert_eq!(
+        tasks_of(&fake, stuck)[0]["Subject"],
+        "Missed call from 1155566003"
+    );
     let (_, list) = missed_list(&app, &token).await;
     assert_eq!(list["missedCalls"].as_array().unwrap().len(), 2, "{list}");
     drop(app);
