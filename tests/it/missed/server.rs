@@ -533,3 +533,38 @@ database_id = 1
     assert_eq!(list["missedCalls"].as_array().unwrap().len(), 2, "{list}");
     drop(app);
 }
+
+/// The wait runs out while an agent's phone rings: that ring gets its chance, and when it
+/// rings out the call is not queued again but missed (`ringOut`).
+#[tokio::test]
+async fn a_wait_that_runs_out_while_a_phone_rings_ends_when_the_ring_does() {
+    let fake = FakeSalesforce::start().await;
+    let app = TestApp::spawn_with(|c| {
+        configure(c, &fake, Some(1));
+        c.telephony.ring_timeout_secs = 3;
+    })
+    .await;
+    let token = available(&app, "agent1", "1001").await;
+    let (mut socket, _) = ws_connect(&app, &token).await;
+    let call = inbound_call(&app, "1155567001", None).await;
+    wait_for(&mut socket, "callOffered").await;
+    // The ring runs its 3 s although the wait (1 s) ran out; then it ends for the agent.
+    let ended = wait_for(&mut socket, "callEnded").await;
+    assert_eq!(ended["reason"], "noAnswer", "{ended}");
+    wait_for(&mut socket, "missedCallsChanged").await;
+    let store = app._db.store().await;
+    let stored = rows(&store).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        (
+            stored[0].call_id,
+            stored[0].reason.as_str(),
+            stored[0].status.as_str()
+        ),
+        (call as i64, "ringOut", "open")
+    );
+    assert!(stored[0].waited_secs >= 3, "the ring ran its course: {stored:?}");
+    // Not offered again: agent1 was paused for not answering, and the call is gone.
+    let position = rpc(&app, Some(&token), "Position", json!({})).await;
+    assert!(position.ok()["call"].is_null());
+}
