@@ -5,11 +5,11 @@
 //!   inbound call that enters its queue is a `waiting` row (no list shows it; its answer deletes
 //!   it), and at the next start those the last process left waiting become missed
 //!   (`serverRestart`); each [`Event::CallMissed`] becomes one open row and, in the same
-//!   transaction, the outbox upsert of
-//!   an open Task (Subject "Missed call from …", CallType Inbound, Status Not Started,
-//!   ActivityDate, WhoId/WhatId of the caller's record, OwnerId = the record's owner, else
-//!   `[salesforce] missed_call_owner`, else the integration user). The Task's external id
-//!   (`ctiCallId__c`) and CallObject are the call id, so a replay upserts, never doubles.
+//!   transaction, the outbox upsert of an open Task (Subject "Missed call from …", CallType
+//!   Inbound, Status Not Started, ActivityDate, WhoId/WhatId of the caller's record, OwnerId =
+//!   the record's owner, else `[salesforce] missed_call_owner`, else the integration user). The
+//!   Task's external id (`ctiCallId__c`) and CallObject are the call id, so a replay upserts,
+//!   never doubles.
 //! - Closing, in the commit of the call that closes it: a call back (`POST
 //!   /api/missed/{id}/callback`, the dial carries the missed call's id) that connects closes
 //!   that missed call and every other open one of the same number; an inbound call from the
@@ -196,11 +196,7 @@ impl MissedCallRecorder {
     }
 
     /// Records one event on `conn` (the committing transaction).
-    pub async fn record(
-        &self,
-        conn: &mut AnyConnection,
-        envelope: &EventEnvelope,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn record(&self, conn: &mut AnyConnection, envelope: &EventEnvelope) -> Result<(), StoreError> {
         match &envelope.event {
             Event::CallMissed {
                 call,
@@ -239,7 +235,7 @@ impl MissedCallRecorder {
         conn: &mut AnyConnection,
         call: &CallView,
         at: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         // Transferred calls were answered before; dialer calls are outbound.
         if call.direction != Direction::Inbound || call.data.call_reason.as_deref() != Some("inbound") {
             return Ok(());
@@ -280,7 +276,7 @@ impl MissedCallRecorder {
         &self,
         conn: &mut AnyConnection,
         last_alive_ms: i64,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<u64, StoreError> {
         let stranded = sqlx::query(
             "UPDATE missed_calls SET status = 'open', reason = 'serverRestart', \
              ended_at_ms = CASE WHEN arrived_at_ms > $1 THEN arrived_at_ms ELSE $1 END, \
@@ -314,9 +310,7 @@ impl MissedCallRecorder {
                 owner_id,
                 record: record_type.zip(record_id),
             };
-            enqueue(conn, &self.task(&task), ended)
-                .await
-                .map_err(store_to_sqlx)?;
+            enqueue(conn, &self.task(&task), ended).await?;
         }
         Ok(stranded.len() as u64)
     }
@@ -363,7 +357,7 @@ impl MissedCallRecorder {
         arrived_at: DateTime<Utc>,
         waited_secs: u64,
         at: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let call_id = call.data.call_id;
         let phone = call
             .data
@@ -421,9 +415,7 @@ impl MissedCallRecorder {
             owner_id,
             record: owner.map(|o| (o.record_type.clone(), o.record_id.clone())),
         };
-        enqueue(conn, &self.task(&task), at.timestamp_millis())
-            .await
-            .map_err(store_to_sqlx)?;
+        enqueue(conn, &self.task(&task), at.timestamp_millis()).await?;
         Ok(())
     }
 
@@ -435,7 +427,7 @@ impl MissedCallRecorder {
         call: &CallView,
         agent: Option<&str>,
         at: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let closing = call.data.call_id;
         // Answered: it was never missed.
         sqlx::query("DELETE FROM missed_calls WHERE call_id = $1 AND status = 'waiting'")
@@ -474,7 +466,7 @@ impl MissedCallRecorder {
         agent: Option<&str>,
         at: DateTime<Utc>,
         how: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let sql = match which {
             Which::Call(_) => close_where!("call_id = $5"),
             Which::Number(_) => close_where!("phone = $5"),
@@ -519,8 +511,7 @@ impl MissedCallRecorder {
                 &task_write(&call_external_id(missed as u64), fields),
                 at.timestamp_millis(),
             )
-            .await
-            .map_err(store_to_sqlx)?;
+            .await?;
         }
         Ok(())
     }
@@ -548,10 +539,15 @@ enum Which<'a> {
     Number(&'a str),
 }
 
-fn store_to_sqlx(e: StoreError) -> sqlx::Error {
+/// A database error the next attempt may not meet is transient (see [`RecordError::from_sqlx`]);
+/// anything else refuses the event for good.
+fn record_error(e: &StoreError) -> RecordError {
     match e {
-        StoreError::Sqlx(e) => e,
-        other => sqlx::Error::Protocol(other.to_string()),
+        StoreError::Sqlx(e) => RecordError::from_sqlx(e),
+        other => RecordError {
+            transient: false,
+            message: other.to_string(),
+        },
     }
 }
 
@@ -560,7 +556,7 @@ impl EventRecorder for MissedCallRecorder {
     async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), RecordError> {
         MissedCallRecorder::record(self, conn, event)
             .await
-            .map_err(|e| RecordError::from_sqlx(&e))
+            .map_err(|e| record_error(&e))
     }
 
     /// Calls still waiting in a queue when the last process stopped become missed calls. They
