@@ -568,3 +568,31 @@ async fn a_wait_that_runs_out_while_a_phone_rings_ends_when_the_ring_does() {
     let position = rpc(&app, Some(&token), "Position", json!({})).await;
     assert!(position.ok()["call"].is_null());
 }
+
+/// Settings a server refuses to start with, saying what is wrong.
+#[tokio::test]
+async fn bad_hours_and_a_bad_missed_call_owner_are_refused_in_words() {
+    let db = TestDb::sqlite();
+    let mut config = ctibridge::config::Config::default();
+    config.server.bind = "127.0.0.1:0".parse().unwrap();
+    config.database.url = db.url.clone();
+    let mut campaigns = ctibridge::telephony::engine::campaign::demo_campaigns();
+    campaigns[0].hours = vec!["mon-fri 20:00-08:00".into()];
+    config.telephony.campaigns = campaigns;
+    let error = match ctibridge::startup::Application::build(config).await {
+        Ok(_) => panic!("a server with backwards hours started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("campaign 97: hours: `20:00-08:00`: the range must end after it starts"),
+        "{error}"
+    );
+
+    let mut salesforce = ctibridge::salesforce::config::SalesforceConfig::default();
+    salesforce.missed_call_owner = Some("Ana's queue".into());
+    let error = salesforce.validate().unwrap_err();
+    assert!(
+        error.contains("salesforce.missed_call_owner must be a Salesforce user id"),
+        "{error}"
+    );
+}
