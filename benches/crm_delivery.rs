@@ -127,6 +127,7 @@ async fn connect(core: &CoreStore, call_id: u64) {
         transfer: None,
         conference: None,
         owner: None,
+        missed_call_id: None,
     };
     let commit = Commit {
         events: vec![EventEnvelope {

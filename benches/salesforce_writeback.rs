@@ -81,6 +81,7 @@ fn call_view(call_id: u64, agent: &str) -> CallView {
         transfer: None,
         conference: None,
         owner: None,
+        missed_call_id: None,
     }
 }
 

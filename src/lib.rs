@@ -6,6 +6,7 @@
 //! - [`contacts`]: the telephony-side contact databases and `CONTACTO_INSERT_SALESFORCE`;
 //! - [`crm`]: external sites (any web CRM) invoked on each call, durably;
 //! - [`external`]: external systems that drive calls through `/api/v1`, by their own ids;
+//! - [`missed`]: missed and abandoned calls, their Salesforce Tasks and call backs;
 //! - [`salesforce`]: OAuth2, the REST client and the durable outbox;
 //! - [`http`]: the actix-web routes (adapter page, RPC proxy, websocket, health);
 //! - [`password`]: argon2 checks of passwords and tokens, bounded process-wide;
@@ -24,6 +25,7 @@ pub mod contacts;
 pub mod crm;
 pub mod external;
 pub mod http;
+pub mod missed;
 pub mod password;
 pub mod routing;
 pub mod salesforce;

@@ -176,7 +176,16 @@ async fn start_core(
     let crm_outbox = CrmOutbox::new(store.clone());
     let crm_recorder: Arc<dyn EventRecorder> =
         Arc::new(CrmRecorder::new(crm_registry.clone(), crm_outbox.clone()));
-    let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![logger, crm_recorder]));
+    // And the missed calls with their Tasks (softphones hear when they changed).
+    let missed_changed = Arc::new(tokio::sync::Notify::new());
+    let missed_recorder: Arc<dyn EventRecorder> = Arc::new(
+        crate::missed::MissedCallRecorder::new(
+            outbox.clone(),
+            crate::missed::MissedSettings::from_config(config),
+        )
+        .notifying(missed_changed.clone()),
+    );
+    let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![logger, crm_recorder, missed_recorder]));
     let core = Arc::new(CoreStore::new(store.clone(), Some(recorders)));
     let restored = core.load().await?;
     let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();
@@ -221,6 +230,7 @@ async fn start_core(
     api.stats = Some(stats);
     let api = web::Data::new(api);
     spawn_session_purge(api.sessions.clone());
+    spawn_missed_hints(missed_changed, Arc::downgrade(&api.hub));
     let port = listener.local_addr()?.port();
     let data_store = web::Data::new(store.clone());
     let adapter_settings = web::Data::new(crate::http::adapter::AdapterSettings::from_config(config));
@@ -611,6 +621,20 @@ fn spawn_session_purge(sessions: crate::http::session::Sessions) {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(sessions = n, "purged old sessions"),
                 Err(e) => tracing::warn!(error = %e, "cannot purge old sessions"),
+            }
+        }
+    });
+}
+
+/// Tells every softphone to read its missed calls again after each commit that recorded or
+/// closed one (until the hub is gone).
+fn spawn_missed_hints(changed: Arc<tokio::sync::Notify>, hub: std::sync::Weak<crate::http::hub::EventHub>) {
+    tokio::spawn(async move {
+        loop {
+            changed.notified().await;
+            match hub.upgrade() {
+                Some(hub) => hub.to_everyone(crate::missed::LIST_CHANGED_FRAME),
+                None => return,
             }
         }
     });

@@ -2,7 +2,9 @@
 //! dialplan, which calls it with `CURL()` before `Queue()` (as Neotel's IVR ran the stored
 //! procedure). The contact is found by DATA or the caller's number in the queue's campaign
 //! database, or inserted; the call gets its id. The answer is plain text for the dialplan:
-//! `CLAVESF|callId` (e.g. `1234-31987456|42`), split with `CUT()`.
+//! `CLAVESF|callId` (e.g. `1234-31987456|42`), split with `CUT()`. Outside the campaign's
+//! opening hours the call is not queued (it is recorded as missed) and a third field says so:
+//! `CLAVESF|callId|closed`; the dialplan skips `Queue()` (voicemail, a message).
 //!
 //! Authorized by `Authorization: Bearer <token>` (the dialplan sets it with
 //! `CURLOPT(httpheader)`), checked against `telephony.asterisk.intake_token_hash`; a token in
@@ -67,9 +69,15 @@ pub async fn intake(
         })
         .await
         .map_err(|e| telephony_error(Method::Position, e))?;
+    // Outside the campaign's hours a third field says so; the first two stay where they were.
+    let body = if arrived.closed {
+        format!("{}|{}|closed", arrived.clavesf, arrived.call_id)
+    } else {
+        format!("{}|{}", arrived.clavesf, arrived.call_id)
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(format!("{}|{}", arrived.clavesf, arrived.call_id)))
+        .body(body))
 }
 
 /// The query: `queue`, `ani`, `data`, `uniqueid`, and channel variables for the CRM (named

@@ -301,6 +301,7 @@ async fn make_call(
         let request = DialRequest {
             phone: Some(phone),
             click_to_dial: contact.map(|(crm_id, crm_key, _)| ClickToDial { crm_id, crm_key }),
+            missed_call_id: None,
         };
         let call = api.telephony.dial(&agent, request).await.map_err(call_error)?;
         Ok(json!({"callId": call.0, "agent": agent.as_str(), "campaign": campaign}))

@@ -234,6 +234,16 @@ impl EventHub {
     }
 
     /// Sockets currently subscribed (all agents).
+    /// Sends a frame that is not an event (no `seq`) to every socket: the missed calls
+    /// changed, say.
+    pub fn to_everyone(&self, frame: &'static str) {
+        let frame = ByteString::from_static(frame);
+        self.lock().by_agent.retain(|_, list| {
+            offer(list, &frame);
+            !list.is_empty()
+        });
+    }
+
     pub fn sockets(&self) -> usize {
         self.lock().by_agent.values().map(Vec::len).sum()
     }

@@ -11,6 +11,7 @@
 //! - [`external`]: `/admin/external-systems/…` and the external systems' API `/api/v1/…`;
 //! - [`campaigns`]: `/admin/campaigns/{campaign}/leads` (leads for the dialers) and
 //!   `/admin/instances` (the cluster's instances);
+//! - [`missed`]: `GET /api/missed`, `POST /api/missed/{callId}/callback` (agents);
 //! - [`stats`]: `GET /api/stats`, the floor's live figures for supervisors;
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod external;
 pub mod health;
 pub mod hub;
+pub mod missed;
 pub mod neoapi;
 pub mod openapi;
 pub mod ratelimit;
@@ -84,4 +86,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(salesforce::configure);
     cfg.configure(crm::configure);
     cfg.configure(external::configure);
+    cfg.configure(missed::configure);
 }

@@ -380,6 +380,19 @@ fn schemas() -> Value {
             "Digits": {"type": "object", "properties": {"digits": string()}, "required": ["digits"], "additionalProperties": false},
             "Leads": {"type": "object", "properties": {"leads": {"type": "array", "items": {"type": "object", "properties": {"phone": string(), "key": nullable("string")}, "required": ["phone"], "additionalProperties": false}}}, "required": ["leads"], "additionalProperties": false},
             "Loaded": object(json!({"loaded": {"type": "integer", "minimum": 0}}), &["loaded"]),
+            "MissedCalls": object(json!({"missedCalls": {"type": "array", "items": object(json!({
+                "callId": {"type": "integer", "minimum": 0}, "phone": nullable("string"),
+                "campaign": {"type": "integer"}, "queue": string(),
+                "reason": {"type": "string", "enum": ["abandoned", "noAgent", "ringOut", "outsideHours", "serverRestart"]},
+                "arrivedAt": string(), "endedAt": string(), "waitedSecs": {"type": "integer"},
+                "recordType": nullable("string"), "recordId": nullable("string"),
+                "ownerId": nullable("string"), "ownerAgent": nullable("string"),
+                "status": {"type": "string", "enum": ["open", "closed"]},
+                "closedBy": nullable("integer"), "closedByAgent": nullable("string"), "closedAt": nullable("string"),
+            }), &["callId", "phone", "campaign", "queue", "reason", "arrivedAt", "endedAt", "waitedSecs", "status"])}}), &["missedCalls"]),
+            "CallingBack": object(json!({
+                "callId": {"type": "integer", "minimum": 0}, "missedCallId": {"type": "integer", "minimum": 0},
+            }), &["callId", "missedCallId"]),
             "FloorFigures": object(json!({
                 "at": string(), "day": string(),
                 "agents": {"type": "array", "items": object(json!({
@@ -541,6 +554,39 @@ fn build() -> Value {
             body: None,
             success: (200, "application/json", Some(schema_ref("FloorFigures"))),
             errors: &[400, 401, 403, 503],
+        },
+    );
+    add(
+        "/api/missed",
+        "get",
+        Op {
+            tag: "softphone",
+            summary: "The open missed calls the agent may see: of records the agent owns first, then of \
+                      the agent's current campaign (an agent's session)"
+                .to_owned(),
+            security: Some("session"),
+            parameters: Vec::new(),
+            body: None,
+            success: (200, "application/json", Some(schema_ref("MissedCalls"))),
+            errors: &[400, 401, 404, 409, 429, 503],
+        },
+    );
+    add(
+        "/api/missed/{call}/callback",
+        "post",
+        Op {
+            tag: "softphone",
+            summary: "Call a missed call back: dials its number linked to it; when the call connects the \
+                      missed call and its Task close (an agent's session)"
+                .to_owned(),
+            security: Some("session"),
+            parameters: vec![path_param(
+                "call",
+                json!({"type": "integer", "format": "int64", "minimum": 0}),
+            )],
+            body: None,
+            success: (200, "application/json", Some(schema_ref("CallingBack"))),
+            errors: &[400, 401, 403, 404, 409, 422, 429, 503],
         },
     );
     add(

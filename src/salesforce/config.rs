@@ -60,6 +60,9 @@ pub struct SalesforceConfig {
     pub refresh_token: Option<SecretString>,
     /// REST API version, e.g. `62.0`.
     pub api_version: String,
+    /// OwnerId of the Task of a missed call whose caller has no known owner (a Salesforce
+    /// user or queue id, `005…`/`00G…`); absent: the integration user owns it.
+    pub missed_call_owner: Option<String>,
 }
 
 impl Default for SalesforceConfig {
@@ -75,6 +78,7 @@ impl Default for SalesforceConfig {
             private_key_path: None,
             refresh_token: None,
             api_version: "62.0".to_owned(),
+            missed_call_owner: None,
         }
     }
 }
@@ -96,6 +100,14 @@ impl SalesforceConfig {
 
     /// Checks that the chosen flow has what it needs; names the missing key, never a value.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(owner) = &self.missed_call_owner
+            && !crate::salesforce::flows::valid_record_id(owner)
+        {
+            return Err(format!(
+                "salesforce.missed_call_owner must be a Salesforce user id (15 or 18 letters and digits, 005…), got `{}`",
+                owner.escape_debug()
+            ));
+        }
         let Some(flow) = self.flow else { return Ok(()) };
         let need = |present: bool, key: &str| {
             if present {

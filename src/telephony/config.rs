@@ -64,6 +64,18 @@ pub struct CampaignConfig {
     /// Inbound campaigns: the outbound campaign that dials the callbacks scheduled here.
     #[serde(default)]
     pub callback_campaign: Option<i64>,
+    /// Inbound campaigns: seconds a call may wait for an agent before it leaves the queue as
+    /// missed (no agent); absent = it waits until the caller hangs up. Applies where the core
+    /// routes calls; Asterisk's queues use their own `timeout`.
+    #[serde(default)]
+    pub max_wait_secs: Option<u64>,
+    /// Inbound campaigns: opening hours, e.g. `["mon-fri 08:00-20:00", "sat 09:00-14:00"]`;
+    /// a call outside them is not queued but recorded as missed. Empty = always open.
+    #[serde(default)]
+    pub hours: Vec<String>,
+    /// The IANA time zone `hours` are read in (e.g. `Europe/Madrid`); absent = UTC.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// A disposition category with its subcategories.

@@ -74,6 +74,32 @@ pub enum EndReason {
     Abandoned,
 }
 
+/// Why an inbound call ended without any agent answering it (see [`Event::CallMissed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MissedReason {
+    /// The caller hung up while waiting (or while an agent's phone rang).
+    Abandoned,
+    /// No agent took it: the campaign's `max_wait_secs` passed, or the platform's queue gave
+    /// up on it (Asterisk: `Queue()` timed out, no members) before any agent's phone rang.
+    NoAgent,
+    /// As `noAgent`, after it rang out on at least one agent.
+    RingOut,
+    /// It arrived outside the campaign's opening hours and was not queued.
+    OutsideHours,
+}
+
+impl MissedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissedReason::Abandoned => "abandoned",
+            MissedReason::NoAgent => "noAgent",
+            MissedReason::RingOut => "ringOut",
+            MissedReason::OutsideHours => "outsideHours",
+        }
+    }
+}
+
 /// One event, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
@@ -99,6 +125,18 @@ pub enum Event {
     CallEnded {
         call_id: CallId,
         reason: EndReason,
+    },
+    /// An inbound call ended without any agent answering it (engine-wide; after its
+    /// `callEnded`, if any: a call outside hours was never queued and has none).
+    CallMissed {
+        /// The call as it was last (number, Neotel data, the caller's record and owner).
+        call: CallView,
+        reason: MissedReason,
+        campaign: CampaignId,
+        queue: String,
+        arrived_at: DateTime<Utc>,
+        /// Seconds from arrival to the end.
+        waited_secs: u64,
     },
     /// A dialer attempt that never reached an agent (engine-wide).
     DialerAttempt {

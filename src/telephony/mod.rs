@@ -7,6 +7,7 @@
 //! - [`events`]: the [`Event`] stream and the [`NeotelData`] vocabulary;
 //! - [`error`]: [`TelephonyError`], typed refusals;
 //! - [`config`]: the roster and campaigns of the configuration file;
+//! - [`hours`]: campaigns' opening hours;
 //! - [`engine`]: the embedded contact-center engine, the default driver, with its simulation
 //!   API for demos and tests.
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod hours;
 pub mod stats;
 pub mod switch;
 pub mod types;

@@ -115,6 +115,13 @@ pub enum SwitchEvent {
     RingNoAnswer { call: CallId, device: String },
     /// The call ended, for this reason (an agent hanging up on their phone, say).
     Ended { call: CallId, reason: EndReason },
+    /// The caller left the platform's queue alive without being connected (Asterisk:
+    /// `Queue()` timed out or the queue emptied, or `QueueCallerLeave` came with no
+    /// `AgentConnect`), and the dialplan goes on (voicemail). Unless an agent's phone still
+    /// rings with it (its answer may be on the way), no agent will take it: it ends as missed.
+    /// `for_good`: the platform is done with it (the queue gave up, or the caller hung up
+    /// later), so even a ringing call is over.
+    LeftQueue { call: CallId, for_good: bool },
     /// The device's queue membership was paused (with the platform's reason) or unpaused
     /// outside ctibridge (a supervisor at the PBX console, say).
     MemberPaused { device: String, reason: Option<String> },
@@ -182,6 +189,7 @@ impl SwitchInput {
                 "the core stopped".into(),
             ));
         };
+        // In the platform's queue already: taken in whatever the campaign's hours.
         Ok(crate::telephony::engine::intake_with(&shared, call, false)
             .await?
             .call_id)

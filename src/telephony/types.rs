@@ -296,6 +296,11 @@ pub struct DialRequest {
     pub phone: Option<String>,
     /// Click-to-dial from a Salesforce record: the contact is looked up by its key.
     pub click_to_dial: Option<ClickToDial>,
+    /// Calling back a missed call (`POST /api/missed/{id}/callback`): when this call connects
+    /// the missed call is closed. Set by that endpoint after its checks, never read from a
+    /// client's Dial.
+    #[serde(skip)]
+    pub missed_call_id: Option<u64>,
 }
 
 impl DialRequest {
@@ -303,6 +308,7 @@ impl DialRequest {
         DialRequest {
             phone: Some(phone.to_owned()),
             click_to_dial: None,
+            missed_call_id: None,
         }
     }
 }
@@ -389,6 +395,9 @@ pub struct CallView {
     /// The caller's Salesforce record and its owner, when owner routing found them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<OwnerMatch>,
+    /// A call back of this missed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_call_id: Option<u64>,
 }
 
 /// An inbound caller's Salesforce record and who owns it (owner routing).

@@ -12,13 +12,13 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 10000;
 
-// The adapter's Salesforce helper requests and the server's answers, newest last (at most
+// The adapter's Salesforce helper and missed-call requests and the server's answers, newest last (at most
 // 100): for support, for the harness's log panel (the `ctibridge:api` event of this window) and
 // for the browser tests.
 const answers = [];
 window.__ctibridgeApi = answers;
 function noteAnswer(path, request, status, answer) {
-  if (!path.startsWith('/api/salesforce/')) return;
+  if (!path.startsWith('/api/salesforce/') && !path.startsWith('/api/missed')) return;
   const entry = { path, request: request ?? null, status, code: answer?.error?.code || (status === 0 ? 'unreachable' : null), answer: answer ?? null, at: Date.now() };
   answers.push(entry);
   if (answers.length > 100) answers.shift();

@@ -11,6 +11,7 @@ import { t, translate, pickLanguage, setLanguage, language, errorText } from './
 import { ApiError, login as apiLogin, neo, request, retryable, salesforceHelper } from './api.js';
 import { AgentSocket } from './socket.js';
 import { Cti } from './cti.js';
+import { loadMissed, callBack, renderMissed } from './missed.js';
 
 const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'ctibridge.session';
@@ -51,6 +52,11 @@ const state = {
   socketStatus: null,
   // Who writes the call's Task: 'server' (outbox) or 'adapter' (saveLog).
   taskLog: 'server',
+  // The open missed calls the agent may call back (GET /api/missed), and a load under way.
+  missed: [],
+  missedLoad: null,
+  // What the missed-call list shows now (see render).
+  missedShown: null,
 };
 
 // --- storage (may be blocked in third-party frames: then in memory only) ------------------
@@ -193,7 +199,51 @@ function startSession(token, agent) {
   });
   state.socket.start();
   loadDirectory();
+  refreshMissed();
   render();
+}
+
+/// Reads the missed calls again (the server said they changed, or the session started);
+/// overlapping reads merge into one more.
+function refreshMissed() {
+  if (state.missedLoad) {
+    state.missedLoad.again = true;
+    return;
+  }
+  const load = { again: false };
+  state.missedLoad = load;
+  (async () => {
+    try {
+      do {
+        load.again = false;
+        if (!state.token) break;
+        state.missed = await loadMissed(state.token);
+        render();
+      } while (load.again);
+    } catch (e) {
+      fail(e);
+    } finally {
+      state.missedLoad = null;
+      render();
+    }
+  })();
+}
+
+/// Why a call cannot be placed now (in words), or null.
+function whyNoDial(p) {
+  const call = p?.call;
+  if (!p || p.state === 'loggedOut') return t('whyNotLoggedIn');
+  if ((call && call.state !== 'ended') || p.monitoring) return t('whyInCall');
+  if (p.state === 'wrapUp') return t('whyWrapUp');
+  return null;
+}
+
+/// Call back: dials the missed number linked to the missed call; the Llamada tab comes forward.
+async function onCallBack(button, missed) {
+  await act(button, async () => {
+    await callBack(state.token, missed.callId);
+    state.tab = 'call';
+  });
 }
 
 /// The lists (users and their states, campaigns, rest states). Reloaded when they may have
@@ -234,6 +284,7 @@ function endSession() {
   state.directory = null;
   state.contact = null;
   state.callId = null;
+  state.missed = [];
   clearTimeout(state.link.timer);
   state.link = { busy: false, timer: null, attempt: 0 };
   clearTimeout(state.autoRelease?.timer);
@@ -274,7 +325,12 @@ function onEvent(event) {
     if (event.type === 'snapshot') {
       pushLink({ now: true });
       loadDirectory();
+      refreshMissed();
     }
+    return;
+  }
+  if (event.type === 'missedCallsChanged') {
+    refreshMissed();
     return;
   }
   if (event.type === 'error') {
@@ -980,6 +1036,15 @@ function render() {
   }
   $('btn-monitor-tab').hidden = !(p?.role === 'supervisor' || state.agent?.role === 'supervisor');
   for (const panel of document.querySelectorAll('.panel')) panel.hidden = panel.id !== `tab-${state.tab}`;
+  $('btn-tab-missed').textContent = state.missed.length ? t('missedCount', { count: state.missed.length }) : t('tabMissed');
+  $('missed-empty').hidden = state.missed.length > 0;
+  // Rebuilt only when something it shows changed (a click must find its button).
+  const missedView = { missed: state.missed, why: whyNoDial(p), lang: language() };
+  const missedKey = JSON.stringify(missedView);
+  if (missedKey !== state.missedShown) {
+    state.missedShown = missedKey;
+    renderMissed($('missed-list'), state.missed, { t, lang: missedView.lang, onCallBack, disabledWhy: missedView.why });
+  }
 
   const connected = call && call.state === 'connected';
   const hasCall = Boolean(call) && call.state !== 'ended';

@@ -367,7 +367,7 @@ async fn a_core_that_falls_behind_holds_asterisk_back_and_loses_no_event() {
 
 // ---- the driver: Asterisk as the core's switch ------------------------------------------------
 
-mod driver {
+pub(crate) mod driver {
     use std::sync::Arc;
     use std::time::Duration;
 

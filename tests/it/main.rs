@@ -15,6 +15,7 @@ mod crm;
 mod external;
 mod http;
 mod http_adapter;
+mod missed;
 mod restart;
 mod routing;
 mod salesforce;

@@ -68,6 +68,14 @@ struct State {
     owner_dials: HashMap<CallId, String>,
     /// Calls the owner answered outside any queue: their channels' Hangup ends them.
     owner_calls: std::collections::HashSet<CallId>,
+    /// Queue calls whose caller left the queue (`QueueCallerLeave`) before any `AgentConnect`:
+    /// a timeout or no members (the dialplan goes on, to voicemail), or an answer whose
+    /// `AgentConnect` follows.
+    left: std::collections::HashSet<CallId>,
+    /// Channels asked to hang up (`HangupRequest`, `SoftHangupRequest`) and not gone yet: a
+    /// `QueueCallerAbandon` of such a caller is a hang-up; of any other, the queue giving up
+    /// (`Queue()` timed out or emptied: app_queue reports those as abandoned too).
+    hanging_up: std::collections::HashSet<String>,
 }
 
 /// Channel variables with this prefix go to the CRM with the call (OMniLeads' convention).
@@ -771,6 +779,7 @@ impl AsteriskSwitch {
                     legs.customer = m.get("Channel").map(str::to_owned);
                     legs.agent = m.get("DestChannel").map(str::to_owned);
                 }
+                self.lock().left.remove(&call);
                 self.report(SwitchEvent::DeviceAnswered { device }).await;
             }
             "AgentRingNoAnswer" => {
@@ -795,9 +804,37 @@ impl AsteriskSwitch {
                 };
                 self.report(SwitchEvent::Ended { call, reason }).await;
             }
+            "HangupRequest" | "SoftHangupRequest" => {
+                if let Some(channel) = m.get("Channel") {
+                    self.lock().hanging_up.insert(channel.to_owned());
+                }
+            }
             "QueueCallerAbandon" => {
+                let hung_up = m
+                    .get("Channel")
+                    .is_some_and(|c| self.lock().hanging_up.contains(c));
                 let Some(call) = self.forget(m) else { return };
-                self.report(SwitchEvent::CustomerHungUp { call }).await;
+                let event = if hung_up {
+                    SwitchEvent::CustomerHungUp { call }
+                } else {
+                    SwitchEvent::LeftQueue { call, for_good: true }
+                };
+                self.report(event).await;
+            }
+            // After an abandon the call is forgotten already; after an answer, AgentConnect
+            // follows (the core keeps a ringing call); otherwise no agent will take it.
+            "QueueCallerLeave" => {
+                let Some(call) = self.call_of(m) else { return };
+                let connected = self.lock().legs.get(&call).is_some_and(|l| l.agent.is_some());
+                if connected {
+                    return;
+                }
+                self.lock().left.insert(call);
+                self.report(SwitchEvent::LeftQueue {
+                    call,
+                    for_good: false,
+                })
+                .await;
             }
             "QueueMemberPause" => {
                 let Some(device) = self.device(m) else { return };
@@ -1060,6 +1097,19 @@ impl AsteriskSwitch {
         if let Some(uniqueid) = m.get("Uniqueid") {
             self.lock().vars.remove(uniqueid);
         }
+        if let Some(channel) = m.get("Channel") {
+            self.lock().hanging_up.remove(channel);
+        }
+        // A caller who left the queue unconnected hangs up (after the voicemail, say).
+        let left = self.call_of(m).filter(|c| self.lock().left.contains(c));
+        if let Some(call) = left {
+            let customer = self.lock().legs.get(&call).and_then(|l| l.customer.clone());
+            if m.get("Channel").is_some() && m.get("Channel") == customer.as_deref() {
+                self.forget(m);
+                self.report(SwitchEvent::LeftQueue { call, for_good: true }).await;
+            }
+            return;
+        }
         // Queue calls end with AgentComplete or QueueCallerAbandon, whatever order their
         // channels hang up in (a member's phone that rang out hangs up too).
         let Some(call) = self.call_of(m).filter(|c| {
@@ -1099,6 +1149,7 @@ impl AsteriskSwitch {
         state.user_transfers.remove(&call);
         state.owner_dials.remove(&call);
         state.owner_calls.remove(&call);
+        state.left.remove(&call);
         state.originate_actions.retain(|_, c| *c != call);
         Some(call)
     }

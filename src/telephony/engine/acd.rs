@@ -23,6 +23,12 @@ impl Inner {
             self.end_call(id, EndReason::NoAnswer);
             return;
         };
+        // Back from an agent after its campaign's wait ran out: it leaves as missed.
+        if front && call.progress.overdue {
+            self.command(crate::telephony::switch::SwitchCommand::Hangup { call: id });
+            self.end_call(id, EndReason::NoAnswer);
+            return;
+        }
         call.state = CallState::Queued;
         call.agent = None;
         let view = call.view();
@@ -202,6 +208,7 @@ impl Inner {
             call.data = data;
             call.state = CallState::Ringing;
             call.agent = Some(user.clone());
+            call.progress.offered = true;
         }
         let view = call.view();
         let offer = self.next_id();
@@ -251,6 +258,7 @@ impl Inner {
             return Ok(());
         }
         call.state = CallState::Connected;
+        call.progress.answered = true;
         let view = call.view();
         self.owner_offers.remove(&id);
         let contact = Contact {

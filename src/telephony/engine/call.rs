@@ -147,6 +147,10 @@ impl Inner {
                 conference: None,
                 reference: None,
                 owner: None,
+                progress: super::state::Progress {
+                    missed_call_id: request.missed_call_id,
+                    ..Default::default()
+                },
             },
         );
         let session = self.session_mut(user)?;
@@ -428,6 +432,7 @@ impl Inner {
                     _ => self.emit(None, Event::CallEnded { call_id: id, reason }),
                 }
             }
+            self.report_missed(id, &call, reason);
         }
         self.run();
     }

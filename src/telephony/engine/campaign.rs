@@ -21,6 +21,10 @@ pub struct Campaign {
     pub categories: Vec<CategoryConfig>,
     pub auto_release: Option<Duration>,
     pub callback_campaign: Option<CampaignId>,
+    /// How long a call may wait for an agent (inbound, core routing).
+    pub max_wait: Option<Duration>,
+    /// When the campaign takes calls; `None`: always.
+    pub hours: Option<crate::telephony::hours::OpeningHours>,
 }
 
 impl Campaign {
@@ -78,6 +82,11 @@ pub fn build(configs: &[CampaignConfig]) -> Result<Vec<Campaign>, TelephonyError
             }
             (_, dialer) => dialer,
         };
+        if c.kind == CampaignKind::Outbound && (c.max_wait_secs.is_some() || !c.hours.is_empty()) {
+            return Err(TelephonyError::Config(format!(
+                "campaign {id} is outbound: max_wait_secs and hours are for inbound campaigns"
+            )));
+        }
         campaigns.push(Campaign {
             id,
             name: c.name.clone(),
@@ -90,6 +99,9 @@ pub fn build(configs: &[CampaignConfig]) -> Result<Vec<Campaign>, TelephonyError
             categories: c.categories.clone(),
             auto_release: c.auto_release_secs.map(Duration::from_secs),
             callback_campaign: c.callback_campaign.map(CampaignId),
+            max_wait: c.max_wait_secs.map(Duration::from_secs),
+            hours: crate::telephony::hours::OpeningHours::parse(&c.hours, c.timezone.as_deref())
+                .map_err(|e| TelephonyError::Config(format!("campaign {id}: hours: {e}")))?,
         });
     }
     for c in &campaigns {
@@ -144,6 +156,9 @@ pub fn demo_campaigns() -> Vec<CampaignConfig> {
         categories: demo_categories(),
         auto_release_secs: None,
         callback_campaign: None,
+        max_wait_secs: None,
+        hours: Vec::new(),
+        timezone: None,
     };
     vec![
         CampaignConfig {
@@ -158,6 +173,9 @@ pub fn demo_campaigns() -> Vec<CampaignConfig> {
             categories: demo_categories(),
             auto_release_secs: None,
             callback_campaign: Some(98),
+            max_wait_secs: None,
+            hours: Vec::new(),
+            timezone: None,
         },
         outbound(98, "SALESFORCE PREDICTIVE", DialerKind::Predictive),
         outbound(99, "SALESFORCE PREVIEW", DialerKind::Preview),

@@ -98,6 +98,7 @@ impl Inner {
                 conference: None,
                 reference: None,
                 owner: None,
+                progress: Default::default(),
             },
         );
         // Predictive: the customer first; an agent once they answer.

@@ -27,6 +27,7 @@ pub mod clock;
 mod conference;
 mod dialer;
 pub mod durable;
+mod missed;
 mod monitor;
 mod owner;
 pub mod roster;
@@ -406,6 +407,7 @@ impl Inner {
             Timer::RingTimeout { call, agent, offer } => self.ring_timeout(call, &agent, offer),
             Timer::AutoRelease { agent, call } => self.auto_release(&agent, call),
             Timer::CallbackDue(id) => self.callback_due(id),
+            Timer::MaxWait(id) => self.max_wait_passed(id),
         }
     }
 }
@@ -439,6 +441,10 @@ impl Inner {
                 self.end_call(call, reason);
                 Ok(())
             }
+            SwitchEvent::LeftQueue { call, for_good } => {
+                self.left_queue(call, for_good);
+                Ok(())
+            }
             SwitchEvent::MemberPaused { device, reason } => self.paused_on_switch(&device, reason),
             SwitchEvent::Availability { available, reason } => {
                 let logged_in: Vec<AgentId> = self
@@ -465,14 +471,17 @@ impl Inner {
 /// The core's call intake: CONTACTO_INSERT_SALESFORCE (find the contact by DATA or ANI in the
 /// campaign's database, insert it when missing), then a call id minted once, the Neotel data,
 /// and the call queued for the ACD (or for the switch's own routing). Answers once saved.
+/// Outside the campaign's opening hours the call is recorded as missed and not queued.
 pub async fn intake(shared: &Shared, call: InboundCall) -> Result<Arrived> {
     intake_with(shared, call, true).await
 }
 
-/// As [`intake`]; `find_owner`: look the caller's record owner up (owner routing). A call a
-/// switch reports once it already routes it (in its queue) skips it: nothing can go to the
-/// owner first any more, and the switch's event loop must not wait for Salesforce.
-pub async fn intake_with(shared: &Shared, call: InboundCall, find_owner: bool) -> Result<Arrived> {
+/// As [`intake`]; `asked`: the platform asks before it routes the call (the dialplan's intake),
+/// so the campaign's opening hours apply and the caller's record owner is looked up (owner
+/// routing). A call the platform queued by itself is in its queue already: it is taken in
+/// whatever the hours, and its owner is not looked up (nothing can go to the owner first any
+/// more, and the switch's event loop must not wait for Salesforce).
+pub async fn intake_with(shared: &Shared, call: InboundCall, asked: bool) -> Result<Arrived> {
     let (campaign, database_id) = {
         let inner = shared.lock();
         // Taken in already under this name (the dialplan asked, then the driver saw it).
@@ -482,6 +491,7 @@ pub async fn intake_with(shared: &Shared, call: InboundCall, find_owner: bool) -
             return Ok(Arrived {
                 call_id: *known,
                 clavesf: existing.clavesf.clone().unwrap_or_default(),
+                closed: false,
             });
         }
         let campaign = inner
@@ -501,12 +511,13 @@ pub async fn intake_with(shared: &Shared, call: InboundCall, find_owner: bool) -
     // lookup answers within its timeout whatever Salesforce does.
     let (found, owner) = tokio::join!(
         shared.resolver.contacto_insert_salesforce(&lookup),
-        owner::lookup(shared, ani.as_deref().filter(|_| find_owner), campaign),
+        owner::lookup(shared, ani.as_deref().filter(|_| asked), campaign),
     );
     let found = found.map_err(|e| TelephonyError::Contacts(e.to_string()))?;
     let clavesf = found.clavesf.to_string();
-    let id = shared.change(|inner| {
+    let (id, closed) = shared.change(|inner| {
         let id = inner.new_call_id()?;
+        let arrived_at = inner.clock.now();
         let mut data = NeotelData {
             call_id: id.0,
             call_campaing: Some(campaign.0),
@@ -518,33 +529,45 @@ pub async fn intake_with(shared: &Shared, call: InboundCall, find_owner: bool) -
             ..NeotelData::default()
         };
         call::contact_data(&mut data, &found);
-        inner.calls.insert(
-            id,
-            state::Call {
-                direction: crate::telephony::types::Direction::Inbound,
-                campaign: Some(campaign),
-                phone: ani.unwrap_or_default(),
-                data,
-                clavesf: Some(clavesf.clone()),
-                state: crate::telephony::types::CallState::Queued,
-                agent: None,
-                predictive: false,
-                transfer: None,
-                conference: None,
-                reference: call.reference.clone(),
-                owner: inner.owner_match(owner),
+        let entry = state::Call {
+            direction: crate::telephony::types::Direction::Inbound,
+            campaign: Some(campaign),
+            phone: ani.unwrap_or_default(),
+            data,
+            clavesf: Some(clavesf.clone()),
+            state: crate::telephony::types::CallState::Queued,
+            agent: None,
+            predictive: false,
+            transfer: None,
+            conference: None,
+            reference: call.reference.clone(),
+            owner: inner.owner_match(owner),
+            progress: state::Progress {
+                arrived_at: Some(arrived_at),
+                ..Default::default()
             },
-        );
+        };
+        // Closed: the call is not queued, only recorded as missed; the platform is told.
+        if asked && inner.outside_hours(campaign) {
+            inner.emit_missed(id, &entry, crate::telephony::events::MissedReason::OutsideHours);
+            return Ok::<_, TelephonyError>((id, true));
+        }
+        inner.calls.insert(id, entry);
         if let Some(reference) = &call.reference {
             inner.references.insert(reference.clone(), id);
         }
         inner.enqueue(id, false);
+        inner.start_max_wait(id);
         inner.offer_to_owner_first(id);
         inner.run();
-        Ok::<_, TelephonyError>(id)
+        Ok((id, false))
     })?;
     shared.flush().await?;
-    Ok(Arrived { call_id: id, clavesf })
+    Ok(Arrived {
+        call_id: id,
+        clavesf,
+        closed,
+    })
 }
 
 /// A call taken in: its id and CLAVESF (`idContacto-Data`), what the dialplan needs.
@@ -552,6 +575,9 @@ pub async fn intake_with(shared: &Shared, call: InboundCall, find_owner: bool) -
 pub struct Arrived {
     pub call_id: CallId,
     pub clavesf: String,
+    /// The campaign is outside its opening hours: the call was not queued (it is recorded as
+    /// missed); the platform should not queue it either (voicemail, a message).
+    pub closed: bool,
 }
 
 #[async_trait]

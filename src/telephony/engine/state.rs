@@ -132,6 +132,24 @@ pub struct Call {
     pub reference: Option<String>,
     /// Inbound: the caller's Salesforce record and its owner (owner routing).
     pub owner: Option<crate::telephony::types::OwnerMatch>,
+    /// What the missed-call record needs to know of the call's life.
+    pub progress: Progress,
+}
+
+/// How far a call got: an inbound call that ends unanswered is missed ([`super::missed`]).
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// When it arrived (inbound intake).
+    pub arrived_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// An agent's phone rang with it at least once.
+    pub offered: bool,
+    /// An agent answered it.
+    pub answered: bool,
+    /// Its campaign's `max_wait_secs` passed while an agent's phone rang: it is not queued
+    /// again when that ring ends unanswered.
+    pub overdue: bool,
+    /// The missed call this call calls back.
+    pub missed_call_id: Option<u64>,
 }
 
 impl Call {
@@ -149,6 +167,7 @@ impl Call {
             }),
             conference: self.conference.clone(),
             owner: self.owner.clone(),
+            missed_call_id: self.progress.missed_call_id,
         }
     }
 }
@@ -174,6 +193,8 @@ pub enum Timer {
         call: CallId,
     },
     CallbackDue(CallbackId),
+    /// An inbound call's campaign `max_wait_secs` passed.
+    MaxWait(CallId),
 }
 
 pub struct Inner {

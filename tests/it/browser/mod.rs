@@ -6,6 +6,7 @@
 mod crm;
 mod driver;
 mod flows;
+mod missed;
 mod shift;
 
 use driver::Browser;

@@ -408,6 +408,7 @@ async fn concurrent_calls_are_all_logged() {
             transfer: None,
             conference: None,
             owner: None,
+            missed_call_id: None,
         };
         tokio::spawn(async move {
             logger

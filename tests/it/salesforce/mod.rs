@@ -33,6 +33,7 @@ pub fn config_for(fake: &FakeSalesforce, flow: AuthFlow) -> SalesforceConfig {
         private_key_path: Some(TEST_PRIVATE_KEY.into()),
         refresh_token: Some(defaults.refresh_tokens[0].clone().into()),
         api_version: "62.0".into(),
+        missed_call_owner: None,
     }
 }
 

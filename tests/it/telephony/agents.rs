@@ -387,6 +387,9 @@ async fn bad_telephony_configuration_is_refused_with_the_reason() {
             categories: vec![],
             auto_release_secs: None,
             callback_campaign: None,
+            max_wait_secs: None,
+            hours: Vec::new(),
+            timezone: None,
         }],
         ..TelephonyConfig::default()
     };

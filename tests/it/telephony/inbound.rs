@@ -277,6 +277,9 @@ async fn a_campaign_with_automatic_release_frees_the_agent_after_the_wrap_up_tim
             categories: vec![],
             auto_release_secs: Some(30),
             callback_campaign: None,
+            max_wait_secs: None,
+            hours: Vec::new(),
+            timezone: None,
         }],
         ..TelephonyConfig::default()
     };

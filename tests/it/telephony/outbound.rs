@@ -312,6 +312,7 @@ async fn click_to_dial_looks_the_record_up_by_its_key() {
                     crm_id: 1,
                     crm_key: "003SF0000042".into(),
                 }),
+                missed_call_id: None,
             },
         )
         .await
@@ -332,6 +333,7 @@ async fn click_to_dial_needs_a_campaign_to_look_the_record_up_in() {
             crm_id: 1,
             crm_key: "003SF0000042".into(),
         }),
+        missed_call_id: None,
     };
     assert_eq!(
         h.tel.dial(&agent, request).await.unwrap_err(),
