@@ -427,6 +427,54 @@ async fn without_create_leads_a_caller_with_no_record_gets_no_lead() {
 
 /// Asterisk: the dialplan asks `GET /asterisk/owner` after the intake and `Dial()`s the answer
 /// before `Queue()`; the driver follows that dial on the caller's channel.
+#[tokio::test]
+async fn a_missed_call_from_an_owned_record_is_the_owners_open_task() {
+    let fake = FakeSalesforce::start().await;
+    let contact = fake.insert(
+        "Contact",
+        json!({"LastName": "Pérez", "Phone": "1155557007", "OwnerId": OWNER[1]}),
+    );
+    let app = app(&fake, |_| {}).await;
+    // The owner is in the campaign but on a break: nobody takes the call.
+    let (owner_token, mut owner) = ready(&app, "agent2", "1002").await;
+    rpc(
+        &app,
+        Some(&owner_token),
+        "Pause",
+        json!({"reason": {"kind": "system", "id": "break"}}),
+    )
+    .await
+    .ok();
+    let call = inbound_call(&app, "1155557007", None).await;
+    sim(&app, &format!("calls/{call}/hangup"), json!({})).await.ok();
+    wait_for(&mut owner, "missedCallsChanged").await;
+
+    // The owner sees it, with the caller's record.
+    let (status, list) = crate::missed::missed_list(&app, &owner_token).await;
+    assert_eq!(status, 200, "{list}");
+    let entry = list["missedCalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["callId"] == call)
+        .cloned()
+        .unwrap_or_else(|| panic!("call {call} missing: {list}"));
+    assert_eq!(entry["reason"], "abandoned");
+    assert_eq!(entry["recordId"], json!(contact));
+    assert_eq!(entry["ownerAgent"], "agent2");
+
+    // The org: one open Task on the contact, owned by the record's owner.
+    crate::missed::eventually("the missed call's Task", || {
+        crate::missed::tasks_of(&fake, call).len() == 1
+    })
+    .await;
+    let task = &crate::missed::tasks_of(&fake, call)[0];
+    assert_eq!(task["Status"], "Not Started", "{task:?}");
+    assert_eq!(task["OwnerId"], OWNER[1], "{task:?}");
+    assert_eq!(task["WhoId"], json!(contact), "{task:?}");
+    assert_eq!(task["Subject"], "Missed call from 1155557007");
+}
+
 mod asterisk {
     use ctibridge::telephony::DriverKind;
     use ctibridge::telephony::asterisk::AsteriskConfig;
