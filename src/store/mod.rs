@@ -8,6 +8,7 @@
 
 pub mod core;
 pub mod delivery;
+pub mod stats;
 mod settings;
 
 use std::str::FromStr;
