@@ -214,3 +214,36 @@ pub fn to_csv(by: GroupBy, rows: &[HistoryRow]) -> String {
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::stats::HourTotals;
+
+    #[test]
+    fn agent_cells_are_quoted_and_never_formulas() {
+        let row = |agent: &str| HistoryRow {
+            hour: None,
+            agent: Some(Some(agent.to_owned())),
+            totals: HourTotals {
+                offered: 1,
+                ..Default::default()
+            },
+            service_level: None,
+            average_wait_secs: None,
+            average_handle_secs: None,
+            average_wrap_up_secs: None,
+        };
+        let text = to_csv(
+            GroupBy::Agent,
+            &[row("=HYPERLINK(\"x\")"), row("+1"), row("-2"), row("@sum"), row("ana, \"la\"\njefa")],
+        );
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().starts_with("agent,offered,"));
+        assert_eq!(lines.next().unwrap(), "\"'=HYPERLINK(\"\"x\"\")\",1,0,0,0,0,,,,");
+        assert_eq!(lines.next().unwrap(), "'+1,1,0,0,0,0,,,,");
+        assert_eq!(lines.next().unwrap(), "'-2,1,0,0,0,0,,,,");
+        assert_eq!(lines.next().unwrap(), "'@sum,1,0,0,0,0,,,,");
+        assert!(text.contains("\"ana, \"\"la\"\"\njefa\",1,"), "{text}");
+    }
+}

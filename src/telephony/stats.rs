@@ -112,6 +112,12 @@ impl State {
     }
 }
 
+/// Milliseconds from `from` to `to` as the history table counts them (whole milliseconds of
+/// each instant), so that live and restored figures are the same to the last digit.
+fn millis_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    to.timestamp_millis() - from.timestamp_millis()
+}
+
 /// The live figures; [`FloorStats::follow`] keeps them.
 pub struct FloorStats {
     service_level_secs: u64,
@@ -220,7 +226,7 @@ impl FloorStats {
                     && let Some((since, queued)) = state.wrapping.remove(&user)
                     && let Some(hour) = state.hour_of(Some(queued))
                 {
-                    hour.wrap_up_ms += (at - since).num_milliseconds();
+                    hour.wrap_up_ms += millis_between(since, at);
                     hour.wrap_ups += 1;
                 }
                 let previous = state.agents.get(&user).copied();
@@ -256,7 +262,7 @@ impl FloorStats {
                 track.answered_at = Some(at);
                 track.agent = agent;
                 let queued = track.queued_at;
-                let wait = queued.map(|q| (at - q).num_milliseconds()).unwrap_or_default();
+                let wait = queued.map(|q| millis_between(q, at)).unwrap_or_default();
                 if let Some(hour) = state.hour_of(queued) {
                     hour.answered += 1;
                     hour.wait_ms += wait;
@@ -290,14 +296,14 @@ impl FloorStats {
                         state.wrapping.insert(agent, (at, queued));
                     }
                     if let Some(hour) = state.hour_of(queued) {
-                        hour.handle_ms += (at - answered).num_milliseconds();
+                        hour.handle_ms += millis_between(answered, at);
                         hour.handled += 1;
                     }
                 } else if answered.is_none()
                     && let Some(hour) = state.hour_of(queued)
                 {
                     if let Some(q) = queued {
-                        hour.wait_ms += (at - q).num_milliseconds();
+                        hour.wait_ms += millis_between(q, at);
                         hour.waits += 1;
                     }
                     if *reason == EndReason::Abandoned {
