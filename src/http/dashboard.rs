@@ -53,7 +53,9 @@ async fn publish(feed: DashboardFeed, interval: Duration) {
     let mut published = None;
     loop {
         feed.stats.changed().await;
-        if feed.frames.receiver_count() > 0 {
+        if feed.frames.receiver_count() == 0 {
+            feed.stats.forget_pending();
+        } else {
             let version = feed.stats.version();
             if published != Some(version) {
                 published = Some(version);

@@ -326,6 +326,12 @@ impl FloorStats {
         (self.figures_of(&state), since)
     }
 
+    /// Forgets the oldest change not handed to the feed (nobody watches: no frame will carry
+    /// it, and the next one must not seem late for it).
+    pub fn forget_pending(&self) {
+        self.lock().pending_since = None;
+    }
+
     /// The figures now.
     pub fn figures(&self) -> FloorFigures {
         self.figures_of(&self.lock())
