@@ -180,7 +180,13 @@ fn agent_loop(mut socket: Socket, client: reqwest::Client, base: String, user: S
                 Some("callOffered") => {
                     let (client, base, user) = (client.clone(), base.clone(), user.clone());
                     tokio::spawn(async move {
-                        post(&client, format!("{base}/sim/agents/{user}/answer"), "pw", json!({})).await;
+                        post(
+                            &client,
+                            format!("{base}/sim/agents/{user}/answer"),
+                            "pw",
+                            json!({}),
+                        )
+                        .await;
                     });
                 }
                 Some("position") if event["state"] == "wrapUp" => {
@@ -224,7 +230,9 @@ async fn supervisors(
         let (seen, stop) = (seen.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_millis(200), socket.next()).await else {
+                let Ok(Some(Ok(frame))) =
+                    tokio::time::timeout(Duration::from_millis(200), socket.next()).await
+                else {
                     continue;
                 };
                 let Message::Text(text) = frame else { continue };
@@ -244,7 +252,10 @@ async fn supervisors(
                     .as_str()
                     .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
                 {
-                    let micros = (now - at.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0).max(0);
+                    let micros = (now - at.with_timezone(&chrono::Utc))
+                        .num_microseconds()
+                        .unwrap_or(0)
+                        .max(0);
                     seen.delays_us.lock().unwrap().push(micros as u64);
                 }
             }
@@ -266,7 +277,8 @@ async fn call_load(client: &reqwest::Client, base: &str, s: &Settings, first: u6
         let permit = gate.clone().acquire_owned().await.unwrap();
         let (client, base) = (client.clone(), base.to_owned());
         sent.push(tokio::spawn(async move {
-            let body = json!({"ani": format!("11{:08}", first + n), "queue": "salesforce", "hangUpAfterSecs": 4});
+            let body =
+                json!({"ani": format!("11{:08}", first + n), "queue": "salesforce", "hangUpAfterSecs": 4});
             let ok = post(&client, format!("{base}/sim/inbound"), "pw", body).await;
             drop(permit);
             ok
@@ -303,7 +315,10 @@ async fn run(s: Settings, full: bool) {
         .expect("HTTP client");
     let started = Instant::now();
     while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(60), "the server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
@@ -317,7 +332,15 @@ async fn run(s: Settings, full: bool) {
             let _permit = gate.acquire().await.unwrap();
             let user = format!("a{i}");
             let token = login(&client, &base, &user, 10_000 + i).await;
-            assert!(post(&client, format!("{base}/neoapi/Login_Campaign"), &token, json!({"campaign": 97})).await);
+            assert!(
+                post(
+                    &client,
+                    format!("{base}/neoapi/Login_Campaign"),
+                    &token,
+                    json!({"campaign": 97})
+                )
+                .await
+            );
             let socket = open_socket(&url, &token).await;
             agent_loop(socket, client, base, user, token);
         }));
@@ -362,7 +385,15 @@ async fn run(s: Settings, full: bool) {
     for (name, count, dashboard) in phases {
         let seen = Arc::new(Seen::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let readers = supervisors(&ws_url, &supervisor_tokens, count, dashboard, seen.clone(), stop.clone()).await;
+        let readers = supervisors(
+            &ws_url,
+            &supervisor_tokens,
+            count,
+            dashboard,
+            seen.clone(),
+            stop.clone(),
+        )
+        .await;
         let cpu_before = cpu_secs(pid, ticks_per_sec);
         let wall = Instant::now();
         let placed = call_load(&client, &base, &s, first).await;
@@ -385,13 +416,29 @@ async fn run(s: Settings, full: bool) {
             cpu / wall * 100.0,
             cpu / baseline_cpu.max(1e-9),
             seen.frames.load(Ordering::Relaxed),
-            if delays.is_empty() { "-".to_owned() } else { format!("{:.1}", ms(percentile(&delays, 50.0))) },
-            if delays.is_empty() { "-".to_owned() } else { format!("{:.1}", ms(percentile(&delays, 99.0))) },
+            if delays.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.1}", ms(percentile(&delays, 50.0)))
+            },
+            if delays.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.1}", ms(percentile(&delays, 99.0)))
+            },
         );
         if dashboard {
-            assert!(seen.frames.load(Ordering::Relaxed) > 0, "{name}: the dashboards got frames");
+            assert!(
+                seen.frames.load(Ordering::Relaxed) > 0,
+                "{name}: the dashboards got frames"
+            );
             if let Some(max) = delays.last() {
-                println!("{:<30} max delay {:.1} ms over {} frames", "", ms(*max), delays.len());
+                println!(
+                    "{:<30} max delay {:.1} ms over {} frames",
+                    "",
+                    ms(*max),
+                    delays.len()
+                );
             }
         }
     }
@@ -410,8 +457,16 @@ async fn run(s: Settings, full: bool) {
     println!();
     println!(
         "calls placed {first}; live figures: offered {} answered {} abandoned {} missed {} service level {}",
-        figures["offered"], figures["answered"], figures["abandoned"], figures["missed"], figures["serviceLevel"]
+        figures["offered"],
+        figures["answered"],
+        figures["abandoned"],
+        figures["missed"],
+        figures["serviceLevel"]
     );
-    assert_eq!(figures["offered"].as_u64(), Some(first), "every placed call is offered");
+    assert_eq!(
+        figures["offered"].as_u64(),
+        Some(first),
+        "every placed call is offered"
+    );
     drop(server);
 }

@@ -189,6 +189,12 @@ async fn start_core(
             "telephony state restored from the database"
         );
     }
+    let restored_users: Vec<_> = restored
+        .agents
+        .iter()
+        .filter(|a| a.session.is_some())
+        .map(|a| a.user.clone())
+        .collect();
     let switch = telephony_switch(&config.telephony)?;
     let engine = EmbeddedEngine::durable(
         &config.telephony,
@@ -225,6 +231,11 @@ async fn start_core(
         today,
         crate::store::stats::load_day(store, today, config.telephony.service_level_secs).await?,
     );
+    for user in &restored_users {
+        if let Ok(position) = crate::telephony::Telephony::position(engine.as_ref(), user).await {
+            stats.seed_agent(user, position.state, chrono::Utc::now());
+        }
+    }
     stats.follow(events);
     api.dashboards = Some(crate::http::dashboard::DashboardFeed::start(
         stats.clone(),

@@ -113,11 +113,7 @@ pub async fn report(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let range = parse(&query, &request)?;
-    let service_level_secs = state
-        .stats
-        .as_ref()
-        .map(|s| s.service_level_secs())
-        .unwrap_or(20);
+    let service_level_secs = state.stats.as_ref().map(|s| s.service_level_secs()).unwrap_or(20);
     let rows = history(&store, range.from, range.to, range.by, service_level_secs)
         .await
         .map_err(|e| {
@@ -236,7 +232,13 @@ mod tests {
         };
         let text = to_csv(
             GroupBy::Agent,
-            &[row("=HYPERLINK(\"x\")"), row("+1"), row("-2"), row("@sum"), row("ana, \"la\"\njefa")],
+            &[
+                row("=HYPERLINK(\"x\")"),
+                row("+1"),
+                row("-2"),
+                row("@sum"),
+                row("ana, \"la\"\njefa"),
+            ],
         );
         let mut lines = text.lines();
         assert!(lines.next().unwrap().starts_with("agent,offered,"));

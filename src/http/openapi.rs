@@ -576,8 +576,16 @@ fn build() -> Value {
                 .to_owned(),
             security: Some("session"),
             parameters: vec![
-                query_param("from", true, json!({"type": "string", "format": "date", "example": "2026-03-01"})),
-                query_param("to", true, json!({"type": "string", "format": "date", "example": "2026-03-07"})),
+                query_param(
+                    "from",
+                    true,
+                    json!({"type": "string", "format": "date", "example": "2026-03-01"}),
+                ),
+                query_param(
+                    "to",
+                    true,
+                    json!({"type": "string", "format": "date", "example": "2026-03-07"}),
+                ),
                 query_param("by", false, json!({"enum": ["hour", "agent"]})),
                 query_param("format", false, json!({"enum": ["json", "csv"]})),
             ],

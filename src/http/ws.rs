@@ -345,7 +345,10 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
     }
 }
 
-type DashboardWatch = (tokio::sync::watch::Receiver<bytestring::ByteString>, bytestring::ByteString);
+type DashboardWatch = (
+    tokio::sync::watch::Receiver<bytestring::ByteString>,
+    bytestring::ByteString,
+);
 
 /// A socket asks for the dashboard's figures (`on`) or stops them: supervisors only.
 fn dashboard_request(
@@ -354,7 +357,10 @@ fn dashboard_request(
     on: bool,
 ) -> Result<Option<DashboardWatch>, serde_json::Value> {
     if session.role != crate::telephony::Role::Supervisor {
-        return Err(error_frame("forbidden", "the dashboard's figures are for supervisors"));
+        return Err(error_frame(
+            "forbidden",
+            "the dashboard's figures are for supervisors",
+        ));
     }
     if !on {
         return Ok(None);

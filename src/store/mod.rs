@@ -8,8 +8,8 @@
 
 pub mod core;
 pub mod delivery;
-pub mod stats;
 mod settings;
+pub mod stats;
 
 use std::str::FromStr;
 use std::sync::Once;

@@ -108,7 +108,11 @@ fn day_start_ms(day: NaiveDate) -> i64 {
 }
 
 /// The hours of `day` (UTC) as the table holds them: index 0 is 00:00–01:00.
-pub async fn load_day(store: &Store, day: NaiveDate, service_level_secs: u64) -> Result<[HourTotals; 24], StoreError> {
+pub async fn load_day(
+    store: &Store,
+    day: NaiveDate,
+    service_level_secs: u64,
+) -> Result<[HourTotals; 24], StoreError> {
     let start = day_start_ms(day);
     let sql = format!(
         "SELECT (queued_at_ms - $1) / {HOUR_MS}, {TOTALS_COLUMNS} FROM stats_calls \
@@ -157,7 +161,11 @@ pub struct HistoryRow {
 }
 
 impl HistoryRow {
-    fn new(hour: Option<chrono::DateTime<chrono::Utc>>, agent: Option<Option<String>>, totals: HourTotals) -> Self {
+    fn new(
+        hour: Option<chrono::DateTime<chrono::Utc>>,
+        agent: Option<Option<String>>,
+        totals: HourTotals,
+    ) -> Self {
         HistoryRow {
             hour,
             agent,
@@ -220,7 +228,10 @@ pub async fn history(
                 rows.push(HistoryRow::new(None, Some(agent), totals_from(&row, 1)?));
             }
             // The calls nobody answered last.
-            rows.sort_by(|a, b| (a.agent.as_ref().map(|a| a.is_none()), &a.agent).cmp(&(b.agent.as_ref().map(|b| b.is_none()), &b.agent)));
+            rows.sort_by(|a, b| {
+                (a.agent.as_ref().map(|a| a.is_none()), &a.agent)
+                    .cmp(&(b.agent.as_ref().map(|b| b.is_none()), &b.agent))
+            });
         }
     }
     Ok(rows)
@@ -248,7 +259,11 @@ impl StatsRecorder {
                 .await?;
             }
             Event::CallConnected { call } => {
-                let agent = envelope.agent.as_ref().or(call.agent.as_ref()).map(|a| a.as_str());
+                let agent = envelope
+                    .agent
+                    .as_ref()
+                    .or(call.agent.as_ref())
+                    .map(|a| a.as_str());
                 sqlx::query(
                     "UPDATE stats_calls SET answered_at_ms = $1, agent = $2, wait_ms = $1 - queued_at_ms \
                      WHERE call_id = $3 AND answered_at_ms IS NULL AND ended_at_ms IS NULL",
@@ -315,7 +330,9 @@ impl StatsRecorder {
 #[async_trait]
 impl EventRecorder for StatsRecorder {
     async fn record(&self, conn: &mut AnyConnection, event: &EventEnvelope) -> Result<(), RecordError> {
-        self.write(conn, event).await.map_err(|e| RecordError::from_sqlx(&e))
+        self.write(conn, event)
+            .await
+            .map_err(|e| RecordError::from_sqlx(&e))
     }
 
     /// The calls the last process left open end when it was last alive (answered ones as

@@ -157,6 +157,13 @@ impl FloorStats {
         self.bump();
     }
 
+    /// An agent's state as the engine holds it at start-up (restored sessions): in it since
+    /// `since` (the restart: the engine keeps no instant of the last change).
+    pub fn seed_agent(&self, user: &AgentId, state: AgentState, since: DateTime<Utc>) {
+        self.lock().agents.entry(user.clone()).or_insert((state, since));
+        self.bump();
+    }
+
     /// Applies the events of `events` until the stream ends (a task of its own).
     pub fn follow(self: &Arc<Self>, mut events: tokio::sync::broadcast::Receiver<EventEnvelope>) {
         let stats = Arc::downgrade(self);

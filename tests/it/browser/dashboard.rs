@@ -66,8 +66,16 @@ async fn a_supervisor_watches_a_call_arrive_and_be_answered_in_spanish_then_engl
     // An agent is told the page is for supervisors.
     log_in(&browser, "1002", "agent2").await;
     browser.wait_text("#notice", "solo para supervisores").await;
-    assert_eq!(browser.run("return window.__dashboard.refused").await, "not_supervisor");
-    assert_eq!(browser.run("return document.getElementById('view-board').hidden").await, true);
+    assert_eq!(
+        browser.run("return window.__dashboard.refused").await,
+        "not_supervisor"
+    );
+    assert_eq!(
+        browser
+            .run("return document.getElementById('view-board').hidden")
+            .await,
+        true
+    );
 
     // The supervisor gets the board, with agent1 available.
     agent_via_api(&app, "agent1", "1001").await;
@@ -95,16 +103,32 @@ async fn a_supervisor_watches_a_call_arrive_and_be_answered_in_spanish_then_engl
     // The server says the same (its metrics: logging in again would replace the page's session).
     let metrics = server_metrics(&app).await;
     assert!(metrics.contains("ctibridge_calls_offered_today 1\n"), "{metrics}");
-    assert!(metrics.contains("ctibridge_calls_answered_today 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("ctibridge_calls_answered_today 1\n"),
+        "{metrics}"
+    );
     let page = browser.run("return window.__dashboard.figures").await;
-    assert_eq!((&page["offered"], &page["answered"]), (&json!(1), &json!(1)), "{page}");
+    assert_eq!(
+        (&page["offered"], &page["answered"]),
+        (&json!(1), &json!(1)),
+        "{page}"
+    );
     assert_eq!(page["serviceLevel"].as_f64(), Some(1.0), "{page}");
     // One bar group for this hour in the chart, one point on the service-level line.
-    let bars = browser.run("return document.querySelectorAll('#chart-hours rect.answered').length").await;
+    let bars = browser
+        .run("return document.querySelectorAll('#chart-hours rect.answered').length")
+        .await;
     assert!(bars.as_u64().unwrap() >= 1, "{bars}");
-    assert_eq!(browser.run("return document.querySelectorAll('#chart-sl circle').length").await, 1);
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('#chart-sl circle').length")
+            .await,
+        1
+    );
     // The time in state runs on the page between frames.
-    let before = browser.run("return document.querySelector('#agents tr[data-user=agent1] .clock').textContent").await;
+    let before = browser
+        .run("return document.querySelector('#agents tr[data-user=agent1] .clock').textContent")
+        .await;
     browser
         .wait_for(
             "the clock to tick",

@@ -91,7 +91,10 @@ async fn the_dashboard_follows_the_floor_and_the_day_survives_a_restart() {
     let f = &frame["figures"];
     assert_eq!(f["offered"], 2, "{frame}");
     assert_eq!(f["missed"], 0, "{frame}");
-    assert_eq!(f["serviceLevel"], 0.5, "one of two judged calls answered in time: {frame}");
+    assert_eq!(
+        f["serviceLevel"], 0.5,
+        "one of two judged calls answered in time: {frame}"
+    );
     assert!(frame["changedAt"].is_string(), "{frame}");
     let hour = f["hours"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(
@@ -115,7 +118,10 @@ async fn the_dashboard_follows_the_floor_and_the_day_survives_a_restart() {
 
     // The same figures from the API, and the rows they come from.
     let (_, live) = get_json(&app, "/api/stats", Some(&supervisor)).await;
-    assert_eq!((live["offered"].clone(), live["answered"].clone()), (json!(2), json!(1)));
+    assert_eq!(
+        (live["offered"].clone(), live["answered"].clone()),
+        (json!(2), json!(1))
+    );
     let rows: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT outcome, agent FROM stats_calls ORDER BY call_id")
             .fetch_all(app_store(&db).await.pool())
@@ -135,7 +141,11 @@ async fn the_dashboard_follows_the_floor_and_the_day_survives_a_restart() {
     let (status, history) = get_json(&app, &path, Some(&supervisor)).await;
     assert_eq!(status, 200, "{history}");
     let row = &history["rows"][0];
-    assert_eq!((&row["offered"], &row["answered"], &row["abandoned"]), (&json!(2), &json!(1), &json!(1)), "{history}");
+    assert_eq!(
+        (&row["offered"], &row["answered"], &row["abandoned"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{history}"
+    );
     assert_eq!(row["serviceLevel"], 0.5, "{history}");
     let (_, by_agent) = get_json(
         &app,
@@ -150,14 +160,20 @@ async fn the_dashboard_follows_the_floor_and_the_day_survives_a_restart() {
     let csv = get(&app, &format!("{path}&format=csv"), Some(&supervisor)).await;
     assert_eq!(csv.status(), 200);
     assert!(
-        csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"),
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"),
         "{:?}",
         csv.headers()
     );
     let text = csv.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].starts_with("hour,offered,answered,answered_in_time,abandoned,missed,service_level"), "{text}");
+    assert!(
+        lines[0].starts_with("hour,offered,answered,answered_in_time,abandoned,missed,service_level"),
+        "{text}"
+    );
     assert!(lines[1].contains(",2,1,1,1,0,0.500,"), "{text}");
     // Accept: text/csv does the same.
     let accepted = app
@@ -184,7 +200,10 @@ async fn the_dashboard_follows_the_floor_and_the_day_survives_a_restart() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("ctibridge_calls_answered_in_time_today 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("ctibridge_calls_answered_in_time_today 1\n"),
+        "{metrics}"
+    );
     assert!(metrics.contains("ctibridge_service_level 0.5\n"), "{metrics}");
 
     // A restart: today's figures are still there.
@@ -196,13 +215,27 @@ async fn the_dashboard_follows_the_floor_and_the_day_survives_a_restart() {
     let (status, after) = get_json(&app, "/api/stats", Some(&supervisor)).await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(
-        (&after["offered"], &after["answered"], &after["abandoned"], &after["serviceLevel"]),
+        (
+            &after["offered"],
+            &after["answered"],
+            &after["abandoned"],
+            &after["serviceLevel"]
+        ),
         (&json!(2), &json!(1), &json!(1), &json!(0.5)),
         "{after}"
     );
     assert_eq!(after["averageHandleSecs"], live["averageHandleSecs"], "{after}");
     assert_eq!(after["averageWrapUpSecs"], live["averageWrapUpSecs"], "{after}");
     assert_eq!(after["hours"], live["hours"], "{after}");
+    // agent1's session came back with the restart, and so does its line on the board.
+    assert!(
+        after["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["user"] == "agent1" && a["state"] == "paused"),
+        "{after}"
+    );
 }
 
 async fn app_store(db: &TestDb) -> ctibridge::store::Store {
@@ -227,13 +260,29 @@ async fn the_history_is_for_supervisors_and_refuses_unbounded_or_malformed_range
         ("from=2025-01-01&to=2025-12-31", "range_too_long", "365 days"),
         ("from=2026-01-01&to=2026-02-01", "range_too_long", "32 days"),
         ("from=2026-02-10&to=2026-02-01", "invalid_range", "after `to`"),
-        ("from=2026-02-30&to=2026-03-01", "invalid_range", "`from` must be a day"),
-        ("from=2026-2-1&to=2026-03-01", "invalid_range", "`from` must be a day"),
+        (
+            "from=2026-02-30&to=2026-03-01",
+            "invalid_range",
+            "`from` must be a day",
+        ),
+        (
+            "from=2026-2-1&to=2026-03-01",
+            "invalid_range",
+            "`from` must be a day",
+        ),
         ("from=yesterday&to=2026-03-01", "invalid_range", "yesterday"),
         ("to=2026-03-01", "invalid_range", "`from` is required"),
         ("from=2026-03-01", "invalid_range", "`to` is required"),
-        ("from=2026-03-01&to=2026-03-01&by=week", "invalid_group", "`hour` or `agent`"),
-        ("from=2026-03-01&to=2026-03-01&format=xml", "invalid_format", "`json` or `csv`"),
+        (
+            "from=2026-03-01&to=2026-03-01&by=week",
+            "invalid_group",
+            "`hour` or `agent`",
+        ),
+        (
+            "from=2026-03-01&to=2026-03-01&format=xml",
+            "invalid_format",
+            "`json` or `csv`",
+        ),
     ] {
         let (status, body) = get_json(&app, &format!("/api/stats/history?{query}"), Some(&supervisor)).await;
         assert_eq!(status, 422, "{query}: {body}");

@@ -38,7 +38,9 @@ struct Expected {
 
 impl Expected {
     fn add(&mut self, call: &Played) {
-        let hour = chrono::DateTime::from_timestamp_millis(call.queued).unwrap().hour();
+        let hour = chrono::DateTime::from_timestamp_millis(call.queued)
+            .unwrap()
+            .hour();
         let agent = call.answered.map(|(_, a)| a);
         for totals in [
             self.hours.entry(hour).or_default(),
@@ -245,12 +247,26 @@ fn assert_figures(figures: &ctibridge::telephony::stats::FloorFigures, expected:
     let day = expected.day();
     assert_eq!(figures.day, start_time().date_naive(), "{what}");
     assert_eq!(
-        (figures.offered, figures.answered, figures.abandoned, figures.missed),
+        (
+            figures.offered,
+            figures.answered,
+            figures.abandoned,
+            figures.missed
+        ),
         (day.offered, day.answered, day.abandoned, day.missed),
         "{what}"
     );
     // Independently: 10 offered, 6 answered (4 within 20 s), 3 abandoned, 1 missed.
-    assert_eq!((day.offered, day.answered, day.answered_in_time, day.abandoned, day.missed), (10, 6, 4, 3, 1));
+    assert_eq!(
+        (
+            day.offered,
+            day.answered,
+            day.answered_in_time,
+            day.abandoned,
+            day.missed
+        ),
+        (10, 6, 4, 3, 1)
+    );
     close(figures.service_level, Some(4.0 / 10.0), what);
     close(figures.average_handle_secs, day.average_handle_secs(), what);
     close(figures.average_wrap_up_secs, day.average_wrap_up_secs(), what);
@@ -260,7 +276,13 @@ fn assert_figures(figures: &ctibridge::telephony::stats::FloorFigures, expected:
     for hour in &figures.hours {
         let e = expected.hours.get(&hour.hour).copied().unwrap_or_default();
         assert_eq!(
-            (hour.offered, hour.answered, hour.answered_in_time, hour.abandoned, hour.missed),
+            (
+                hour.offered,
+                hour.answered,
+                hour.answered_in_time,
+                hour.abandoned,
+                hour.missed
+            ),
             (e.offered, e.answered, e.answered_in_time, e.abandoned, e.missed),
             "{what}: hour {}",
             hour.hour
@@ -307,7 +329,9 @@ dual_db_test!(
         assert_figures(&restarted.figures(), &expected, "restored");
 
         // The history by hour: only the hours with calls, in order.
-        let by_hour = history(&store, day, day, GroupBy::Hour, SERVICE_LEVEL_SECS).await.unwrap();
+        let by_hour = history(&store, day, day, GroupBy::Hour, SERVICE_LEVEL_SECS)
+            .await
+            .unwrap();
         let got: Vec<u32> = by_hour.iter().map(|r| r.hour.unwrap().hour()).collect();
         assert_eq!(got, expected.hours.keys().copied().collect::<Vec<_>>());
         for row in &by_hour {
@@ -315,12 +339,21 @@ dual_db_test!(
             assert_eq!(row.totals, e);
             close(row.service_level, e.service_level(), "history");
             close(row.average_wait_secs, e.average_wait_secs(), "history wait");
-            close(row.average_wrap_up_secs, e.average_wrap_up_secs(), "history wrap-up");
+            close(
+                row.average_wrap_up_secs,
+                e.average_wrap_up_secs(),
+                "history wrap-up",
+            );
         }
         // By agent: agent1, agent2, then the calls nobody answered.
-        let by_agent = history(&store, day, day, GroupBy::Agent, SERVICE_LEVEL_SECS).await.unwrap();
+        let by_agent = history(&store, day, day, GroupBy::Agent, SERVICE_LEVEL_SECS)
+            .await
+            .unwrap();
         let got: Vec<Option<String>> = by_agent.iter().map(|r| r.agent.clone().unwrap()).collect();
-        assert_eq!(got, vec![Some("agent1".to_owned()), Some("agent2".to_owned()), None]);
+        assert_eq!(
+            got,
+            vec![Some("agent1".to_owned()), Some("agent2".to_owned()), None]
+        );
         for row in &by_agent {
             let agent = row.agent.clone().unwrap();
             let e = expected
@@ -333,7 +366,12 @@ dual_db_test!(
         }
         // Another day holds nothing.
         let next = day.succ_opt().unwrap();
-        assert!(history(&store, next, next, GroupBy::Hour, SERVICE_LEVEL_SECS).await.unwrap().is_empty());
+        assert!(
+            history(&store, next, next, GroupBy::Hour, SERVICE_LEVEL_SECS)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 );
 
@@ -352,7 +390,10 @@ dual_db_test!(
             StatsRecorder.record(&mut conn, event).await.unwrap();
         }
         let answered_at = events[answered].at.timestamp_millis();
-        StatsRecorder.recover(&mut conn, answered_at + 61_000).await.unwrap();
+        StatsRecorder
+            .recover(&mut conn, answered_at + 61_000)
+            .await
+            .unwrap();
         let row: (String, i64, Option<i64>) =
             sqlx::query_as("SELECT outcome, handle_ms, wrap_up_ms FROM stats_calls")
                 .fetch_one(&mut *conn)
