@@ -1,7 +1,8 @@
 //! The supervisors' dashboard in Chromium against a real server: an agent's login is refused
 //! with a clear message, the supervisor's page follows a call as it is offered and answered
 //! (checked against the server's own figures), switches to English, and fits a 1280×720
-//! screen and a utility-bar panel (400×600) without horizontal scrolling.
+//! screen and a utility-bar panel (400×600, also inside the Lightning harness) without
+//! horizontal scrolling.
 
 use serde_json::json;
 
@@ -153,5 +154,22 @@ async fn a_supervisor_watches_a_call_arrive_and_be_answered_in_spanish_then_engl
         .await;
     assert_fits(&browser, BOARD, "400×600").await;
     browser.screenshot("dashboard-utility-400x600-en").await;
+
+    // In the Lightning harness's utility panel, 400×600.
+    browser.resize(1280, 900).await;
+    browser
+        .open(&app.url("/dev/lightning?panel=dashboard&lang=es&width=400&height=600"))
+        .await;
+    // The session is kept for the browser tab: no second login.
+    browser.wait_text("#t-answered", "1").await;
+    browser.wait_text("#agents", "En llamada").await;
+    let panel = browser
+        .softphone("return { width: frame.contentWindow.innerWidth, scroll: sp.documentElement.scrollWidth }")
+        .await;
+    assert!(panel["width"].as_u64().unwrap() <= 400, "{panel}");
+    assert!(panel["scroll"].as_u64() <= panel["width"].as_u64(), "{panel}");
+    browser
+        .screenshot_softphone("dashboard-harness-utility-400x600-es")
+        .await;
     browser.finish().await;
 }
