@@ -330,7 +330,7 @@ impl FloorStats {
     pub fn figures_for_feed(&self) -> (FloorFigures, Option<DateTime<Utc>>) {
         let mut state = self.lock();
         let since = state.pending_since.take();
-        (self.figures_of(&state), since)
+        (self.figures_of(&state, Utc::now()), since)
     }
 
     /// Forgets the oldest change not handed to the feed (nobody watches: no frame will carry
@@ -341,11 +341,21 @@ impl FloorStats {
 
     /// The figures now.
     pub fn figures(&self) -> FloorFigures {
-        self.figures_of(&self.lock())
+        self.figures_at(Utc::now())
     }
 
-    fn figures_of(&self, state: &State) -> FloorFigures {
-        let now = Utc::now();
+    /// The figures as of `now` (a day after the counters' own: a new day with nothing yet).
+    pub fn figures_at(&self, now: DateTime<Utc>) -> FloorFigures {
+        self.figures_of(&self.lock(), now)
+    }
+
+    fn figures_of(&self, state: &State, now: DateTime<Utc>) -> FloorFigures {
+        // Midnight passed with no event since: the new day has no calls yet.
+        let (day, hours) = if now.date_naive() > state.day {
+            (now.date_naive(), [HourTotals::default(); 24])
+        } else {
+            (state.day, state.hours)
+        };
         let agents = state
             .agents
             .iter()
@@ -372,24 +382,23 @@ impl FloorStats {
             figure.oldest_since = figure.oldest_since.min(queued);
             figure.longest_wait_secs = (now - figure.oldest_since).num_seconds().max(0);
         }
-        let mut day = HourTotals::default();
-        for hour in &state.hours {
-            day.add(hour);
+        let mut totals = HourTotals::default();
+        for hour in &hours {
+            totals.add(hour);
         }
-        let last_hour = if now.date_naive() == state.day {
+        let last_hour = if now.date_naive() == day {
             now.hour() as usize
         } else {
             23
         };
-        let first_hour = state
-            .hours
+        let first_hour = hours
             .iter()
             .position(|h| h.offered > 0)
             .unwrap_or(last_hour)
             .min(last_hour);
-        let hours = (first_hour..=last_hour)
+        let series = (first_hour..=last_hour)
             .map(|h| {
-                let t = &state.hours[h];
+                let t = &hours[h];
                 HourFigure {
                     hour: h as u32,
                     offered: t.offered,
@@ -403,18 +412,18 @@ impl FloorStats {
             .collect();
         FloorFigures {
             at: now,
-            day: state.day,
+            day,
             agents,
             queues: queues.into_values().collect(),
-            offered: day.offered,
-            answered: day.answered,
-            abandoned: day.abandoned,
-            missed: day.missed,
+            offered: totals.offered,
+            answered: totals.answered,
+            abandoned: totals.abandoned,
+            missed: totals.missed,
             service_level_secs: self.service_level_secs,
-            service_level: day.service_level(),
-            average_handle_secs: day.average_handle_secs(),
-            average_wrap_up_secs: day.average_wrap_up_secs(),
-            hours,
+            service_level: totals.service_level(),
+            average_handle_secs: totals.average_handle_secs(),
+            average_wrap_up_secs: totals.average_wrap_up_secs(),
+            hours: series,
         }
     }
 }

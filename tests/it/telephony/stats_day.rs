@@ -235,6 +235,15 @@ fn afternoon() -> (Vec<EventEnvelope>, Expected) {
     .unwrap()
 }
 
+/// The scripted day's last minute: the figures are read as of then.
+fn evening() -> chrono::DateTime<chrono::Utc> {
+    start_time()
+        .date_naive()
+        .and_hms_opt(23, 59, 0)
+        .unwrap()
+        .and_utc()
+}
+
 #[track_caller]
 fn close(actual: Option<f64>, expected: Option<f64>, what: &str) {
     match (actual, expected) {
@@ -303,7 +312,12 @@ dual_db_test!(
         for event in &events {
             live.apply(event);
         }
-        assert_figures(&live.figures(), &expected, "live");
+        assert_figures(&live.figures_at(evening()), &expected, "live");
+        // Past midnight, before any event of the new day: a new day with nothing yet.
+        let after_midnight = live.figures_at(evening() + chrono::Duration::minutes(2));
+        assert_eq!(after_midnight.day, day.succ_opt().unwrap());
+        assert_eq!((after_midnight.offered, after_midnight.service_level), (0, None));
+        assert_eq!(after_midnight.hours.len(), 1, "only 00:00");
 
         // Recorded (twice over: a replayed commit changes nothing).
         let store = db.store().await;
@@ -326,7 +340,7 @@ dual_db_test!(
         }
         let restarted = FloorStats::new(SERVICE_LEVEL_SECS);
         restarted.restore(day, hours);
-        assert_figures(&restarted.figures(), &expected, "restored");
+        assert_figures(&restarted.figures_at(evening()), &expected, "restored");
 
         // The history by hour: only the hours with calls, in order.
         let by_hour = history(&store, day, day, GroupBy::Hour, SERVICE_LEVEL_SECS)
