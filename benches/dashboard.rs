@@ -5,25 +5,30 @@
 //! campaign and keeps its websocket open, answering each call offered to it (the simulation
 //! API) and releasing its wrap-up half a second after the call ends. Calls arrive at
 //! BENCH_CALLS_PER_SEC (50) through the simulation API, each customer hanging up 4 s after
-//! calling. The same load runs for BENCH_PHASE_SECS (15) in each of four phases:
+//! calling. The same load runs for BENCH_PHASE_SECS (8) in each of four phases, interleaved
+//! over BENCH_ROUNDS rounds (3):
 //!
 //! 1. no supervisor connected (the baseline),
 //! 2. 10 supervisors' websockets open without the dashboard,
 //! 3. one dashboard open (a supervisor's socket that asked for the figures),
 //! 4. ten dashboards open.
 //!
-//! For each phase: the server process's CPU time (utime + stime from `/proc/<pid>/stat`) and
-//! its ratio to the baseline; with dashboards, the frames received and the update delay —
+//! For each phase: the server process's CPU time (utime + stime from `/proc/<pid>/stat`), its
+//! ratio to the baseline and per call; with dashboards, the frames received and the update delay —
 //! from the core's emit of the oldest change a frame carries (`changedAt`) to the frame's
 //! arrival at the dashboard's socket — p50 / p99 / max. The figures are coalesced to one frame
 //! per `telephony.dashboard_interval_ms` (500 ms here), so the delay is bounded by it.
 //!
 //! Run without `--bench` (as `cargo test` and nextest do) it is a smoke test: 20 agents,
-//! 5 calls/s, 2 s phases.
+//! 5 calls/s, one round of 2 s phases.
 //!
-//! Measured on the 2-core development machine (load generator and server on the same cores),
-//! 500 agents, 50 calls/s, 15 s phases: see the numbers printed by the run (quoted in
-//! docs/dashboard.md).
+//! Measured on the 2-core development machine (shared with other work; load generator and
+//! server on the same cores), release build, 500 agents, 50 calls/s, 3 rounds of 8 s per phase,
+//! two runs: server CPU relative to no supervisor — 10 supervisors without the page 1.06 / 1.12,
+//! 1 dashboard 0.97 / 1.21, 10 dashboards 1.13 / 1.23 (run-to-run noise about ±10 %; about
+//! 5 ms of CPU per call in all phases); frames of 47.5 KiB (500 agents), 2 per second per
+//! dashboard; update delay p50 500 ms, p99 505–508 ms, max 510 ms (the 500 ms coalescing
+//! interval plus a few milliseconds).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -47,6 +52,7 @@ struct Settings {
     agents: usize,
     calls_per_sec: u64,
     phase_secs: u64,
+    rounds: u64,
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -66,13 +72,15 @@ fn main() {
         Settings {
             agents: env_or("BENCH_AGENTS", 500) as usize,
             calls_per_sec: env_or("BENCH_CALLS_PER_SEC", 50),
-            phase_secs: env_or("BENCH_PHASE_SECS", 15),
+            phase_secs: env_or("BENCH_PHASE_SECS", 8),
+            rounds: env_or("BENCH_ROUNDS", 3),
         }
     } else {
         Settings {
             agents: 20,
             calls_per_sec: 5,
             phase_secs: 2,
+            rounds: 1,
         }
     };
     tokio::runtime::Builder::new_multi_thread()
@@ -207,6 +215,18 @@ fn agent_loop(mut socket: Socket, client: reqwest::Client, base: String, user: S
 struct Seen {
     delays_us: Mutex<Vec<u64>>,
     frames: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// A phase's sums over the rounds.
+#[derive(Default)]
+struct Phase {
+    cpu: f64,
+    wall: f64,
+    calls: u64,
+    frames: u64,
+    frame_bytes: u64,
+    delays_us: Vec<u64>,
 }
 
 /// Opens `count` supervisor sockets (asking for the dashboard or not); they read until `stop`.
@@ -248,6 +268,7 @@ async fn supervisors(
                     continue;
                 }
                 seen.frames.fetch_add(1, Ordering::Relaxed);
+                seen.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
                 if let Some(at) = frame["changedAt"]
                     .as_str()
                     .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
@@ -372,74 +393,87 @@ async fn run(s: Settings, full: bool) {
         ("1 dashboard", 1, true),
         ("10 dashboards", SUPERVISORS, true),
     ];
+    // The phases interleaved, round after round, so that a drift of the machine (other load,
+    // the database growing) weighs on each alike.
+    let mut totals: Vec<Phase> = phases.iter().map(|_| Phase::default()).collect();
+    for _ in 0..s.rounds {
+        for (i, (_, count, dashboard)) in phases.iter().enumerate() {
+            let seen = Arc::new(Seen::default());
+            let stop = Arc::new(AtomicBool::new(false));
+            let readers = supervisors(
+                &ws_url,
+                &supervisor_tokens,
+                *count,
+                *dashboard,
+                seen.clone(),
+                stop.clone(),
+            )
+            .await;
+            let cpu_before = cpu_secs(pid, ticks_per_sec);
+            let wall = Instant::now();
+            let placed = call_load(&client, &base, &s, first).await;
+            let phase = &mut totals[i];
+            phase.cpu += cpu_secs(pid, ticks_per_sec) - cpu_before;
+            phase.wall += wall.elapsed().as_secs_f64();
+            phase.calls += placed;
+            first += placed;
+            stop.store(true, Ordering::Relaxed);
+            for reader in readers {
+                let _ = reader.await;
+            }
+            phase.frames += seen.frames.load(Ordering::Relaxed);
+            phase.frame_bytes += seen.bytes.load(Ordering::Relaxed);
+            phase.delays_us.append(&mut seen.delays_us.lock().unwrap());
+        }
+    }
     println!();
     println!(
-        "== {} calls/s for {} s per phase, {} agents, frames at most every {INTERVAL_MS} ms ==",
-        s.calls_per_sec, s.phase_secs, s.agents
+        "== {} calls/s, {} rounds of {} s per phase, {} agents, frames at most every {INTERVAL_MS} ms ==",
+        s.calls_per_sec, s.rounds, s.phase_secs, s.agents
     );
     println!(
-        "{:<30} {:>8} {:>9} {:>7} {:>7} {:>9} {:>9} {:>9}",
-        "phase", "calls", "cpu s", "cpu %", "ratio", "frames", "p50 ms", "p99 ms"
+        "{:<30} {:>7} {:>8} {:>6} {:>7} {:>10} {:>7} {:>9} {:>8} {:>8} {:>8}",
+        "phase",
+        "calls",
+        "cpu s",
+        "cpu %",
+        "ratio",
+        "cpu ms/call",
+        "frames",
+        "KiB/frame",
+        "p50 ms",
+        "p99 ms",
+        "max ms"
     );
-    let mut baseline = None;
-    for (name, count, dashboard) in phases {
-        let seen = Arc::new(Seen::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let readers = supervisors(
-            &ws_url,
-            &supervisor_tokens,
-            count,
-            dashboard,
-            seen.clone(),
-            stop.clone(),
-        )
-        .await;
-        let cpu_before = cpu_secs(pid, ticks_per_sec);
-        let wall = Instant::now();
-        let placed = call_load(&client, &base, &s, first).await;
-        let cpu = cpu_secs(pid, ticks_per_sec) - cpu_before;
-        let wall = wall.elapsed().as_secs_f64();
-        first += placed;
-        stop.store(true, Ordering::Relaxed);
-        for reader in readers {
-            let _ = reader.await;
-        }
-        let baseline_cpu = *baseline.get_or_insert(cpu);
-        let mut delays = std::mem::take(&mut *seen.delays_us.lock().unwrap());
-        delays.sort_unstable();
-        let ms = |us: u64| us as f64 / 1000.0;
+    let baseline = totals[0].cpu.max(1e-9);
+    for ((name, _, dashboard), phase) in phases.iter().zip(totals.iter_mut()) {
+        phase.delays_us.sort_unstable();
+        let ms = |us: u64| format!("{:.1}", us as f64 / 1000.0);
+        let (p50, p99, max) = if phase.delays_us.is_empty() {
+            ("-".to_owned(), "-".to_owned(), "-".to_owned())
+        } else {
+            (
+                ms(percentile(&phase.delays_us, 50.0)),
+                ms(percentile(&phase.delays_us, 99.0)),
+                ms(*phase.delays_us.last().unwrap()),
+            )
+        };
         println!(
-            "{:<30} {:>8} {:>9.2} {:>6.0}% {:>7.3} {:>9} {:>9} {:>9}",
+            "{:<30} {:>7} {:>8.2} {:>5.0}% {:>7.3} {:>10.3} {:>7} {:>9.1} {:>8} {:>8} {:>8}",
             name,
-            placed,
-            cpu,
-            cpu / wall * 100.0,
-            cpu / baseline_cpu.max(1e-9),
-            seen.frames.load(Ordering::Relaxed),
-            if delays.is_empty() {
-                "-".to_owned()
-            } else {
-                format!("{:.1}", ms(percentile(&delays, 50.0)))
-            },
-            if delays.is_empty() {
-                "-".to_owned()
-            } else {
-                format!("{:.1}", ms(percentile(&delays, 99.0)))
-            },
+            phase.calls,
+            phase.cpu,
+            phase.cpu / phase.wall * 100.0,
+            phase.cpu / baseline,
+            phase.cpu * 1000.0 / phase.calls.max(1) as f64,
+            phase.frames,
+            phase.frame_bytes as f64 / 1024.0 / phase.frames.max(1) as f64,
+            p50,
+            p99,
+            max,
         );
-        if dashboard {
-            assert!(
-                seen.frames.load(Ordering::Relaxed) > 0,
-                "{name}: the dashboards got frames"
-            );
-            if let Some(max) = delays.last() {
-                println!(
-                    "{:<30} max delay {:.1} ms over {} frames",
-                    "",
-                    ms(*max),
-                    delays.len()
-                );
-            }
+        if *dashboard {
+            assert!(phase.frames > 0, "{name}: the dashboards got frames");
         }
     }
 
