@@ -194,6 +194,9 @@ pub struct TelephonyConfig {
     /// Service level for supervisors: inbound calls answered within this many seconds of
     /// entering the queue.
     pub service_level_secs: u64,
+    /// The supervisors' dashboards get the figures at most this often (milliseconds): changes
+    /// in between are coalesced into the next frame.
+    pub dashboard_interval_ms: u64,
     /// The Asterisk platform (`driver = "asterisk"`).
     pub asterisk: Option<crate::telephony::asterisk::AsteriskConfig>,
 }
@@ -208,6 +211,7 @@ impl Default for TelephonyConfig {
             ring_timeout_secs: 20,
             dial_timeout_secs: 30,
             service_level_secs: 20,
+            dashboard_interval_ms: 500,
             asterisk: None,
         }
     }

@@ -185,7 +185,10 @@ async fn start_core(
         )
         .notifying(missed_changed.clone()),
     );
-    let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![logger, crm_recorder, missed_recorder]));
+        // And each inbound call's row for the supervisors' figures and reports.
+    let stats_recorder: Arc<dyn EventRecorder> = Arc::new(crate::store::stats::StatsRecorder);
+    let recorders: Arc<dyn EventRecorder> =
+        Arc::new(Recorders(vec![logger, crm_recorder, missed_recorder, stats_recorder]));
     let core = Arc::new(CoreStore::new(store.clone(), Some(recorders)));
     let restored = core.load().await?;
     let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();
@@ -196,6 +199,12 @@ async fn start_core(
             "telephony state restored from the database"
         );
     }
+    let restored_users: Vec<_> = restored
+        .agents
+        .iter()
+        .filter(|a| a.session.is_some())
+        .map(|a| a.user.clone())
+        .collect();
     let switch = telephony_switch(&config.telephony)?;
     let engine = EmbeddedEngine::durable(
         &config.telephony,
@@ -226,7 +235,23 @@ async fn start_core(
     api.behind_gateway = behind_gateway;
     api.engine = Some(engine.clone());
     let stats = crate::telephony::stats::FloorStats::new(config.telephony.service_level_secs);
-    stats.follow(engine.subscribe());
+    // Today's figures so far (a restart does not zero the day), then the events after them.
+    let events = engine.subscribe();
+    let today = chrono::Utc::now().date_naive();
+    stats.restore(
+        today,
+        crate::store::stats::load_day(store, today, config.telephony.service_level_secs).await?,
+    );
+    for user in &restored_users {
+        if let Ok(position) = crate::telephony::Telephony::position(engine.as_ref(), user).await {
+            stats.seed_agent(user, position.state, chrono::Utc::now());
+        }
+    }
+    stats.follow(events);
+    api.dashboards = Some(crate::http::dashboard::DashboardFeed::start(
+        stats.clone(),
+        Duration::from_millis(config.telephony.dashboard_interval_ms.max(50)),
+    ));
     api.stats = Some(stats);
     let api = web::Data::new(api);
     spawn_session_purge(api.sessions.clone());

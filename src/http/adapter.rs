@@ -44,6 +44,11 @@ impl AdapterSettings {
     pub fn dev_mode(&self) -> bool {
         self.dev_mode
     }
+
+    /// The policy of the pages Salesforce may frame (the adapter, the dashboard).
+    pub fn page_csp(&self) -> &str {
+        &self.adapter_csp
+    }
 }
 
 /// The adapter page's policy. Salesforce's `opencti_min.js` comes from the org's domain
@@ -217,7 +222,7 @@ fn not_found() -> ApiError {
 
 /// One embedded file with its type, policy and a content hash as ETag (files change only with
 /// the binary, so browsers revalidate cheaply and never run a stale adapter after an upgrade).
-fn serve(request: &HttpRequest, path: &str, csp: &str) -> HttpResponse {
+pub(super) fn serve(request: &HttpRequest, path: &str, csp: &str) -> HttpResponse {
     // `include_dir` lookups are by exact relative path: `..` or a leading `/` never match.
     let Some(file) = STATIC.get_file(path) else {
         return actix_web::ResponseError::error_response(&not_found());

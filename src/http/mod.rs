@@ -13,6 +13,8 @@
 //!   `/admin/instances` (the cluster's instances);
 //! - [`missed`]: `GET /api/missed`, `POST /api/missed/{callId}/callback` (agents);
 //! - [`stats`]: `GET /api/stats`, the floor's live figures for supervisors;
+//! - [`history`]: `GET /api/stats/history`, the hourly / per-agent reports (JSON, CSV);
+//! - [`dashboard`]: the supervisors' page `/dashboard/` and its figures over the websocket;
 //! - [`openapi`]: `GET /openapi.json`;
 //! - [`health`]: `/healthz`, `/readyz`.
 
@@ -21,9 +23,11 @@ pub mod asterisk;
 pub mod auth;
 pub mod campaigns;
 pub mod crm;
+pub mod dashboard;
 pub mod error;
 pub mod external;
 pub mod health;
+pub mod history;
 pub mod hub;
 pub mod missed;
 pub mod neoapi;
@@ -79,10 +83,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(sim::script_customer)
     .service(campaigns::load_leads)
     .service(campaigns::instances)
+    .service(history::report)
     .service(stats::floor)
     .service(asterisk::intake)
     .service(asterisk::owner);
     cfg.configure(adapter::configure);
+    cfg.configure(dashboard::configure);
     cfg.configure(salesforce::configure);
     cfg.configure(crm::configure);
     cfg.configure(external::configure);

@@ -400,12 +400,33 @@ fn schemas() -> Value {
                 }), &["user", "state", "since", "secondsInState"])},
                 "queues": {"type": "array", "items": object(json!({
                     "queue": string(), "waiting": {"type": "integer"}, "longestWaitSecs": {"type": "integer"},
+                    "oldestSince": string(),
                 }), &["queue", "waiting", "longestWaitSecs"])},
+                "hours": {"type": "array", "items": object(json!({
+                    "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                    "offered": {"type": "integer"}, "answered": {"type": "integer"},
+                    "abandoned": {"type": "integer"}, "missed": {"type": "integer"},
+                    "answeredInTime": {"type": "integer"}, "serviceLevel": nullable("number"),
+                }), &["hour", "offered", "answered", "abandoned", "missed", "answeredInTime", "serviceLevel"])},
                 "offered": {"type": "integer"}, "answered": {"type": "integer"},
                 "abandoned": {"type": "integer"}, "missed": {"type": "integer"},
                 "serviceLevelSecs": {"type": "integer"}, "serviceLevel": nullable("number"),
                 "averageHandleSecs": nullable("number"), "averageWrapUpSecs": nullable("number"),
             }), &["at", "day", "agents", "queues", "offered", "answered", "abandoned", "missed", "serviceLevelSecs", "serviceLevel", "averageHandleSecs", "averageWrapUpSecs"]),
+            "StatsHistory": object(json!({
+                "from": string(), "to": string(), "by": {"enum": ["hour", "agent"]},
+                "serviceLevelSecs": {"type": "integer"},
+                "rows": {"type": "array", "items": object(json!({
+                    "hour": string(), "agent": nullable("string"),
+                    "offered": {"type": "integer"}, "answered": {"type": "integer"},
+                    "answeredInTime": {"type": "integer"}, "abandoned": {"type": "integer"},
+                    "missed": {"type": "integer"}, "handleMs": {"type": "integer"}, "handled": {"type": "integer"},
+                    "wrapUpMs": {"type": "integer"}, "wrapUps": {"type": "integer"},
+                    "waitMs": {"type": "integer"}, "waits": {"type": "integer"},
+                    "serviceLevel": nullable("number"), "averageWaitSecs": nullable("number"),
+                    "averageHandleSecs": nullable("number"), "averageWrapUpSecs": nullable("number"),
+                }), &["offered", "answered", "answeredInTime", "abandoned", "missed", "serviceLevel"])},
+            }), &["from", "to", "by", "serviceLevelSecs", "rows"]),
             "Instances": object(json!({"instances": {"type": "array", "items": object(json!({
                 "id": string(), "gatewayUrl": string(), "coreUrl": nullable("string"), "version": string(),
                 "active": {"type": "boolean"}, "alive": {"type": "boolean"}, "heartbeatMsAgo": {"type": "integer"},
@@ -587,6 +608,36 @@ fn build() -> Value {
             body: None,
             success: (200, "application/json", Some(schema_ref("CallingBack"))),
             errors: &[400, 401, 403, 404, 409, 422, 429, 503],
+        },
+    );
+    add(
+        "/api/stats/history",
+        "get",
+        Op {
+            tag: "supervisor",
+            summary: "Inbound calls per hour or per answering agent over UTC days `from`..`to` (both \
+                      included, at most 31 days; a supervisor's session). JSON, or CSV with `format=csv` \
+                      or `Accept: text/csv`. 422 `range_too_long`, `invalid_range`, `invalid_group`, \
+                      `invalid_format`"
+                .to_owned(),
+            security: Some("session"),
+            parameters: vec![
+                query_param(
+                    "from",
+                    true,
+                    json!({"type": "string", "format": "date", "example": "2026-03-01"}),
+                ),
+                query_param(
+                    "to",
+                    true,
+                    json!({"type": "string", "format": "date", "example": "2026-03-07"}),
+                ),
+                query_param("by", false, json!({"enum": ["hour", "agent"]})),
+                query_param("format", false, json!({"enum": ["json", "csv"]})),
+            ],
+            body: None,
+            success: (200, "application/json", Some(schema_ref("StatsHistory"))),
+            errors: &[400, 401, 403, 422, 503],
         },
     );
     add(

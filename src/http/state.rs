@@ -49,6 +49,8 @@ pub struct ApiState {
     pub engine: Option<Arc<crate::telephony::EmbeddedEngine>>,
     /// The floor's live figures for supervisors.
     pub stats: Option<Arc<crate::telephony::stats::FloorStats>>,
+    /// The figures' frames for the supervisors' dashboards.
+    pub dashboards: Option<crate::http::dashboard::DashboardFeed>,
 }
 
 impl ApiState {
@@ -94,6 +96,7 @@ impl ApiState {
             behind_gateway: false,
             engine: None,
             stats: None,
+            dashboards: None,
         }
     }
 }

@@ -56,6 +56,12 @@ pub fn prometheus(figures: &FloorFigures, out: &mut String) {
         "",
         figures.missed as f64,
     );
+    gauge(
+        "ctibridge_calls_answered_in_time_today",
+        "Inbound calls answered today within telephony.service_level_secs of being queued.",
+        "",
+        figures.hours.iter().map(|h| h.answered_in_time).sum::<u64>() as f64,
+    );
     if let Some(level) = figures.service_level {
         gauge(
             "ctibridge_service_level",

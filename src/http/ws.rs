@@ -46,6 +46,12 @@ enum ClientFrame {
         last_seq: Option<u64>,
     },
     Ping,
+    /// A supervisor's dashboard asks for the figures (`on: false` stops them); see
+    /// [`super::dashboard`].
+    Dashboard {
+        #[serde(default)]
+        on: Option<bool>,
+    },
 }
 
 #[get("/neoapi/ws")]
@@ -220,8 +226,25 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticks.tick().await;
     let mut last_heard = Instant::now();
+    // The figures' frames, once this (supervisor's) socket asked for them.
+    let mut dashboard: Option<tokio::sync::watch::Receiver<bytestring::ByteString>> = None;
     loop {
         tokio::select! {
+            changed = async { dashboard.as_mut().expect("guarded").changed().await }, if dashboard.is_some() => {
+                if changed.is_err() {
+                    dashboard = None;
+                    continue;
+                }
+                let frame = dashboard.as_mut().expect("guarded").borrow_and_update().clone();
+                match timeout(state.ws.send_timeout, session.text(frame)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        tracing::info!(agent = %agent, "websocket closed: client stalled");
+                        return close(session, CLOSE_TOO_SLOW, "too slow").await;
+                    }
+                }
+            }
             queued = subscription.rx.recv() => {
                 let cause = subscription.cause();
                 match (queued, cause) {
@@ -267,10 +290,26 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
                     Ok(Message::Text(text)) => {
                         let answer = match serde_json::from_str::<ClientFrame>(&text) {
                             Ok(ClientFrame::Ping) => json!({"type": "pong"}),
+                            Ok(ClientFrame::Dashboard { on }) => {
+                                match dashboard_request(&state, &agent_session, on.unwrap_or(true)) {
+                                    Ok(Some((receiver, first))) => {
+                                        dashboard = Some(receiver);
+                                        if session.text(first).await.is_err() {
+                                            return;
+                                        }
+                                        continue;
+                                    }
+                                    Ok(None) => {
+                                        dashboard = None;
+                                        json!({"type": "dashboard", "on": false})
+                                    }
+                                    Err(frame) => frame,
+                                }
+                            }
                             Ok(ClientFrame::Auth { .. }) => error_frame("already_authenticated", "this socket is already authenticated"),
                             Err(_) => {
                                 tracing::info!(agent = %agent, "websocket: unexpected text frame");
-                                error_frame("unexpected_frame", r#"the server takes only {"type":"ping"} after authentication"#)
+                                error_frame("unexpected_frame", r#"the server takes only {"type":"ping"} and {"type":"dashboard"} after authentication"#)
                             }
                         };
                         if session.text(answer.to_string()).await.is_err() {
@@ -303,6 +342,35 @@ async fn serve(state: std::sync::Arc<ApiState>, mut session: WsSession, mut stre
                 }
             }
         }
+    }
+}
+
+type DashboardWatch = (
+    tokio::sync::watch::Receiver<bytestring::ByteString>,
+    bytestring::ByteString,
+);
+
+/// A socket asks for the dashboard's figures (`on`) or stops them: supervisors only.
+fn dashboard_request(
+    state: &ApiState,
+    session: &super::session::Session,
+    on: bool,
+) -> Result<Option<DashboardWatch>, serde_json::Value> {
+    if session.role != crate::telephony::Role::Supervisor {
+        return Err(error_frame(
+            "forbidden",
+            "the dashboard's figures are for supervisors",
+        ));
+    }
+    if !on {
+        return Ok(None);
+    }
+    match &state.dashboards {
+        Some(feed) => Ok(Some(feed.watch())),
+        None => Err(error_frame(
+            "telephony_unavailable",
+            "this server runs no contact-center core",
+        )),
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod core;
 pub mod delivery;
 mod settings;
+pub mod stats;
 
 use std::str::FromStr;
 use std::sync::Once;

@@ -2,20 +2,28 @@
 //! state and how long they have been in it, calls waiting per queue and the longest wait, and
 //! today's (UTC) inbound figures — offered, answered, abandoned, missed, service level
 //! (answered within `service_level_secs` of entering the queue, over the calls offered that
-//! were answered or ended), average handle time (connected → ended) and average wrap-up time.
+//! were answered or ended), average handle time (connected → ended) and average wrap-up time
+//! (an answered call's end → the agent's next state other than wrap-up) — per hour and for
+//! the day.
 //!
-//! The figures follow the events (one task reads them), so they cost nothing per request; a
-//! restart starts the day's counters again from the events after it.
+//! Every figure of a call counts in the hour it was queued, exactly as the history table
+//! (`store::stats`) counts it, so that at start-up [`FloorStats::restore`] takes today's hours
+//! back from the table and a restart does not zero the day. Following an event costs O(1):
+//! it updates a counter and bumps [`FloorStats::version`]; the figures are built only when
+//! asked for (the API, `/metrics`, the dashboards' feed).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use serde::Serialize;
+use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{EndReason, Event, EventEnvelope};
 use super::types::{AgentId, AgentState, CallId, Direction};
+use crate::store::stats::HourTotals;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +40,21 @@ pub struct QueueFigure {
     pub queue: String,
     pub waiting: usize,
     pub longest_wait_secs: i64,
+    /// When the longest-waiting call entered the queue (pages count its wait on from it).
+    pub oldest_since: DateTime<Utc>,
+}
+
+/// One hour of today's calls (the calls queued in it).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HourFigure {
+    pub hour: u32,
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub missed: u64,
+    pub answered_in_time: u64,
+    pub service_level: Option<f64>,
 }
 
 /// What the supervisors' figures are at one moment.
@@ -53,6 +76,8 @@ pub struct FloorFigures {
     pub service_level: Option<f64>,
     pub average_handle_secs: Option<f64>,
     pub average_wrap_up_secs: Option<f64>,
+    /// Today's hours from the first with calls to the current one (UTC).
+    pub hours: Vec<HourFigure>,
 }
 
 #[derive(Default)]
@@ -60,34 +85,46 @@ struct CallTrack {
     queue: Option<String>,
     queued_at: Option<DateTime<Utc>>,
     answered_at: Option<DateTime<Utc>>,
-    offered_counted: bool,
-    ended: bool,
-}
-
-#[derive(Default)]
-struct Day {
-    offered: u64,
-    answered: u64,
-    answered_in_time: u64,
-    abandoned: u64,
-    missed: u64,
-    handle_secs: f64,
-    handled: u64,
-    wrap_up_secs: f64,
-    wrap_ups: u64,
+    agent: Option<AgentId>,
+    /// The handle time was counted (at a transfer: the first agent's leg).
+    handled: bool,
 }
 
 struct State {
     day: NaiveDate,
-    counters: Day,
+    hours: [HourTotals; 24],
     agents: BTreeMap<AgentId, (AgentState, DateTime<Utc>)>,
     calls: HashMap<CallId, CallTrack>,
+    /// Agents in the wrap-up of an answered call: since when, and when that call was queued.
+    wrapping: HashMap<AgentId, (DateTime<Utc>, DateTime<Utc>)>,
+    /// When the oldest change not yet handed to the dashboards happened (the core's emit).
+    pending_since: Option<DateTime<Utc>>,
+}
+
+impl State {
+    /// The hour a call queued at `queued` counts in, when it is one of today's.
+    fn hour_of(&mut self, queued: Option<DateTime<Utc>>) -> Option<&mut HourTotals> {
+        let queued = queued?;
+        if queued.date_naive() != self.day {
+            return None;
+        }
+        self.hours.get_mut(queued.hour() as usize)
+    }
+}
+
+/// Milliseconds from `from` to `to` as the history table counts them (whole milliseconds of
+/// each instant), so that live and restored figures are the same to the last digit.
+fn millis_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    to.timestamp_millis() - from.timestamp_millis()
 }
 
 /// The live figures; [`FloorStats::follow`] keeps them.
 pub struct FloorStats {
     service_level_secs: u64,
     state: Mutex<State>,
+    /// Grows with every event that changed the figures.
+    version: AtomicU64,
+    changed: Notify,
 }
 
 impl FloorStats {
@@ -96,11 +133,35 @@ impl FloorStats {
             service_level_secs,
             state: Mutex::new(State {
                 day: Utc::now().date_naive(),
-                counters: Day::default(),
+                hours: [HourTotals::default(); 24],
                 agents: BTreeMap::new(),
                 calls: HashMap::new(),
+                wrapping: HashMap::new(),
+                pending_since: None,
             }),
+            version: AtomicU64::new(0),
+            changed: Notify::new(),
         })
+    }
+
+    pub fn service_level_secs(&self) -> u64 {
+        self.service_level_secs
+    }
+
+    /// Takes `day`'s hours back (from the history table, at start-up, before following).
+    pub fn restore(&self, day: NaiveDate, hours: [HourTotals; 24]) {
+        let mut state = self.lock();
+        state.day = day;
+        state.hours = hours;
+        drop(state);
+        self.bump();
+    }
+
+    /// An agent's state as the engine holds it at start-up (restored sessions): in it since
+    /// `since` (the restart: the engine keeps no instant of the last change).
+    pub fn seed_agent(&self, user: &AgentId, state: AgentState, since: DateTime<Utc>) {
+        self.lock().agents.entry(user.clone()).or_insert((state, since));
+        self.bump();
     }
 
     /// Applies the events of `events` until the stream ends (a task of its own).
@@ -127,86 +188,174 @@ impl FloorStats {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn bump(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+        self.changed.notify_one();
+    }
+
+    /// Grows whenever the figures change.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the figures changed after the last call (one waiter: the feed).
+    pub async fn changed(&self) {
+        self.changed.notified().await
+    }
+
     /// Applies one event of the core.
     pub fn apply(&self, envelope: &EventEnvelope) {
+        if self.apply_inner(envelope) {
+            self.bump();
+        }
+    }
+
+    fn apply_inner(&self, envelope: &EventEnvelope) -> bool {
         let at = envelope.at;
         let mut state = self.lock();
-        if at.date_naive() != state.day {
+        let changed = self.change(&mut state, envelope);
+        if changed && state.pending_since.is_none() {
+            state.pending_since = Some(at);
+        }
+        changed
+    }
+
+    fn change(&self, state: &mut State, envelope: &EventEnvelope) -> bool {
+        let at = envelope.at;
+        if at.date_naive() > state.day {
             state.day = at.date_naive();
-            state.counters = Day::default();
+            state.hours = [HourTotals::default(); 24];
         }
         match &envelope.event {
             Event::Position(position) => {
                 let user = position.user.clone();
+                if position.state != AgentState::WrapUp
+                    && let Some((since, queued)) = state.wrapping.remove(&user)
+                    && let Some(hour) = state.hour_of(Some(queued))
+                {
+                    hour.wrap_up_ms += millis_between(since, at);
+                    hour.wrap_ups += 1;
+                }
                 let previous = state.agents.get(&user).copied();
                 if previous.is_none_or(|(s, _)| s != position.state) {
-                    if let Some((AgentState::WrapUp, since)) = previous {
-                        state.counters.wrap_up_secs += (at - since).num_milliseconds() as f64 / 1000.0;
-                        state.counters.wrap_ups += 1;
-                    }
                     state.agents.insert(user, (position.state, at));
+                    return true;
                 }
+                false
             }
             Event::CallQueued { call } if call.direction == Direction::Inbound => {
                 let id = CallId(call.data.call_id);
+                let fresh = !state.calls.contains_key(&id);
                 let track = state.calls.entry(id).or_default();
                 track.queue = call.data.call_queue.clone();
-                if track.queued_at.is_none() {
+                if fresh {
                     track.queued_at = Some(at);
+                    if let Some(hour) = state.hour_of(Some(at)) {
+                        hour.offered += 1;
+                    }
                 }
-                let first = !track.offered_counted;
-                track.offered_counted = true;
-                if first {
-                    state.counters.offered += 1;
-                }
+                true
             }
             Event::CallConnected { call } => {
                 let id = CallId(call.data.call_id);
-                let service_level = self.service_level_secs as i64;
+                let in_time_ms = self.service_level_secs as i64 * 1000;
+                let agent = envelope.agent.clone().or_else(|| call.agent.clone());
                 let Some(track) = state.calls.get_mut(&id) else {
-                    return;
+                    return false;
                 };
                 if track.answered_at.is_some() {
-                    return;
+                    return false;
                 }
                 track.answered_at = Some(at);
-                let in_time = track
-                    .queued_at
-                    .is_some_and(|queued| (at - queued).num_seconds() <= service_level);
-                state.counters.answered += 1;
-                if in_time {
-                    state.counters.answered_in_time += 1;
+                track.agent = agent;
+                let queued = track.queued_at;
+                let wait = queued.map(|q| millis_between(q, at)).unwrap_or_default();
+                if let Some(hour) = state.hour_of(queued) {
+                    hour.answered += 1;
+                    hour.wait_ms += wait;
+                    hour.waits += 1;
+                    if wait <= in_time_ms {
+                        hour.answered_in_time += 1;
+                    }
                 }
+                true
             }
             Event::CallEnded { call_id, reason } => {
                 let Some(track) = state.calls.get_mut(call_id) else {
-                    return;
+                    return false;
                 };
-                if track.ended {
-                    return;
+                let (queued, answered, agent) = (track.queued_at, track.answered_at, track.agent.clone());
+                let first_leg = answered.is_some() && !track.handled;
+                if first_leg {
+                    track.handled = true;
                 }
-                track.ended = true;
-                let answered_at = track.answered_at;
-                state.calls.remove(call_id);
-                match answered_at {
-                    Some(answered) => {
-                        state.counters.handle_secs += (at - answered).num_milliseconds() as f64 / 1000.0;
-                        state.counters.handled += 1;
+                if *reason == EndReason::Transferred && answered.is_none() {
+                    // Handed to a queue before anyone answered: the call goes on.
+                    return false;
+                }
+                if *reason != EndReason::Transferred {
+                    state.calls.remove(call_id);
+                }
+                if let (Some(answered), true) = (answered, first_leg) {
+                    if let Some(agent) = agent
+                        && let Some(queued) = queued
+                    {
+                        state.wrapping.insert(agent, (at, queued));
                     }
-                    None if *reason == EndReason::Abandoned => state.counters.abandoned += 1,
-                    // Transferred back to a queue: the call goes on.
-                    None if *reason == EndReason::Transferred => {}
-                    None => state.counters.missed += 1,
+                    if let Some(hour) = state.hour_of(queued) {
+                        hour.handle_ms += millis_between(answered, at);
+                        hour.handled += 1;
+                    }
+                } else if answered.is_none()
+                    && let Some(hour) = state.hour_of(queued)
+                {
+                    if let Some(q) = queued {
+                        hour.wait_ms += millis_between(q, at);
+                        hour.waits += 1;
+                    }
+                    if *reason == EndReason::Abandoned {
+                        hour.abandoned += 1;
+                    } else {
+                        hour.missed += 1;
+                    }
                 }
+                true
             }
-            _ => {}
+            _ => false,
         }
+    }
+
+    /// The figures now, for the dashboards' feed: with when the oldest change in them not
+    /// yet handed to the feed happened (which then counts as handed).
+    pub fn figures_for_feed(&self) -> (FloorFigures, Option<DateTime<Utc>>) {
+        let mut state = self.lock();
+        let since = state.pending_since.take();
+        (self.figures_of(&state, Utc::now()), since)
+    }
+
+    /// Forgets the oldest change not handed to the feed (nobody watches: no frame will carry
+    /// it, and the next one must not seem late for it).
+    pub fn forget_pending(&self) {
+        self.lock().pending_since = None;
     }
 
     /// The figures now.
     pub fn figures(&self) -> FloorFigures {
-        let now = Utc::now();
-        let state = self.lock();
+        self.figures_at(Utc::now())
+    }
+
+    /// The figures as of `now` (a day after the counters' own: a new day with nothing yet).
+    pub fn figures_at(&self, now: DateTime<Utc>) -> FloorFigures {
+        self.figures_of(&self.lock(), now)
+    }
+
+    fn figures_of(&self, state: &State, now: DateTime<Utc>) -> FloorFigures {
+        // Midnight passed with no event since: the new day has no calls yet.
+        let (day, hours) = if now.date_naive() > state.day {
+            (now.date_naive(), [HourTotals::default(); 24])
+        } else {
+            (state.day, state.hours)
+        };
         let agents = state
             .agents
             .iter()
@@ -219,11 +368,7 @@ impl FloorStats {
             })
             .collect();
         let mut queues: BTreeMap<String, QueueFigure> = BTreeMap::new();
-        for track in state
-            .calls
-            .values()
-            .filter(|t| t.answered_at.is_none() && !t.ended)
-        {
+        for track in state.calls.values().filter(|t| t.answered_at.is_none()) {
             let (Some(queue), Some(queued)) = (&track.queue, track.queued_at) else {
                 continue;
             };
@@ -231,25 +376,54 @@ impl FloorStats {
                 queue: queue.clone(),
                 waiting: 0,
                 longest_wait_secs: 0,
+                oldest_since: queued,
             });
             figure.waiting += 1;
-            figure.longest_wait_secs = figure.longest_wait_secs.max((now - queued).num_seconds().max(0));
+            figure.oldest_since = figure.oldest_since.min(queued);
+            figure.longest_wait_secs = (now - figure.oldest_since).num_seconds().max(0);
         }
-        let c = &state.counters;
-        let judged = c.answered + c.abandoned + c.missed;
+        let mut totals = HourTotals::default();
+        for hour in &hours {
+            totals.add(hour);
+        }
+        let last_hour = if now.date_naive() == day {
+            now.hour() as usize
+        } else {
+            23
+        };
+        let first_hour = hours
+            .iter()
+            .position(|h| h.offered > 0)
+            .unwrap_or(last_hour)
+            .min(last_hour);
+        let series = (first_hour..=last_hour)
+            .map(|h| {
+                let t = &hours[h];
+                HourFigure {
+                    hour: h as u32,
+                    offered: t.offered,
+                    answered: t.answered,
+                    abandoned: t.abandoned,
+                    missed: t.missed,
+                    answered_in_time: t.answered_in_time,
+                    service_level: t.service_level(),
+                }
+            })
+            .collect();
         FloorFigures {
             at: now,
-            day: state.day,
+            day,
             agents,
             queues: queues.into_values().collect(),
-            offered: c.offered,
-            answered: c.answered,
-            abandoned: c.abandoned,
-            missed: c.missed,
+            offered: totals.offered,
+            answered: totals.answered,
+            abandoned: totals.abandoned,
+            missed: totals.missed,
             service_level_secs: self.service_level_secs,
-            service_level: (judged > 0).then(|| c.answered_in_time as f64 / judged as f64),
-            average_handle_secs: (c.handled > 0).then(|| c.handle_secs / c.handled as f64),
-            average_wrap_up_secs: (c.wrap_ups > 0).then(|| c.wrap_up_secs / c.wrap_ups as f64),
+            service_level: totals.service_level(),
+            average_handle_secs: totals.average_handle_secs(),
+            average_wrap_up_secs: totals.average_wrap_up_secs(),
+            hours: series,
         }
     }
 }

@@ -7,7 +7,8 @@
 // Query parameters preconfigure it (tests use them): any neotelConfigOptions item by name
 // (`?searchTypePriority=Contact|Account`), `noMatch`, `singleMatch`, `multipleMatches`
 // (layout: `PopToEntity:Contact`, `PopToSearch`, `DoNotPop`), `lang` (passed to the softphone),
-// `width` and `height` (the panel's size, as the call-center XML's reqSoftphoneWidth/Height).
+// `width` and `height` (the panel's size, as the call-center XML's reqSoftphoneWidth/Height),
+// `panel=dashboard` (the utility panel shows the supervisors' dashboard instead of the softphone).
 
 const $ = (id) => document.getElementById(id);
 const SIM_TOKEN = 'demo-admin';
@@ -431,6 +432,12 @@ function renderOptions() {
 
 function loadSoftphone() {
   const q = new URLSearchParams(location.search);
+  if (q.get('panel') === 'dashboard') {
+    const board = new URL('/dashboard/', location.origin);
+    if (q.has('lang')) board.searchParams.set('lang', q.get('lang'));
+    frame().src = board.toString();
+    return;
+  }
   const src = new URL('/softphone/', location.origin);
   src.searchParams.set('sfdcIframeOrigin', location.origin);
   src.searchParams.set('mode', 'Lightning');

@@ -97,6 +97,14 @@ impl Browser {
         self.client.goto(url).await.expect("navigate");
     }
 
+    /// Resizes the browser window (a layout at another screen or panel size).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
+    }
+
     /// Runs `body` (a function body; `return` gives the value) in the top page.
     pub async fn run(&self, body: &str) -> Value {
         self.client

@@ -4,6 +4,7 @@
 //! screenshots of its main states to `test-artifacts/screenshots/`.
 
 mod crm;
+mod dashboard;
 mod driver;
 mod flows;
 mod missed;

@@ -5,6 +5,7 @@
 //! never on time.
 
 mod authz;
+mod dashboard;
 mod neoapi;
 mod salesforce;
 mod sessions;

@@ -9,6 +9,7 @@ mod inbound;
 mod monitor;
 mod outbound;
 mod refusals;
+mod stats_day;
 mod switch;
 mod transfers;
 
