@@ -185,10 +185,14 @@ async fn start_core(
         )
         .notifying(missed_changed.clone()),
     );
-        // And each inbound call's row for the supervisors' figures and reports.
+    // And each inbound call's row for the supervisors' figures and reports.
     let stats_recorder: Arc<dyn EventRecorder> = Arc::new(crate::store::stats::StatsRecorder);
-    let recorders: Arc<dyn EventRecorder> =
-        Arc::new(Recorders(vec![logger, crm_recorder, missed_recorder, stats_recorder]));
+    let recorders: Arc<dyn EventRecorder> = Arc::new(Recorders(vec![
+        logger,
+        crm_recorder,
+        missed_recorder,
+        stats_recorder,
+    ]));
     let core = Arc::new(CoreStore::new(store.clone(), Some(recorders)));
     let restored = core.load().await?;
     let logged_in = restored.agents.iter().filter(|a| a.session.is_some()).count();

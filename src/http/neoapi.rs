@@ -512,6 +512,7 @@ pub fn telephony_error(method: Method, e: TelephonyError) -> ApiError {
         DispositionNeedsCallback(_) => "disposition_needs_callback",
         NotYourCall(_) => "not_your_call",
         Forbidden => "forbidden",
+        WrongRole { .. } => "wrong_role",
         EmptyNumber => "empty_number",
         InvalidNumber(_) => "invalid_number",
         InvalidDtmf(_) => "invalid_dtmf",

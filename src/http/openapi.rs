@@ -345,7 +345,7 @@ fn schemas() -> Value {
             "Error": object(json!({"error": object(json!({"code": string(), "message": string()}), &["code", "message"])}), &["error"]),
             "Ok": object(json!({"ok": {"type": "boolean"}}), &["ok"]),
             "NoArgs": {"type": "object", "description": "no arguments: an empty body or {}"},
-            "LoginRequest": object(json!({"device": string(), "user": string(), "password": string()}), &["device", "user", "password"]),
+            "LoginRequest": object(json!({"device": string(), "user": string(), "password": string(), "role": {"type": ["string", "null"], "enum": ["agent", "supervisor", null], "description": "the role the client needs: another user is refused (403 wrong_role) before anything changes"}}), &["device", "user", "password"]),
             "LoginAnswer": object(json!({"token": string(), "expiresAt": {"type": ["string", "null"], "format": "date-time"}, "agent": schema_ref("Position")}), &["token", "expiresAt", "agent"]),
             "CampaignArgs": object(json!({"campaign": {"type": "integer", "format": "int64"}}), &["campaign"]),
             "PauseReason": pause_reason,

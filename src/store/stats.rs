@@ -15,7 +15,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::core::{EventRecorder, RecordError};
 use super::{Store, StoreError};
-use crate::telephony::events::{EndReason, Event, EventEnvelope};
+use crate::telephony::events::{EndReason, Event, EventEnvelope, MissedReason};
 use crate::telephony::types::{AgentState, Direction};
 
 /// What the statistics keep of one hour: counts and sums, so that hours and days add up.
@@ -290,23 +290,53 @@ impl StatsRecorder {
                 .execute(&mut *conn)
                 .await?;
             }
-            Event::CallEnded { call_id, reason } => {
-                let unanswered = if *reason == EndReason::Abandoned {
+            // An answered call's end. Unanswered ones end with `CallMissed`, which says why (an
+            // agent's `CallEnded` of an unanswered call may be a ring-out of one offer only).
+            Event::CallEnded { call_id, .. } => {
+                sqlx::query(
+                    "UPDATE stats_calls SET ended_at_ms = $1, outcome = 'answered', \
+                     handle_ms = COALESCE(handle_ms, $1 - answered_at_ms), \
+                     wrap_started_at_ms = COALESCE(wrap_started_at_ms, $1) \
+                     WHERE call_id = $2 AND ended_at_ms IS NULL AND answered_at_ms IS NOT NULL",
+                )
+                .bind(at)
+                .bind(call_id.0 as i64)
+                .execute(&mut *conn)
+                .await?;
+            }
+            // Never queued (it came outside the campaign's hours): offered and missed at once.
+            Event::CallMissed {
+                call,
+                reason: MissedReason::OutsideHours,
+                campaign,
+                queue,
+                ..
+            } => {
+                sqlx::query(
+                    "INSERT INTO stats_calls (call_id, campaign, queue, queued_at_ms, ended_at_ms, outcome, wait_ms) \
+                     VALUES ($1, $2, $3, $4, $4, 'missed', 0) ON CONFLICT (call_id) DO NOTHING",
+                )
+                .bind(call.data.call_id as i64)
+                .bind(campaign.0)
+                .bind(queue.as_str())
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Event::CallMissed { call, reason, .. } => {
+                let outcome = if *reason == MissedReason::Abandoned {
                     "abandoned"
                 } else {
                     "missed"
                 };
                 sqlx::query(
-                    "UPDATE stats_calls SET ended_at_ms = $1, \
-                     outcome = CASE WHEN answered_at_ms IS NOT NULL THEN 'answered' ELSE $2 END, \
-                     wait_ms = COALESCE(wait_ms, $1 - queued_at_ms), \
-                     handle_ms = CASE WHEN answered_at_ms IS NOT NULL THEN COALESCE(handle_ms, $1 - answered_at_ms) END, \
-                     wrap_started_at_ms = CASE WHEN answered_at_ms IS NOT NULL THEN COALESCE(wrap_started_at_ms, $1) END \
-                     WHERE call_id = $3 AND ended_at_ms IS NULL",
+                    "UPDATE stats_calls SET ended_at_ms = $1, outcome = $2, \
+                     wait_ms = COALESCE(wait_ms, $1 - queued_at_ms) \
+                     WHERE call_id = $3 AND ended_at_ms IS NULL AND answered_at_ms IS NULL",
                 )
                 .bind(at)
-                .bind(unanswered)
-                .bind(call_id.0 as i64)
+                .bind(outcome)
+                .bind(call.data.call_id as i64)
                 .execute(&mut *conn)
                 .await?;
             }

@@ -53,6 +53,11 @@ pub enum TelephonyError {
     NotYourCall(u64),
     #[error("this needs the supervisor role")]
     Forbidden,
+    #[error("user `{user}` does not have the {required:?} role this login asks for")]
+    WrongRole {
+        user: AgentId,
+        required: super::types::Role,
+    },
     #[error("the number to dial or transfer to is empty")]
     EmptyNumber,
     #[error("invalid phone number `{0}`: use digits, optionally with a leading +")]
@@ -114,7 +119,7 @@ impl TelephonyError {
         use TelephonyError::*;
         match self {
             UnknownAgent(_) | WrongPassword(_) | NotLoggedIn(_) => ErrorClass::Unauthorized,
-            Forbidden | NotYourCall(_) => ErrorClass::Forbidden,
+            Forbidden | WrongRole { .. } | NotYourCall(_) => ErrorClass::Forbidden,
             UnknownCampaign(_)
             | UnknownCall(_)
             | UnknownDevice(_)

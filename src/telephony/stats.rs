@@ -21,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::events::{EndReason, Event, EventEnvelope};
+use super::events::{EndReason, Event, EventEnvelope, MissedReason};
 use super::types::{AgentId, AgentState, CallId, Direction};
 use crate::store::stats::HourTotals;
 
@@ -284,40 +284,61 @@ impl FloorStats {
                 let Some(track) = state.calls.get_mut(call_id) else {
                     return false;
                 };
-                let (queued, answered, agent) = (track.queued_at, track.answered_at, track.agent.clone());
-                let first_leg = answered.is_some() && !track.handled;
-                if first_leg {
-                    track.handled = true;
-                }
-                if *reason == EndReason::Transferred && answered.is_none() {
-                    // Handed to a queue before anyone answered: the call goes on.
+                // Unanswered: a ring-out on one agent, a hand-over, or the end, which the
+                // engine reports as `CallMissed` (with why): counted there.
+                let Some(answered) = track.answered_at else {
                     return false;
-                }
+                };
+                let (queued, agent) = (track.queued_at, track.agent.clone());
+                let first_leg = !track.handled;
+                track.handled = true;
                 if *reason != EndReason::Transferred {
                     state.calls.remove(call_id);
                 }
-                if let (Some(answered), true) = (answered, first_leg) {
-                    if let Some(agent) = agent
-                        && let Some(queued) = queued
-                    {
-                        state.wrapping.insert(agent, (at, queued));
-                    }
-                    if let Some(hour) = state.hour_of(queued) {
-                        hour.handle_ms += millis_between(answered, at);
-                        hour.handled += 1;
-                    }
-                } else if answered.is_none()
-                    && let Some(hour) = state.hour_of(queued)
+                if !first_leg {
+                    return *reason != EndReason::Transferred;
+                }
+                if let Some(agent) = agent
+                    && let Some(queued) = queued
                 {
-                    if let Some(q) = queued {
-                        hour.wait_ms += millis_between(q, at);
-                        hour.waits += 1;
-                    }
-                    if *reason == EndReason::Abandoned {
-                        hour.abandoned += 1;
-                    } else {
+                    state.wrapping.insert(agent, (at, queued));
+                }
+                if let Some(hour) = state.hour_of(queued) {
+                    hour.handle_ms += millis_between(answered, at);
+                    hour.handled += 1;
+                }
+                true
+            }
+            // An inbound call that ended without any agent answering it.
+            Event::CallMissed { call, reason, .. } => {
+                let id = CallId(call.data.call_id);
+                let queued = match state.calls.remove(&id) {
+                    Some(track) if track.answered_at.is_none() => track.queued_at,
+                    Some(_) => return false,
+                    // Never queued (it came outside the campaign's hours): offered and missed
+                    // at once.
+                    None if *reason == MissedReason::OutsideHours => {
+                        let Some(hour) = state.hour_of(Some(at)) else {
+                            return false;
+                        };
+                        hour.offered += 1;
                         hour.missed += 1;
+                        hour.waits += 1;
+                        return true;
                     }
+                    None => return false,
+                };
+                let Some(hour) = state.hour_of(queued) else {
+                    return true;
+                };
+                if let Some(q) = queued {
+                    hour.wait_ms += millis_between(q, at);
+                    hour.waits += 1;
+                }
+                if *reason == MissedReason::Abandoned {
+                    hour.abandoned += 1;
+                } else {
+                    hour.missed += 1;
                 }
                 true
             }

@@ -269,6 +269,11 @@ pub struct LoginRequest {
     pub device: String,
     pub user: AgentId,
     pub password: SecretString,
+    /// The role the client needs (the supervisors' dashboard: `supervisor`): a user of another
+    /// role is refused once the password is checked, before anything changes (the user's
+    /// sessions and telephony login stay as they were).
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
 impl LoginRequest {
@@ -277,6 +282,7 @@ impl LoginRequest {
             device: device.to_owned(),
             user: AgentId::from(user),
             password: SecretString::from(password.to_owned()),
+            role: None,
         }
     }
 }

@@ -108,6 +108,8 @@ async function onLogin(event) {
     device: $('login-device').value.trim(),
     user: $('login-user').value.trim(),
     password: $('login-password').value,
+    // Agents are refused before their softphone's session or telephony login change.
+    role: 'supervisor',
   };
   let response;
   try {
@@ -124,6 +126,11 @@ async function onLogin(event) {
   const answer = await response.json().catch(() => null);
   if (!response.ok) {
     const code = answer?.error?.code;
+    if (code === 'wrong_role') {
+      window.__dashboard.refused = 'not_supervisor';
+      notice(t('notSupervisor'));
+      return;
+    }
     notice(code === 'invalid_credentials' ? t('invalidCredentials') : t('failed', answer?.error?.message || response.status));
     return;
   }

@@ -604,9 +604,12 @@ impl Telephony for EmbeddedEngine {
             Ok(inner
                 .agent(&request.user)
                 .ok()
-                .map(|agent| agent.entry.password_hash.clone()))
+                .map(|agent| (agent.entry.password_hash.clone(), agent.entry.role)))
         })?;
-        let hash = known.clone().unwrap_or_else(|| self.decoy_hash.clone());
+        let hash = known
+            .as_ref()
+            .map(|(hash, _)| hash.clone())
+            .unwrap_or_else(|| self.decoy_hash.clone());
         let verified = crate::password::verify(request.password.clone(), hash)
             .await
             .map_err(|_| TelephonyError::Busy)?;
@@ -615,6 +618,14 @@ impl Telephony for EmbeddedEngine {
         }
         if !verified {
             return Err(TelephonyError::WrongPassword(request.user));
+        }
+        if let (Some(required), Some((_, role))) = (request.role, known.as_ref())
+            && *role != required
+        {
+            return Err(TelephonyError::WrongRole {
+                user: request.user,
+                required,
+            });
         }
         self.shared
             .switch

@@ -325,3 +325,69 @@ async fn the_history_is_for_supervisors_and_refuses_unbounded_or_malformed_range
         assert!(message.contains(says), "{query}: {message}");
     }
 }
+
+#[tokio::test]
+async fn a_login_that_needs_the_supervisor_role_leaves_an_agents_session_alone() {
+    let app = TestApp::spawn().await;
+    // agent1 works on the softphone.
+    let softphone = available(&app, "agent1", "1001").await;
+
+    // The dashboard's login (role supervisor) with agent1's credentials, on the same device and
+    // on another: refused after the password check, and nothing changes.
+    for device in ["1001", "1009"] {
+        let refused = rpc(
+            &app,
+            None,
+            "Login",
+            json!({"device": device, "user": "agent1", "password": "demo", "role": "supervisor"}),
+        )
+        .await;
+        assert_eq!(refused.status, 403, "{:?}", refused.body);
+        assert_eq!(refused.body["error"]["code"], "wrong_role", "{:?}", refused.body);
+    }
+    let position = rpc(&app, Some(&softphone), "Position", json!({}))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(position["device"], "1001", "{position}");
+    assert_eq!(position["state"], "available", "{position}");
+
+    // A wrong password is still the usual refusal (the role says nothing about the user).
+    let wrong = rpc(
+        &app,
+        None,
+        "Login",
+        json!({"device": "1001", "user": "agent1", "password": "nope", "role": "supervisor"}),
+    )
+    .await;
+    assert_eq!(wrong.status, 401, "{:?}", wrong.body);
+
+    // An agent not logged in stays logged out.
+    let refused = rpc(
+        &app,
+        None,
+        "Login",
+        json!({"device": "1002", "user": "agent2", "password": "demo", "role": "supervisor"}),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    let store = app._db.store().await;
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agent_sessions WHERE agent = $1")
+        .bind("agent2")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+
+    // A supervisor gets in.
+    let supervisor = rpc(
+        &app,
+        None,
+        "Login",
+        json!({"device": "1100", "user": "super1", "password": "demo", "role": "supervisor"}),
+    )
+    .await
+    .ok()
+    .clone();
+    assert_eq!(supervisor["agent"]["role"], "supervisor", "{supervisor}");
+}

@@ -147,6 +147,37 @@ async fn each_missed_reason_is_one_row_and_one_open_task() {
         "no other Task: {:?}",
         fake.records("Task")
     );
+
+    // The supervisors' figures count them too: the closed campaign's call is offered and
+    // missed at once, live and in the per-call table.
+    let supervisor = login(&app, "super1", "1100").await;
+    let figures: Value = app
+        .client
+        .get(app.url("/api/stats"))
+        .bearer_auth(&supervisor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(figures["offered"], 4, "{figures}");
+    assert_eq!(figures["abandoned"], 1, "{figures}");
+    assert_eq!(figures["missed"], 3, "{figures}");
+    let outcomes: Vec<(i64, String)> =
+        sqlx::query_as("SELECT call_id, outcome FROM stats_calls ORDER BY call_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            (gave_up as i64, "abandoned".to_owned()),
+            (no_agent as i64, "missed".to_owned()),
+            (rang_out as i64, "missed".to_owned()),
+            (closed as i64, "missed".to_owned()),
+        ]
+    );
 }
 
 crate::dual_db_test!(

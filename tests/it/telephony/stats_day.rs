@@ -179,8 +179,8 @@ async fn play_the_afternoon() -> (Vec<EventEnvelope>, Expected) {
     while let Ok(event) = events.try_recv() {
         all.push(event);
     }
-    // A call the platform gave up on unanswered (no agent, outside hours, …): missed. The
-    // simulated switch has no such ending; its events are the engine's shapes.
+    // A call the platform gave up on unanswered (its queue timed out): missed. Written as the
+    // engine reports it, `CallEnded` then `CallMissed`.
     let template = all
         .iter()
         .find(|e| matches!(e.event, Event::CallQueued { .. }))
@@ -196,7 +196,7 @@ async fn play_the_afternoon() -> (Vec<EventEnvelope>, Expected) {
         agent: None,
         seq: 0,
         at: queued,
-        event: Event::CallQueued { call },
+        event: Event::CallQueued { call: call.clone() },
     });
     all.push(EventEnvelope {
         agent: None,
@@ -205,6 +205,19 @@ async fn play_the_afternoon() -> (Vec<EventEnvelope>, Expected) {
         event: Event::CallEnded {
             call_id: CallId(999_999),
             reason: EndReason::NoAnswer,
+        },
+    });
+    all.push(EventEnvelope {
+        agent: None,
+        seq: 0,
+        at: ended,
+        event: Event::CallMissed {
+            campaign: ctibridge::telephony::CampaignId(call.data.call_campaing.unwrap_or(97)),
+            queue: call.data.call_queue.clone().unwrap_or_default(),
+            call,
+            reason: ctibridge::telephony::events::MissedReason::NoAgent,
+            arrived_at: queued,
+            waited_secs: 33,
         },
     });
     played.push(Played {
