@@ -619,8 +619,10 @@ async fn bad_hours_and_a_bad_missed_call_owner_are_refused_in_words() {
         "{error}"
     );
 
-    let mut salesforce = ctibridge::salesforce::config::SalesforceConfig::default();
-    salesforce.missed_call_owner = Some("Ana's queue".into());
+    let salesforce = ctibridge::salesforce::config::SalesforceConfig {
+        missed_call_owner: Some("Ana's queue".into()),
+        ..Default::default()
+    };
     let error = salesforce.validate().unwrap_err();
     assert!(
         error.contains("salesforce.missed_call_owner must be a Salesforce user id"),
