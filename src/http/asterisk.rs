@@ -41,20 +41,11 @@ pub async fn intake(
     guard: Option<web::Data<IntakeGuard>>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(guard) = guard else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "intake_disabled",
+        return Err(dialplan_off(
             "the intake endpoint is off: set telephony.asterisk.intake_token_hash (ctibridge hash-password)",
         ));
     };
-    let token = bearer(&req)?;
-    guard
-        .0
-        .verify(token, &super::neoapi::client_address(&req))
-        .await?;
-    let pairs = query
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))?
-        .into_inner();
+    let pairs = dialplan_query(&req, query, &guard).await?;
     let (args, variables) = intake_args(pairs)?;
     let blank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let arrived = api
@@ -78,6 +69,25 @@ pub async fn intake(
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(body))
+}
+
+/// A dialplan endpoint that is off (404 `intake_disabled`), and why.
+fn dialplan_off(why: &'static str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "intake_disabled", why)
+}
+
+/// The dialplan endpoints' common start: the bearer token must be the intake token; then the
+/// query's pairs.
+async fn dialplan_query(
+    req: &HttpRequest,
+    query: Result<web::Query<Vec<(String, String)>>, actix_web::Error>,
+    guard: &IntakeGuard,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let token = bearer(req)?;
+    guard.0.verify(token, &super::neoapi::client_address(req)).await?;
+    Ok(query
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))?
+        .into_inner())
 }
 
 /// The query: `queue`, `ani`, `data`, `uniqueid`, and channel variables for the CRM (named
@@ -134,20 +144,11 @@ pub async fn owner(
     dial: Option<web::Data<AsteriskDial>>,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(guard), Some(dial)) = (guard, dial) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "intake_disabled",
+        return Err(dialplan_off(
             "the dialplan endpoints are off: set telephony.asterisk.intake_token_hash (ctibridge hash-password)",
         ));
     };
-    let token = bearer(&req)?;
-    guard
-        .0
-        .verify(token, &super::neoapi::client_address(&req))
-        .await?;
-    let pairs = query
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string()))?
-        .into_inner();
+    let pairs = dialplan_query(&req, query, &guard).await?;
     let (mut queue, mut uniqueid) = (None, None);
     for (name, value) in pairs {
         match name.as_str() {
@@ -175,11 +176,7 @@ pub async fn owner(
         .filter(|u| !u.is_empty())
         .ok_or_else(|| missing("uniqueid"))?;
     let Some(engine) = &api.engine else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "intake_disabled",
-            "owner routing needs the contact-center core",
-        ));
+        return Err(dialplan_off("owner routing needs the contact-center core"));
     };
     let device = engine
         .owner_device(&queue, &uniqueid)

@@ -143,6 +143,15 @@ macro_rules! close_where {
     };
 }
 
+/// The caller's number, if the call has one (blank is none).
+fn caller_phone(call: &CallView) -> Option<&str> {
+    call.data
+        .phone_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
 fn time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
@@ -248,13 +257,7 @@ impl MissedCallRecorder {
              ON CONFLICT (call_id) DO NOTHING",
         )
         .bind(call.data.call_id as i64)
-        .bind(
-            call.data
-                .phone_number
-                .as_deref()
-                .map(str::trim)
-                .filter(|p| !p.is_empty()),
-        )
+        .bind(caller_phone(call))
         .bind(call.data.call_campaing.unwrap_or_default())
         .bind(call.data.call_queue.as_deref().unwrap_or_default())
         .bind(at.timestamp_millis())
@@ -359,12 +362,7 @@ impl MissedCallRecorder {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let call_id = call.data.call_id;
-        let phone = call
-            .data
-            .phone_number
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty());
+        let phone = caller_phone(call);
         let owner = call.owner.as_ref();
         let owner_id = owner.and_then(|o| {
             o.owner_id.clone().or_else(|| {
@@ -434,12 +432,7 @@ impl MissedCallRecorder {
             .bind(closing as i64)
             .execute(&mut *conn)
             .await?;
-        let phone = call
-            .data
-            .phone_number
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty());
+        let phone = caller_phone(call);
         let how = match (call.missed_call_id, call.direction) {
             (Some(missed), _) => {
                 let which = Which::Call(missed as i64);

@@ -114,16 +114,14 @@ pub async fn load_day(
     service_level_secs: u64,
 ) -> Result<[HourTotals; 24], StoreError> {
     let start = day_start_ms(day);
-    let sql = format!(
-        "SELECT (queued_at_ms - $1) / {HOUR_MS}, {TOTALS_COLUMNS} FROM stats_calls \
-         WHERE queued_at_ms >= $1 AND queued_at_ms < $2 GROUP BY 1"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(start)
-        .bind(start + 24 * HOUR_MS)
-        .bind(service_level_secs as i64 * 1000)
-        .fetch_all(store.pool())
-        .await?;
+    let rows = grouped(
+        store,
+        &format!("(queued_at_ms - $1) / {HOUR_MS}"),
+        start,
+        start + 24 * HOUR_MS,
+        service_level_secs as i64 * 1000,
+    )
+    .await?;
     let mut hours = [HourTotals::default(); 24];
     for row in rows {
         let hour: i64 = row.try_get(0)?;
@@ -195,35 +193,14 @@ pub async fn history(
     let mut rows = Vec::new();
     match by {
         GroupBy::Hour => {
-            let sql = format!(
-                "SELECT queued_at_ms / {HOUR_MS}, {TOTALS_COLUMNS} FROM stats_calls \
-                 WHERE queued_at_ms >= $1 AND queued_at_ms < $2 \
-                 GROUP BY 1 ORDER BY 1"
-            );
-            for row in sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(start)
-                .bind(end)
-                .bind(sla)
-                .fetch_all(store.pool())
-                .await?
-            {
+            for row in grouped(store, &format!("queued_at_ms / {HOUR_MS}"), start, end, sla).await? {
                 let hour: i64 = row.try_get(0)?;
                 let at = chrono::DateTime::from_timestamp_millis(hour * HOUR_MS);
                 rows.push(HistoryRow::new(at, None, totals_from(&row, 1)?));
             }
         }
         GroupBy::Agent => {
-            let sql = format!(
-                "SELECT agent, {TOTALS_COLUMNS} FROM stats_calls \
-                 WHERE queued_at_ms >= $1 AND queued_at_ms < $2 GROUP BY 1 ORDER BY 1"
-            );
-            for row in sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(start)
-                .bind(end)
-                .bind(sla)
-                .fetch_all(store.pool())
-                .await?
-            {
+            for row in grouped(store, "agent", start, end, sla).await? {
                 let agent: Option<String> = row.try_get(0)?;
                 rows.push(HistoryRow::new(None, Some(agent), totals_from(&row, 1)?));
             }
@@ -235,6 +212,27 @@ pub async fn history(
         }
     }
     Ok(rows)
+}
+
+/// The totals of the calls queued from `start` to `end` (ms), grouped by `key` (an SQL
+/// expression, the rows' first column), in its order.
+async fn grouped(
+    store: &Store,
+    key: &str,
+    start: i64,
+    end: i64,
+    sla: i64,
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {key}, {TOTALS_COLUMNS} FROM stats_calls \
+         WHERE queued_at_ms >= $1 AND queued_at_ms < $2 GROUP BY 1 ORDER BY 1"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(start)
+        .bind(end)
+        .bind(sla)
+        .fetch_all(store.pool())
+        .await
 }
 
 /// The [`EventRecorder`] of `stats_calls`: each inbound call's row, written with the change

@@ -1052,12 +1052,26 @@ impl AsteriskSwitch {
         self.report(event).await;
     }
 
+    /// A `DialEnd`'s call, destination channel and status.
+    fn dial_end_of<'m>(&self, m: &'m Message) -> Option<(CallId, &'m str, &'m str)> {
+        Some((self.call_of(m)?, m.get("DestChannel")?, m.get("DialStatus")?))
+    }
+
+    /// A device dialed for a call answered (`status` `ANSWER`), or rang out: the core hears
+    /// it as that device's answer or ring-out.
+    async fn report_device_dial_end(&self, call: CallId, device: String, status: &str) {
+        let event = if status == "ANSWER" {
+            SwitchEvent::DeviceAnswered { device }
+        } else {
+            SwitchEvent::RingNoAnswer { call, device }
+        };
+        self.report(event).await;
+    }
+
     /// The device a call is being transferred to answered, or did not: the core hears it as
     /// that device's answer (or ring-out). True when `m` was such a `DialEnd`.
     async fn transfer_dial_end(&self, m: &Message) -> bool {
-        let (Some(call), Some(dest), Some(status)) =
-            (self.call_of(m), m.get("DestChannel"), m.get("DialStatus"))
-        else {
+        let Some((call, dest, status)) = self.dial_end_of(m) else {
             return false;
         };
         let device = {
@@ -1081,12 +1095,7 @@ impl AsteriskSwitch {
             }
             device
         };
-        let event = if status == "ANSWER" {
-            SwitchEvent::DeviceAnswered { device }
-        } else {
-            SwitchEvent::RingNoAnswer { call, device }
-        };
-        self.report(event).await;
+        self.report_device_dial_end(call, device, status).await;
         true
     }
 
@@ -1202,9 +1211,7 @@ impl AsteriskSwitch {
     /// its channels' Hangup ends it), or did not (the dialplan goes on to `Queue()`). True when
     /// `m` was such a `DialEnd`.
     async fn owner_dial_end(&self, m: &Message) -> bool {
-        let (Some(call), Some(dest), Some(status)) =
-            (self.call_of(m), m.get("DestChannel"), m.get("DialStatus"))
-        else {
+        let Some((call, dest, status)) = self.dial_end_of(m) else {
             return false;
         };
         let device = {
@@ -1224,12 +1231,7 @@ impl AsteriskSwitch {
             }
             device
         };
-        let event = if status == "ANSWER" {
-            SwitchEvent::DeviceAnswered { device }
-        } else {
-            SwitchEvent::RingNoAnswer { call, device }
-        };
-        self.report(event).await;
+        self.report_device_dial_end(call, device, status).await;
         true
     }
 }
