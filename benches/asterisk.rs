@@ -22,9 +22,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{cheap_hash, free_port, percentile};
+use support::{cheap_hash, free_port, percentile, spawn_server, wait_healthy};
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -254,25 +253,11 @@ async fn run(agents: usize, offers: u64, full: bool) {
     }
     let config_path = dir.path().join("bench.toml");
     std::fs::write(&config_path, config).unwrap();
-    let _server = tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
-        .arg("--config")
-        .arg(&config_path)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(if full { Stdio::inherit() } else { Stdio::null() })
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the server");
+    let _server = spawn_server(&config_path, full);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_healthy(&client, &base).await;
 
     // Log in, join the campaign (retried until the AMI link is up), open the sockets.
     let mut sockets = Vec::with_capacity(agents);

@@ -27,9 +27,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{cheap_hash, free_port, percentile};
+use support::{cheap_hash, env_or, free_port, login_all, percentile, spawn_server};
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,13 +40,6 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
 const INSTANCES: usize = 3;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -158,17 +150,7 @@ async fn run(sockets: usize, rate: u64, secs: u64, full: bool) {
     for n in 0..INSTANCES {
         let port = free_port();
         let config = write_config(dir.path(), n, port, &database, sockets);
-        servers.push(Some(
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
-                .arg("--config")
-                .arg(&config)
-                .arg("serve")
-                .stdout(Stdio::null())
-                .stderr(if full { Stdio::inherit() } else { Stdio::null() })
-                .kill_on_drop(true)
-                .spawn()
-                .expect("start an instance"),
-        ));
+        servers.push(Some(spawn_server(&config, full)));
         let base = format!("http://127.0.0.1:{port}");
         // The first one takes the core; the others wait for it.
         wait_role(&client, &base, if n == 0 { "active" } else { "standby" }).await;
@@ -177,28 +159,7 @@ async fn run(sockets: usize, rate: u64, secs: u64, full: bool) {
 
     // Log everyone in (through the instances in turn) and open each agent's socket on one of
     // them.
-    let gate = Arc::new(Semaphore::new(64));
-    let mut logins = Vec::new();
-    for i in 0..sockets {
-        let (client, base, gate) = (client.clone(), bases[i % INSTANCES].clone(), gate.clone());
-        logins.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await.unwrap();
-            let answer: Value = client
-                .post(format!("{base}/neoapi/Login"))
-                .json(&json!({"device": (10_000 + i).to_string(), "user": format!("a{i}"), "password": "pw"}))
-                .send()
-                .await
-                .expect("login sent")
-                .json()
-                .await
-                .expect("login answer");
-            answer["token"].as_str().expect("a token").to_owned()
-        }));
-    }
-    let mut tokens = Vec::new();
-    for login in logins {
-        tokens.push(login.await.unwrap());
-    }
+    let tokens = login_all(&client, &bases, sockets).await;
     let latencies = Arc::new(Mutex::new(Vec::<u64>::new()));
     let received = Arc::new(AtomicU64::new(0));
     let snapshots = Arc::new(AtomicU64::new(0));

@@ -33,9 +33,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{cheap_hash, free_port, percentile};
+use support::{cheap_hash, env_or, free_port, login, percentile, spawn_server, wait_healthy};
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -53,13 +52,6 @@ struct Settings {
     calls_per_sec: u64,
     phase_secs: u64,
     rounds: u64,
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -148,19 +140,6 @@ async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -
         .await
         .map(|r| r.status().is_success())
         .unwrap_or(false)
-}
-
-async fn login(client: &reqwest::Client, base: &str, user: &str, device: usize) -> String {
-    let answer: Value = client
-        .post(format!("{base}/neoapi/Login"))
-        .json(&json!({"device": device.to_string(), "user": user, "password": "pw"}))
-        .send()
-        .await
-        .expect("login sent")
-        .json()
-        .await
-        .expect("login answer");
-    answer["token"].as_str().expect("a token").to_owned()
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -318,15 +297,7 @@ async fn run(s: Settings, full: bool) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let port = free_port();
     let config = write_config(dir.path(), s.agents, port);
-    let server = tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(if full { Stdio::inherit() } else { Stdio::null() })
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the server");
+    let server = spawn_server(&config, full);
     let pid = server.id().expect("server pid");
     let base = format!("http://127.0.0.1:{port}");
     let ws_url = format!("ws://127.0.0.1:{port}/neoapi/ws");
@@ -334,14 +305,7 @@ async fn run(s: Settings, full: bool) {
         .pool_max_idle_per_host(256)
         .build()
         .expect("HTTP client");
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_healthy(&client, &base).await;
 
     // The floor: every agent in the inbound campaign with its websocket.
     let t = Instant::now();

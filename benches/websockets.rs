@@ -29,9 +29,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{cheap_hash, free_port, percentile};
+use support::{cheap_hash, env_or, free_port, login_all, percentile, spawn_server, wait_healthy};
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,13 +46,6 @@ struct Settings {
     secs: u64,
     pollers: usize,
     poll_secs: u64,
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -110,7 +102,7 @@ async fn restart(agents: usize, calls: usize, full: bool) {
         .build()
         .expect("HTTP client");
     wait_healthy(&client, &base).await;
-    let tokens = login_all(&client, &base, agents).await;
+    let tokens = login_all(&client, std::slice::from_ref(&base), agents).await;
     let post = |path: String, token: String, body: Value| {
         let client = client.clone();
         async move {
@@ -229,56 +221,6 @@ fn write_config(dir: &std::path::Path, agents: usize, port: u16) -> std::path::P
     config_path
 }
 
-fn spawn_server(config_path: &std::path::Path, full: bool) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
-        .arg("--config")
-        .arg(config_path)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(if full { Stdio::inherit() } else { Stdio::null() })
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the server")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Logs agents `a0`…`a{n-1}` in; returns their tokens.
-async fn login_all(client: &reqwest::Client, base: &str, n: usize) -> Vec<String> {
-    let gate = Arc::new(Semaphore::new(64));
-    let mut logins = Vec::with_capacity(n);
-    for i in 0..n {
-        let (client, base, gate) = (client.clone(), base.to_owned(), gate.clone());
-        logins.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await.unwrap();
-            let answer: Value = client
-                .post(format!("{base}/neoapi/Login"))
-                .json(&json!({"device": (10_000 + i).to_string(), "user": format!("a{i}"), "password": "pw"}))
-                .send()
-                .await
-                .expect("login sent")
-                .json()
-                .await
-                .expect("login answer");
-            answer["token"].as_str().expect("a token").to_owned()
-        }));
-    }
-    let mut tokens = Vec::with_capacity(n);
-    for login in logins {
-        tokens.push(login.await.unwrap());
-    }
-    tokens
-}
-
 /// Opens an agent's websocket and reads its snapshot; `None` while the server is not there.
 async fn snapshot_of(url: &str, token: &str) -> Option<Value> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.ok()?;
@@ -306,7 +248,7 @@ async fn run(s: Settings, full: bool) {
 
     // Log everyone in.
     let t = Instant::now();
-    let tokens = login_all(&client, &base, s.sockets).await;
+    let tokens = login_all(&client, std::slice::from_ref(&base), s.sockets).await;
     println!(
         "logged in {} agents in {:.1} s",
         s.sockets,

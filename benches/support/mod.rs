@@ -1,10 +1,17 @@
 //! What several benchmarks share: libtest's listing (so nextest runs them as a smoke test),
-//! a cheap password hash for big rosters, a free port, percentiles, an event's delay.
+//! settings from the environment, a cheap password hash for big rosters, a free port, the
+//! server as a child process and its agents' logins, percentiles, an event's delay.
 
 #![allow(dead_code)]
 
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use argon2::password_hash::PasswordHasher;
 use argon2::{Algorithm, Argon2, Params, Version};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 /// Speaks just enough of libtest's protocol for nextest: `--list` names one test, `smoke`.
 /// Returns true when the run was a listing (the benchmark then stops).
@@ -16,6 +23,14 @@ pub fn listed(args: &[String]) -> bool {
         println!("smoke: test");
     }
     true
+}
+
+/// The number in the environment variable `name`, else `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A roster entry's password hash, cheap to verify (benchmarks log thousands of agents in).
@@ -32,6 +47,65 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// `ctibridge --config <config_path> serve` as a child process, killed when dropped; its log
+/// shown only in a full run.
+pub fn spawn_server(config_path: &std::path::Path, full: bool) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_ctibridge"))
+        .arg("--config")
+        .arg(config_path)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(if full { Stdio::inherit() } else { Stdio::null() })
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server")
+}
+
+/// Waits (a minute at the most) until the server at `base` answers.
+pub async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Logs `user` in on `device` (password `pw`); returns the session's token.
+pub async fn login(client: &reqwest::Client, base: &str, user: &str, device: usize) -> String {
+    let answer: Value = client
+        .post(format!("{base}/neoapi/Login"))
+        .json(&json!({"device": device.to_string(), "user": user, "password": "pw"}))
+        .send()
+        .await
+        .expect("login sent")
+        .json()
+        .await
+        .expect("login answer");
+    answer["token"].as_str().expect("a token").to_owned()
+}
+
+/// Logs agents `a0`…`a{n-1}` in (devices 10000…, 64 at a time), agent `i` through
+/// `bases[i % bases.len()]`; returns their tokens in that order.
+pub async fn login_all(client: &reqwest::Client, bases: &[String], n: usize) -> Vec<String> {
+    let gate = Arc::new(Semaphore::new(64));
+    let mut logins = Vec::with_capacity(n);
+    for i in 0..n {
+        let (client, base, gate) = (client.clone(), bases[i % bases.len()].clone(), gate.clone());
+        logins.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            login(&client, &base, &format!("a{i}"), 10_000 + i).await
+        }));
+    }
+    let mut tokens = Vec::with_capacity(n);
+    for login in logins {
+        tokens.push(login.await.unwrap());
+    }
+    tokens
 }
 
 /// The `p`-th percentile (0–100) of sorted samples; 0 for none.
