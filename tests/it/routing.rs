@@ -11,7 +11,8 @@ use ctibridge::telephony::engine::roster::hash_password;
 use serde_json::{Value, json};
 
 use crate::http::{
-    ADMIN, OPERATOR, Socket, available, inbound_call, next_json, rpc, sim, wait_for, ws_connect,
+    ADMIN, OPERATOR, Socket, available, inbound_call, metrics, next_json, pause, rpc, sim, wait_for,
+    ws_connect,
 };
 use crate::support::fake_salesforce::FakeSalesforce;
 use crate::support::server::TestApp;
@@ -88,16 +89,23 @@ async fn logged_agent(app: &TestApp, call: u64) -> Option<String> {
         .expect("the call's row")
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .bearer_auth(OPERATOR)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// The metrics count `count` owner lookups with `result`.
+async fn assert_lookups(app: &TestApp, result: &str, count: u64) {
+    let text = metrics(app).await;
+    assert!(
+        text.contains(&format!(
+            "ctibridge_owner_lookups_total{{result=\"{result}\"}} {count}"
+        )),
+        "{text}"
+    );
+}
+
+/// A Contact with `phone`, owned by the Salesforce user `owner`; its id.
+fn owned_contact(fake: &FakeSalesforce, last_name: &str, phone: &str, owner: &str) -> String {
+    fake.insert(
+        "Contact",
+        json!({"LastName": last_name, "Phone": phone, "OwnerId": owner}),
+    )
 }
 
 /// The next `callOffered` on the socket; its call id.
@@ -119,10 +127,7 @@ async fn no_offer(socket: &mut Socket, quiet: Duration) {
 #[tokio::test]
 async fn a_call_rings_first_on_the_owner_of_the_callers_record() {
     let fake = FakeSalesforce::start().await;
-    let contact = fake.insert(
-        "Contact",
-        json!({"LastName": "García", "Phone": "1155551001", "OwnerId": OWNER[1]}),
-    );
+    let contact = owned_contact(&fake, "García", "1155551001", OWNER[1]);
     let app = app(&fake, |_| {}).await;
     // agent1 has waited longest: without owner routing the call would be theirs.
     let (_, mut first) = ready(&app, "agent1", "1001").await;
@@ -140,20 +145,13 @@ async fn a_call_rings_first_on_the_owner_of_the_callers_record() {
     sim(&app, "agents/agent2/answer", json!({})).await.ok();
     wait_for(&mut owner, "callConnected").await;
     no_offer(&mut first, Duration::from_millis(200)).await;
-    let text = metrics(&app).await;
-    assert!(
-        text.contains("ctibridge_owner_lookups_total{result=\"found\"} 1"),
-        "{text}"
-    );
+    assert_lookups(&app, "found", 1).await;
 }
 
 #[tokio::test]
 async fn a_busy_owners_caller_goes_to_the_queue() {
     let fake = FakeSalesforce::start().await;
-    fake.insert(
-        "Contact",
-        json!({"LastName": "Busy", "Phone": "1155552002", "OwnerId": OWNER[0]}),
-    );
+    owned_contact(&fake, "Busy", "1155552002", OWNER[0]);
     let app = app(&fake, |_| {}).await;
     let (_, mut owner) = ready(&app, "agent1", "1001").await;
     let (_, mut other) = ready(&app, "agent2", "1002").await;
@@ -195,24 +193,14 @@ async fn a_caller_with_no_record_or_an_owner_not_logged_in_is_queued_as_today() 
     let view = call_view(&app, away).await;
     assert_eq!(view["owner"]["recordType"], "Lead", "{view}");
     assert_eq!(view["owner"]["agent"], "agent3", "{view}");
-    let text = metrics(&app).await;
-    assert!(
-        text.contains("ctibridge_owner_lookups_total{result=\"no_record\"} 1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("ctibridge_owner_lookups_total{result=\"found\"} 1"),
-        "{text}"
-    );
+    assert_lookups(&app, "no_record", 1).await;
+    assert_lookups(&app, "found", 1).await;
 }
 
 #[tokio::test]
 async fn an_owner_who_lets_it_ring_out_stays_ready_and_the_call_goes_to_another_agent() {
     let fake = FakeSalesforce::start().await;
-    fake.insert(
-        "Contact",
-        json!({"LastName": "Ring", "Phone": "1155555005", "OwnerId": OWNER[1]}),
-    );
+    owned_contact(&fake, "Ring", "1155555005", OWNER[1]);
     let app = app(&fake, |c| c.routing.owner_first_secs = 1).await;
     let (_, mut first) = ready(&app, "agent1", "1001").await;
     let (owner_token, mut owner) = ready(&app, "agent2", "1002").await;
@@ -240,10 +228,7 @@ async fn an_owner_who_lets_it_ring_out_stays_ready_and_the_call_goes_to_another_
 #[tokio::test]
 async fn a_call_back_from_its_owner_keeps_its_place_ahead_of_later_callers() {
     let fake = FakeSalesforce::start().await;
-    fake.insert(
-        "Contact",
-        json!({"LastName": "Place", "Phone": "1155555015", "OwnerId": OWNER[1]}),
-    );
+    owned_contact(&fake, "Place", "1155555015", OWNER[1]);
     let app = app(&fake, |c| c.routing.owner_first_secs = 1).await;
     let (_, mut owner) = ready(&app, "agent2", "1002").await;
     let first = inbound_call(&app, "1155555015", None).await;
@@ -262,10 +247,7 @@ async fn a_call_back_from_its_owner_keeps_its_place_ahead_of_later_callers() {
 #[tokio::test]
 async fn when_salesforce_fails_or_is_slow_the_call_is_queued_within_a_second() {
     let fake = FakeSalesforce::start().await;
-    fake.insert(
-        "Contact",
-        json!({"LastName": "Down", "Phone": "1155556006", "OwnerId": OWNER[1]}),
-    );
+    owned_contact(&fake, "Down", "1155556006", OWNER[1]);
     let app = app(&fake, |c| c.routing.lookup_timeout_ms = 500).await;
     let (_, mut first) = ready(&app, "agent1", "1001").await;
     let (_, mut owner) = ready(&app, "agent2", "1002").await;
@@ -299,11 +281,7 @@ async fn when_salesforce_fails_or_is_slow_the_call_is_queued_within_a_second() {
         None,
         "routed without the lookup"
     );
-    let text = metrics(&app).await;
-    assert!(
-        text.contains("ctibridge_owner_lookups_total{result=\"failed\"} 2"),
-        "{text}"
-    );
+    assert_lookups(&app, "failed", 2).await;
 
     // Salesforce is back: the next call's owner is found again.
     fake.set_latency(Duration::ZERO);
@@ -314,10 +292,7 @@ async fn when_salesforce_fails_or_is_slow_the_call_is_queued_within_a_second() {
 #[tokio::test]
 async fn a_burst_of_calls_from_one_number_costs_one_search() {
     let fake = FakeSalesforce::start().await;
-    fake.insert(
-        "Contact",
-        json!({"LastName": "Burst", "Phone": "1155557007", "OwnerId": OWNER[0]}),
-    );
+    owned_contact(&fake, "Burst", "1155557007", OWNER[0]);
     let app = app(&fake, |_| {}).await;
     let calls =
         futures_util::future::join_all((0..5).map(|_| inbound_call(&app, "+54 11 5555-7007", None))).await;
@@ -332,11 +307,7 @@ async fn a_burst_of_calls_from_one_number_costs_one_search() {
         );
     }
     assert_eq!(fake.requests("search"), 1);
-    let text = metrics(&app).await;
-    assert!(
-        text.contains("ctibridge_owner_lookups_total{result=\"cached\"} 4"),
-        "{text}"
-    );
+    assert_lookups(&app, "cached", 4).await;
 }
 
 #[tokio::test]
@@ -390,10 +361,7 @@ async fn a_caller_with_no_record_gets_one_lead_where_the_campaign_says_so() {
     assert_eq!(leads[0]["Phone"], "+54 11 5555-0999");
     assert_eq!(leads[0]["neoSyncId__c"], "541155550999", "{:?}", leads[0]);
     // A caller with a record, and a failed lookup, create none.
-    fake.insert(
-        "Contact",
-        json!({"LastName": "Known", "Phone": "1155550888", "OwnerId": OWNER[2]}),
-    );
+    owned_contact(&fake, "Known", "1155550888", OWNER[2]);
     inbound_call(&app, "1155550888", None).await;
     fake.set_unavailable(true);
     inbound_call(&app, "1155550777", None).await;
@@ -418,11 +386,7 @@ async fn without_create_leads_a_caller_with_no_record_gets_no_lead() {
     let app = app(&fake, |_| {}).await;
     inbound_call(&app, "1155550666", None).await;
     assert!(lead_rows(&app).await.is_empty());
-    assert!(
-        metrics(&app)
-            .await
-            .contains("ctibridge_owner_lookups_total{result=\"no_record\"} 1")
-    );
+    assert_lookups(&app, "no_record", 1).await;
 }
 
 /// Asterisk: the dialplan asks `GET /asterisk/owner` after the intake and `Dial()`s the answer
@@ -430,21 +394,11 @@ async fn without_create_leads_a_caller_with_no_record_gets_no_lead() {
 #[tokio::test]
 async fn a_missed_call_from_an_owned_record_is_the_owners_open_task() {
     let fake = FakeSalesforce::start().await;
-    let contact = fake.insert(
-        "Contact",
-        json!({"LastName": "Pérez", "Phone": "1155557007", "OwnerId": OWNER[1]}),
-    );
+    let contact = owned_contact(&fake, "Pérez", "1155557007", OWNER[1]);
     let app = app(&fake, |_| {}).await;
     // The owner is in the campaign but on a break: nobody takes the call.
     let (owner_token, mut owner) = ready(&app, "agent2", "1002").await;
-    rpc(
-        &app,
-        Some(&owner_token),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
+    pause(&app, &owner_token).await;
     let call = inbound_call(&app, "1155557007", None).await;
     sim(&app, &format!("calls/{call}/hangup"), json!({})).await.ok();
     wait_for(&mut owner, "missedCallsChanged").await;
@@ -482,7 +436,7 @@ mod asterisk {
     use secrecy::SecretString;
     use serde_json::json;
 
-    use super::{FakeSalesforce, OWNER, Socket, TestApp, logged_agent, offered};
+    use super::{FakeSalesforce, OWNER, Socket, TestApp, logged_agent, offered, owned_contact};
     use crate::http::{login, rpc, wait_for, ws_connect};
     use crate::support::ami_double::AmiDouble;
 
@@ -577,10 +531,7 @@ mod asterisk {
     /// The recorded caller (whose Contact agent1 owns) taken in by the dialplan; agent1 logged
     /// in to the queue's campaign. Returns the call id and agent1's socket.
     async fn owner_ready(double: &AmiDouble, fake: &FakeSalesforce, app: &TestApp) -> (u64, String, Socket) {
-        fake.insert(
-            "Contact",
-            json!({"LastName": "García", "Phone": "1155551001", "OwnerId": OWNER[0]}),
-        );
+        owned_contact(fake, "García", "1155551001", OWNER[0]);
         let (status, _, body) = get(
             app,
             Some(TOKEN),
@@ -605,11 +556,29 @@ mod asterisk {
         (call, token, socket)
     }
 
-    #[tokio::test]
-    async fn the_owner_endpoint_needs_the_token_and_names_queues_it_knows() {
+    /// [`owner_ready`], then the dialplan dials agent1: the call is offered to them.
+    async fn owner_offered(
+        double: &AmiDouble,
+        fake: &FakeSalesforce,
+        app: &TestApp,
+    ) -> (u64, String, Socket) {
+        let (call, token, mut socket) = owner_ready(double, fake, app).await;
+        double.push(owner_dialed(call).as_bytes());
+        assert_eq!(offered(&mut socket).await, call);
+        (call, token, socket)
+    }
+
+    /// The AMI double replaying `inbound_answered`, the fake org, and the server on both.
+    async fn start() -> (AmiDouble, FakeSalesforce, TestApp) {
         let double = AmiDouble::start(&["inbound_answered"]).await;
         let fake = FakeSalesforce::start().await;
         let app = app(&double, &fake).await;
+        (double, fake, app)
+    }
+
+    #[tokio::test]
+    async fn the_owner_endpoint_needs_the_token_and_names_queues_it_knows() {
+        let (_double, _fake, app) = start().await;
         let path = format!("/asterisk/owner?queue=salesforce&uniqueid={UNIQUEID}");
         assert_eq!(get(&app, None, &path).await.0, 401);
         assert_eq!(get(&app, Some("wrong"), &path).await.0, 401);
@@ -632,13 +601,8 @@ mod asterisk {
 
     #[tokio::test]
     async fn the_owner_dialed_by_the_dialplan_is_offered_the_call_and_a_ring_out_leaves_them_ready() {
-        let double = AmiDouble::start(&["inbound_answered"]).await;
-        let fake = FakeSalesforce::start().await;
-        let app = app(&double, &fake).await;
-        let (call, token, mut socket) = owner_ready(&double, &fake, &app).await;
-
-        double.push(owner_dialed(call).as_bytes());
-        assert_eq!(offered(&mut socket).await, call);
+        let (double, fake, app) = start().await;
+        let (call, token, mut socket) = owner_offered(&double, &fake, &app).await;
         assert_eq!(logged_agent(&app, call).await.as_deref(), Some("agent1"));
         // Ringing: the owner is no longer available for another call.
         assert_eq!(owner(&app).await, "");
@@ -652,13 +616,8 @@ mod asterisk {
 
     #[tokio::test]
     async fn an_owner_who_answers_the_dialplans_dial_talks_until_the_caller_hangs_up() {
-        let double = AmiDouble::start(&["inbound_answered"]).await;
-        let fake = FakeSalesforce::start().await;
-        let app = app(&double, &fake).await;
-        let (call, _token, mut socket) = owner_ready(&double, &fake, &app).await;
-
-        double.push(owner_dialed(call).as_bytes());
-        assert_eq!(offered(&mut socket).await, call);
+        let (double, fake, app) = start().await;
+        let (call, _token, mut socket) = owner_offered(&double, &fake, &app).await;
         double.push(dial_end("ANSWER").as_bytes());
         let connected = wait_for(&mut socket, "callConnected").await;
         assert_eq!(connected["call"]["callId"], call);

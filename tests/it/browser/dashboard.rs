@@ -10,18 +10,6 @@ use super::driver::Browser;
 use super::flows::{agent_answers, agent_via_api, inbound_without_data};
 use crate::support::server::TestApp;
 
-async fn server_metrics(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .bearer_auth("demo-operator")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn log_in(browser: &Browser, device: &str, user: &str) {
     browser.fill("#login-device", device).await;
     browser.fill("#login-user", user).await;
@@ -102,7 +90,7 @@ async fn a_supervisor_watches_a_call_arrive_and_be_answered_in_spanish_then_engl
     browser.wait_text("#t-answered", "1").await;
     browser.wait_text("#t-sl", "100%").await;
     // The server says the same (its metrics: logging in again would replace the page's session).
-    let metrics = server_metrics(&app).await;
+    let metrics = crate::http::metrics(&app).await;
     assert!(metrics.contains("ctibridge_calls_offered_today 1\n"), "{metrics}");
     assert!(
         metrics.contains("ctibridge_calls_answered_today 1\n"),

@@ -48,14 +48,7 @@ async fn two_calls(app: &TestApp, agent: &str, agent_socket: &mut Socket) {
     wait_for(agent_socket, "callConnected").await;
     rpc(app, Some(agent), "Hangup", json!({})).await.ok();
     rpc(app, Some(agent), "CRM_Available", json!({})).await.ok();
-    rpc(
-        app,
-        Some(agent),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
+    pause(app, agent).await;
     let second = inbound_call(app, "1155556002", None).await;
     sim(app, &format!("calls/{second}/hangup"), json!({})).await.ok();
 }
@@ -190,16 +183,7 @@ async fn the_dashboard_follows_the_floor_and_the_day_survives_a_restart() {
     assert_eq!(accepted, text);
 
     // And for Prometheus.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(OPERATOR)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = super::metrics(&app).await;
     assert!(
         metrics.contains("ctibridge_calls_answered_in_time_today 1\n"),
         "{metrics}"

@@ -125,6 +125,31 @@ pub async fn available(app: &impl Api, user: &str, device: &str) -> String {
     token
 }
 
+/// `GET /metrics` with the operator token: the Prometheus text.
+pub async fn metrics(app: &impl Api) -> String {
+    app.client()
+        .get(app.url("/metrics"))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The session's agent goes on a break (a system pause).
+pub async fn pause(app: &impl Api, token: &str) {
+    rpc(
+        app,
+        Some(token),
+        "Pause",
+        json!({"reason": {"kind": "system", "id": "break"}}),
+    )
+    .await
+    .ok();
+}
+
 /// A customer calls the inbound queue; returns the call id.
 pub async fn inbound_call(app: &impl Api, ani: &str, data: Option<&str>) -> u64 {
     let mut body = json!({"ani": ani, "queue": QUEUE});

@@ -67,14 +67,7 @@ async fn supervisors_see_the_floor_as_the_calls_went() {
     sim(&app, &format!("calls/{second}/hangup"), json!({})).await.ok();
 
     // 3. Nobody available: it waits in the queue, then the caller gives up.
-    rpc(
-        &app,
-        Some(&agent),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
+    pause(&app, &agent).await;
     let third = inbound_call(&app, "1155554003", None).await;
     let waiting = figures_when(&app, &supervisor, |f| f["queues"][0]["waiting"] == 1).await;
     assert_eq!(waiting["queues"][0]["queue"], "salesforce", "{waiting}");
@@ -101,16 +94,7 @@ async fn supervisors_see_the_floor_as_the_calls_went() {
     assert!(first < second && second < third);
 
     // The same figures for Prometheus.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth("demo-operator")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = super::metrics(&app).await;
     assert!(metrics.contains("ctibridge_calls_offered_today 3"), "{metrics}");
     assert!(metrics.contains("ctibridge_calls_abandoned_today 2"), "{metrics}");
     assert!(

@@ -66,14 +66,7 @@ async fn an_agent_never_sees_another_agents_events() {
     inbound_call(&app, "1155550100", None).await;
     wait_for(&mut socket_a, "callOffered").await;
     // agent2's next frame is its own change, not agent1's call.
-    rpc(
-        &app,
-        Some(&b),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
+    pause(&app, &b).await;
     let next = next_json(&mut socket_b).await;
     assert_eq!(
         (next["type"].as_str(), next["agent"].as_str()),
@@ -227,14 +220,7 @@ async fn a_socket_that_reconnects_with_its_last_sequence_number_gets_exactly_wha
     let app = TestApp::spawn().await;
     let token = available(&app, "agent1", "1001").await;
     let (mut socket, _) = ws_connect(&app, &token).await;
-    rpc(
-        &app,
-        Some(&token),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
+    pause(&app, &token).await;
     let seen = next_json(&mut socket).await["seq"].as_u64().unwrap();
     drop(socket);
 

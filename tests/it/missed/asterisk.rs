@@ -9,7 +9,7 @@ use ctibridge::telephony::engine::roster::hash_password;
 use serde_json::json;
 
 use super::{CLOSED, CLOSED_QUEUE, configure, eventually, rows, tasks_of};
-use crate::http::{login, rpc, wait_for, ws_connect};
+use crate::http::{login, pause, rpc, wait_for, ws_connect};
 use crate::support::ami_double::AmiDouble;
 use crate::support::fake_salesforce::FakeSalesforce;
 use crate::support::server::TestApp;
@@ -42,14 +42,7 @@ async fn a_queue_timeout_is_no_agent_an_abandon_is_abandoned_and_closed_hours_re
     .await;
     // agent1 is in the queue, paused (as recorded).
     let token = login(&app, "agent1", "1001").await;
-    rpc(
-        &app,
-        Some(&token),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
+    pause(&app, &token).await;
     rpc(&app, Some(&token), "Login_Campaign", json!({"campaign": 97}))
         .await
         .ok();

@@ -7,21 +7,10 @@ use super::{
     CLOSED, CLOSED_QUEUE, MISSED_OWNER, call_back, configure, eventually, missed_list, outbox_rows, rows,
     tasks_of,
 };
-use crate::http::{available, inbound_call, login, rpc, sim, wait_for, ws_connect};
+use crate::http::{available, inbound_call, login, pause, rpc, sim, wait_for, ws_connect};
 use crate::support::db::TestDb;
 use crate::support::fake_salesforce::FakeSalesforce;
 use crate::support::server::TestApp;
-
-async fn pause(app: &TestApp, token: &str) {
-    rpc(
-        app,
-        Some(token),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
-}
 
 /// A customer calls and hangs up while waiting; returns the call id.
 async fn abandoned(app: &TestApp, ani: &str) -> u64 {
@@ -497,14 +486,7 @@ database_id = 1
     .unwrap();
     let app = crate::restart::Process::start(&config);
     let token = available(&app, "agent1", "1001").await;
-    rpc(
-        &app,
-        Some(&token),
-        "Pause",
-        json!({"reason": {"kind": "system", "id": "break"}}),
-    )
-    .await
-    .ok();
+    pause(&app, &token).await;
     let (mut socket, _) = ws_connect(&app, &token).await;
     let call = inbound_call(&app, "1155566001", None).await;
     sim(&app, &format!("calls/{call}/hangup"), json!({})).await.ok();
