@@ -20,11 +20,10 @@ use crate::support::server::TestApp;
 /// The Salesforce users agent1–agent3 are bound to.
 const OWNER: [&str; 3] = ["005000000000001AAA", "005000000000002AAA", "005000000000003AAA"];
 
-/// agent1–agent3 (devices 1001–1003, password `demo`) bound to [`OWNER`], the demo tokens,
-/// the simulation API, Salesforce at `fake`.
-fn owner_roster(c: &mut Config, fake: &FakeSalesforce) {
+/// agent1 to agent`n` (devices 1001…, password `demo`), bound to [`OWNER`] in order.
+fn owner_agents(n: usize) -> Vec<ctibridge::telephony::config::AgentConfig> {
     let demo = hash_password("demo").unwrap();
-    c.telephony.agents = (1..=3)
+    (1..=n)
         .map(|n| ctibridge::telephony::config::AgentConfig {
             user: format!("agent{n}"),
             device: format!("100{n}"),
@@ -33,7 +32,13 @@ fn owner_roster(c: &mut Config, fake: &FakeSalesforce) {
             salesforce_user_id: Some(OWNER[n - 1].into()),
             salesforce_username: None,
         })
-        .collect();
+        .collect()
+}
+
+/// agent1–agent3 (devices 1001–1003, password `demo`) bound to [`OWNER`], the demo tokens,
+/// the simulation API, Salesforce at `fake`.
+fn owner_roster(c: &mut Config, fake: &FakeSalesforce) {
+    c.telephony.agents = owner_agents(3);
     c.server.simulation = Some(true);
     c.server.admin_token_hash = Some(hash_password(ADMIN).unwrap());
     c.server.operator_token_hash = Some(hash_password(OPERATOR).unwrap());
@@ -644,11 +649,10 @@ mod engine {
     use ctibridge::config::TelephonyConfig;
     use ctibridge::routing::{CachedOwnerLookup, OwnerRecord, OwnerSource, RoutingConfig};
     use ctibridge::telephony::engine::InboundCall;
-    use ctibridge::telephony::engine::roster::hash_password;
     use ctibridge::telephony::{AgentState, Event};
     use tokio::time::Instant;
 
-    use super::OWNER;
+    use super::{OWNER, owner_agents};
     use crate::telephony::{Harness, INBOUND, QUEUE};
 
     /// Every number is agent2's customer, after `delay`.
@@ -669,18 +673,8 @@ mod engine {
     }
 
     async fn harness(delay_ms: u64) -> Harness {
-        let demo = hash_password("demo").unwrap();
         let config = TelephonyConfig {
-            agents: (1..=2)
-                .map(|n| ctibridge::telephony::config::AgentConfig {
-                    user: format!("agent{n}"),
-                    device: format!("100{n}"),
-                    password_hash: demo.clone(),
-                    role: ctibridge::telephony::Role::Agent,
-                    salesforce_user_id: Some(OWNER[n - 1].into()),
-                    salesforce_username: None,
-                })
-                .collect(),
+            agents: owner_agents(2),
             ..TelephonyConfig::default()
         };
         let h = Harness::with_config(config).await;

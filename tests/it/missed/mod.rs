@@ -131,26 +131,21 @@ pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 /// `GET /api/missed` as the agent of `token`: status and body.
 pub async fn missed_list(app: &impl Api, token: &str) -> (u16, Value) {
-    let response = app
-        .client()
-        .get(app.url("/api/missed"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    status_and_body(app.client().get(app.url("/api/missed")), token).await
 }
 
 /// `POST /api/missed/{id}/callback` as the agent of `token`.
 pub async fn call_back(app: &impl Api, token: &str, id: &str) -> (u16, Value) {
-    let response = app
-        .client()
-        .post(app.url(&format!("/api/missed/{id}/callback")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    status_and_body(
+        app.client().post(app.url(&format!("/api/missed/{id}/callback"))),
+        token,
+    )
+    .await
+}
+
+/// `request` with the bearer `token`: the answer's status and JSON body (`Null` if none).
+async fn status_and_body(request: reqwest::RequestBuilder, token: &str) -> (u16, Value) {
+    let response = request.bearer_auth(token).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -29,6 +29,19 @@ struct Played {
     abandoned: bool,
 }
 
+impl Played {
+    /// A call the caller gave up on, unanswered.
+    fn abandoned(queued: i64, ended: i64) -> Self {
+        Played {
+            queued,
+            answered: None,
+            ended,
+            wrap_ms: None,
+            abandoned: true,
+        }
+    }
+}
+
 /// What the script expects: per hour of the day, and per answering agent.
 #[derive(Default)]
 struct Expected {
@@ -148,13 +161,7 @@ async fn play_the_afternoon() -> (Vec<EventEnvelope>, Expected) {
             advance(40).await;
             let ended = now_ms(origin);
             h.sim.customer_hangs_up(call).unwrap();
-            played.push(Played {
-                queued,
-                answered: None,
-                ended,
-                wrap_ms: None,
-                abandoned: true,
-            });
+            played.push(Played::abandoned(queued, ended));
         }
         if i == 2 {
             let queued = now_ms(origin);
@@ -165,13 +172,7 @@ async fn play_the_afternoon() -> (Vec<EventEnvelope>, Expected) {
             let ended = now_ms(origin);
             h.sim.customer_hangs_up(call).unwrap();
             h.tel.pause(&agent1, rest()).await.unwrap();
-            played.push(Played {
-                queued,
-                answered: None,
-                ended,
-                wrap_ms: None,
-                abandoned: true,
-            });
+            played.push(Played::abandoned(queued, ended));
         }
     }
     h.sim.flush().await.unwrap();
