@@ -317,11 +317,7 @@ impl EventRecorder for CrmRecorder {
     async fn record(&self, conn: &mut AnyConnection, envelope: &EventEnvelope) -> Result<(), RecordError> {
         match &envelope.event {
             Event::CallConnected { call } => {
-                let agent = envelope
-                    .agent
-                    .as_ref()
-                    .or(call.agent.as_ref())
-                    .map(|a| a.as_str());
+                let agent = envelope.agent_for(call);
                 self.connected(conn, envelope, &call.data, agent).await
             }
             Event::ContactUpdated {

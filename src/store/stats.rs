@@ -257,11 +257,7 @@ impl StatsRecorder {
                 .await?;
             }
             Event::CallConnected { call } => {
-                let agent = envelope
-                    .agent
-                    .as_ref()
-                    .or(call.agent.as_ref())
-                    .map(|a| a.as_str());
+                let agent = envelope.agent_for(call);
                 sqlx::query(
                     "UPDATE stats_calls SET answered_at_ms = $1, agent = $2, wait_ms = $1 - queued_at_ms \
                      WHERE call_id = $3 AND answered_at_ms IS NULL AND ended_at_ms IS NULL",

@@ -239,3 +239,10 @@ pub struct EventEnvelope {
     #[serde(flatten)]
     pub event: Event,
 }
+
+impl EventEnvelope {
+    /// The agent of an event about `call`: the one the envelope names, else the call's.
+    pub fn agent_for<'a>(&'a self, call: &'a CallView) -> Option<&'a str> {
+        self.agent.as_ref().or(call.agent.as_ref()).map(AgentId::as_str)
+    }
+}

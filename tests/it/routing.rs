@@ -394,8 +394,6 @@ async fn without_create_leads_a_caller_with_no_record_gets_no_lead() {
     assert_lookups(&app, "no_record", 1).await;
 }
 
-/// Asterisk: the dialplan asks `GET /asterisk/owner` after the intake and `Dial()`s the answer
-/// before `Queue()`; the driver follows that dial on the caller's channel.
 #[tokio::test]
 async fn a_missed_call_from_an_owned_record_is_the_owners_open_task() {
     let fake = FakeSalesforce::start().await;
@@ -434,6 +432,8 @@ async fn a_missed_call_from_an_owned_record_is_the_owners_open_task() {
     assert_eq!(task["Subject"], "Missed call from 1155557007");
 }
 
+/// Asterisk: the dialplan asks `GET /asterisk/owner` after the intake and `Dial()`s the answer
+/// before `Queue()`; the driver follows that dial on the caller's channel.
 mod asterisk {
     use ctibridge::telephony::DriverKind;
     use ctibridge::telephony::asterisk::AsteriskConfig;
