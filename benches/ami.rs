@@ -29,11 +29,9 @@ fn received(text: &[u8]) -> Vec<u8> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if support::listed(&args) {
+    let Some(full) = support::full_run() else {
         return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/asterisk-ami");
     let mut streams = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(&dir)

@@ -205,11 +205,9 @@ where
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if support::listed(&args) {
+    let Some(full) = support::full_run() else {
         return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let env = |name: &str, default: u64| {
         std::env::var(name)
             .ok()

@@ -42,11 +42,9 @@ use tokio_tungstenite::tungstenite::Message;
 const INSTANCES: usize = 3;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if support::listed(&args) {
+    let Some(full) = support::full_run() else {
         return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let (sockets, rate, secs) = if full {
         (
             env_or("BENCH_SOCKETS", 10_000) as usize,

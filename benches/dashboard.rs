@@ -55,11 +55,9 @@ struct Settings {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if support::listed(&args) {
+    let Some(full) = support::full_run() else {
         return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let settings = if full {
         Settings {
             agents: env_or("BENCH_AGENTS", 500) as usize,

@@ -49,11 +49,9 @@ struct Settings {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if support::listed(&args) {
+    let Some(full) = support::full_run() else {
         return;
-    }
-    let full = args.iter().any(|a| a == "--bench");
+    };
     let settings = if full {
         Settings {
             sockets: env_or("BENCH_SOCKETS", 10_000) as usize,

@@ -25,6 +25,16 @@ pub fn listed(args: &[String]) -> bool {
     true
 }
 
+/// How this run goes: `None` when nextest only lists the tests (nothing to run), else
+/// whether it is the full benchmark (`--bench`) rather than the smoke test.
+pub fn full_run() -> Option<bool> {
+    let args: Vec<String> = std::env::args().collect();
+    if listed(&args) {
+        return None;
+    }
+    Some(args.iter().any(|a| a == "--bench"))
+}
+
 /// The number in the environment variable `name`, else `default`.
 pub fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
