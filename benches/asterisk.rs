@@ -243,12 +243,7 @@ async fn run(agents: usize, offers: u64, full: bool) {
          [telephony.asterisk]\nport = {ami_port}\nsecret = \"s\"\n",
         dir.path().join("bench.db").display()
     );
-    for i in 0..agents {
-        config.push_str(&format!(
-            "[[telephony.agents]]\nuser = \"a{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\n",
-            10_000 + i
-        ));
-    }
+    config.push_str(&support::agents_toml(agents, &hash));
     let config_path = dir.path().join("bench.toml");
     std::fs::write(&config_path, config).unwrap();
     let _server = spawn_server(&config_path, full);

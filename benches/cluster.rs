@@ -101,12 +101,7 @@ fn write_config(
          [database]\nurl = \"{database}\"\nmax_connections = 16\n[log]\nfilter = \"warn\"\n\
          [cluster]\nenabled = true\ncore_bind = \"127.0.0.1:0\"\ntakeover_poll_ms = 200\n[telephony]\n"
     );
-    for i in 0..agents {
-        config.push_str(&format!(
-            "[[telephony.agents]]\nuser = \"a{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\n",
-            10_000 + i
-        ));
-    }
+    config.push_str(&support::agents_toml(agents, &hash));
     let path = dir.join(format!("instance{n}.toml"));
     std::fs::write(&path, config).expect("write the configuration");
     path

@@ -33,7 +33,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{cheap_hash, env_or, free_port, login, percentile, spawn_server, wait_healthy};
+use support::{
+    Socket, cheap_hash, env_or, free_port, login, open_socket, percentile, spawn_server, wait_healthy,
+};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -112,12 +114,7 @@ fn write_config(dir: &std::path::Path, agents: usize, port: u16) -> std::path::P
          dashboard_interval_ms = {INTERVAL_MS}\nring_timeout_secs = 60\n",
         dir.join("bench.db").display()
     );
-    for i in 0..agents {
-        config.push_str(&format!(
-            "[[telephony.agents]]\nuser = \"a{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\n",
-            10_000 + i
-        ));
-    }
+    config.push_str(&support::agents_toml(agents, &hash));
     for i in 0..SUPERVISORS {
         config.push_str(&format!(
             "[[telephony.agents]]\nuser = \"s{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\nrole = \"supervisor\"\n",
@@ -138,19 +135,6 @@ async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -
         .await
         .map(|r| r.status().is_success())
         .unwrap_or(false)
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open_socket(url: &str, token: &str) -> Socket {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
-    socket
-        .send(Message::text(json!({"type": "auth", "token": token}).to_string()))
-        .await
-        .unwrap();
-    let snapshot = socket.next().await.expect("snapshot").expect("snapshot frame");
-    assert!(snapshot.to_text().unwrap().contains("\"snapshot\""));
-    socket
 }
 
 /// An agent: answers what is offered, releases its wrap-up half a second after the call.

@@ -29,7 +29,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{cheap_hash, env_or, free_port, login_all, percentile, spawn_server, wait_healthy};
+use support::{
+    cheap_hash, env_or, free_port, login_all, open_socket, percentile, spawn_server, wait_healthy,
+};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -208,12 +210,7 @@ fn write_config(dir: &std::path::Path, agents: usize, port: u16) -> std::path::P
          [database]\nurl = \"sqlite://{}\"\n[log]\nfilter = \"warn\"\n[telephony]\n",
         dir.join("bench.db").display()
     );
-    for i in 0..agents {
-        config.push_str(&format!(
-            "[[telephony.agents]]\nuser = \"a{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\n",
-            10_000 + i
-        ));
-    }
+    config.push_str(&support::agents_toml(agents, &hash));
     let config_path = dir.join("bench.toml");
     std::fs::write(&config_path, config).expect("write the configuration");
     config_path
@@ -270,13 +267,7 @@ async fn run(s: Settings, full: bool) {
         let (latencies, received) = (latencies.clone(), received.clone());
         opens.push(tokio::spawn(async move {
             let permit = gate.acquire().await.unwrap();
-            let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
-            socket
-                .send(Message::text(json!({"type": "auth", "token": token}).to_string()))
-                .await
-                .unwrap();
-            let snapshot = socket.next().await.expect("snapshot").expect("snapshot frame");
-            assert!(snapshot.to_text().unwrap().contains("\"snapshot\""));
+            let mut socket = open_socket(&url, &token).await;
             drop(permit);
             tokio::spawn(async move {
                 while let Some(Ok(frame)) = socket.next().await {

@@ -1,6 +1,7 @@
 //! What several benchmarks share: libtest's listing (so nextest runs them as a smoke test),
-//! settings from the environment, a cheap password hash for big rosters, a free port, the
-//! server as a child process and its agents' logins, percentiles, an event's delay.
+//! settings from the environment, a cheap password hash and agents for big rosters, a free
+//! port, the server as a child process, its agents' logins and websockets, percentiles, an
+//! event's delay.
 
 #![allow(dead_code)]
 
@@ -10,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::PasswordHasher;
 use argon2::{Algorithm, Argon2, Params, Version};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Speaks just enough of libtest's protocol for nextest: `--list` names one test, `smoke`.
 /// Returns true when the run was a listing (the benchmark then stops).
@@ -50,6 +53,18 @@ pub fn cheap_hash(password: &str) -> String {
         .hash_password(password.as_bytes())
         .expect("hash")
         .to_string()
+}
+
+/// The roster's entries for agents `a0`…`a{n-1}` on devices 10000…, password hash `hash`.
+pub fn agents_toml(n: usize, hash: &str) -> String {
+    let mut roster = String::new();
+    for i in 0..n {
+        roster.push_str(&format!(
+            "[[telephony.agents]]\nuser = \"a{i}\"\ndevice = \"{}\"\npassword_hash = \"{hash}\"\n",
+            10_000 + i
+        ));
+    }
+    roster
 }
 
 pub fn free_port() -> u16 {
@@ -116,6 +131,21 @@ pub async fn login_all(client: &reqwest::Client, bases: &[String], n: usize) -> 
         tokens.push(login.await.unwrap());
     }
     tokens
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A websocket at `url`, authenticated with `token`, its snapshot read.
+pub async fn open_socket(url: &str, token: &str) -> Socket {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+    socket
+        .send(Message::text(json!({"type": "auth", "token": token}).to_string()))
+        .await
+        .unwrap();
+    let snapshot = socket.next().await.expect("snapshot").expect("snapshot frame");
+    assert!(snapshot.to_text().unwrap().contains("\"snapshot\""));
+    socket
 }
 
 /// The `p`-th percentile (0–100) of sorted samples; 0 for none.
