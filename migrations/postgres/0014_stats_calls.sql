@@ -12,6 +12,9 @@ CREATE TABLE stats_calls (
     ended_at_ms        BIGINT,
     -- The agent who answered.
     agent              TEXT,
+    -- The agent the call is with now (changes with transfers): only their end, or an
+    -- engine-wide one, ends the call; a consulted agent or a ring-out elsewhere does not.
+    current_agent      TEXT,
     -- answered | abandoned | missed; NULL while the call goes on.
     outcome            TEXT,
     -- Queued → answered, or queued → ended when nobody answered.

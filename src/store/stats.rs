@@ -235,6 +235,19 @@ async fn grouped(
         .await
 }
 
+/// The condition an agent's `CallEnded` adds: it is about the call only when that agent has it
+/// (`$3`: [`holder_of`]).
+macro_rules! holder {
+    () => {
+        " AND ($3 = '' OR current_agent IS NULL OR current_agent = $3)"
+    };
+}
+
+/// The agent `holder!()` checks: the event's, or `''` for an engine-wide event.
+fn holder_of(envelope: &EventEnvelope) -> &str {
+    envelope.agent.as_ref().map_or("", |a| a.as_str())
+}
+
 /// The [`EventRecorder`] of `stats_calls`: each inbound call's row, written with the change
 /// that causes it (so a restart neither loses nor doubles a call). Idempotent: every write is
 /// guarded by what the row already holds.
@@ -256,11 +269,16 @@ impl StatsRecorder {
                 .execute(&mut *conn)
                 .await?;
             }
+            // The first answer is the call's; every answer (a transfer's target too) says who
+            // has the call now.
             Event::CallConnected { call } => {
                 let agent = envelope.agent_for(call);
                 sqlx::query(
-                    "UPDATE stats_calls SET answered_at_ms = $1, agent = $2, wait_ms = $1 - queued_at_ms \
-                     WHERE call_id = $3 AND answered_at_ms IS NULL AND ended_at_ms IS NULL",
+                    "UPDATE stats_calls SET current_agent = $2, \
+                     agent = CASE WHEN answered_at_ms IS NULL THEN $2 ELSE agent END, \
+                     wait_ms = CASE WHEN answered_at_ms IS NULL THEN $1 - queued_at_ms ELSE wait_ms END, \
+                     answered_at_ms = COALESCE(answered_at_ms, $1) \
+                     WHERE call_id = $3 AND ended_at_ms IS NULL",
                 )
                 .bind(at)
                 .bind(agent)
@@ -274,27 +292,33 @@ impl StatsRecorder {
                 call_id,
                 reason: EndReason::Transferred,
             } => {
-                sqlx::query(
+                sqlx::query(concat!(
                     "UPDATE stats_calls SET handle_ms = $1 - answered_at_ms, wrap_started_at_ms = $1 \
                      WHERE call_id = $2 AND answered_at_ms IS NOT NULL AND handle_ms IS NULL \
                      AND ended_at_ms IS NULL",
-                )
+                    holder!()
+                ))
                 .bind(at)
                 .bind(call_id.0 as i64)
+                .bind(holder_of(envelope))
                 .execute(&mut *conn)
                 .await?;
             }
-            // An answered call's end. Unanswered ones end with `CallMissed`, which says why (an
-            // agent's `CallEnded` of an unanswered call may be a ring-out of one offer only).
+            // An answered call's end: an engine-wide `CallEnded`, or the one of the agent who has
+            // the call (a consulted agent or a conference guest leaving is not the end).
+            // Unanswered calls end with `CallMissed`, which says why (an agent's `CallEnded` of
+            // an unanswered call may be a ring-out of one offer only).
             Event::CallEnded { call_id, .. } => {
-                sqlx::query(
+                sqlx::query(concat!(
                     "UPDATE stats_calls SET ended_at_ms = $1, outcome = 'answered', \
                      handle_ms = COALESCE(handle_ms, $1 - answered_at_ms), \
                      wrap_started_at_ms = COALESCE(wrap_started_at_ms, $1) \
                      WHERE call_id = $2 AND ended_at_ms IS NULL AND answered_at_ms IS NOT NULL",
-                )
+                    holder!()
+                ))
                 .bind(at)
                 .bind(call_id.0 as i64)
+                .bind(holder_of(envelope))
                 .execute(&mut *conn)
                 .await?;
             }

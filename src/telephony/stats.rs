@@ -86,6 +86,9 @@ struct CallTrack {
     queued_at: Option<DateTime<Utc>>,
     answered_at: Option<DateTime<Utc>>,
     agent: Option<AgentId>,
+    /// Who has the call now (a transfer's target once it answered): only their `CallEnded`, or
+    /// an engine-wide one, is the call's.
+    holder: Option<AgentId>,
     /// The handle time was counted (at a transfer: the first agent's leg).
     handled: bool,
 }
@@ -263,6 +266,7 @@ impl FloorStats {
                 let Some(track) = state.calls.get_mut(&id) else {
                     return false;
                 };
+                track.holder = agent.clone();
                 if track.answered_at.is_some() {
                     return false;
                 }
@@ -289,6 +293,12 @@ impl FloorStats {
                 let Some(answered) = track.answered_at else {
                     return false;
                 };
+                // A consulted agent, a conference guest or a ring-out elsewhere: not the call's.
+                if let (Some(leaving), Some(holder)) = (&envelope.agent, &track.holder)
+                    && leaving != holder
+                {
+                    return false;
+                }
                 let (queued, agent) = (track.queued_at, track.agent.clone());
                 let first_leg = !track.handled;
                 track.handled = true;

@@ -375,3 +375,55 @@ async fn a_login_that_needs_the_supervisor_role_leaves_an_agents_session_alone()
     .clone();
     assert_eq!(supervisor["agent"]["role"], "supervisor", "{supervisor}");
 }
+
+#[tokio::test]
+async fn a_cancelled_consultation_is_not_the_end_of_the_call_in_the_figures() {
+    let app = TestApp::spawn().await;
+    let supervisor = login(&app, "super1", "1100").await;
+    let first = available(&app, "agent1", "1001").await;
+    let (mut socket, _) = ws_connect(&app, &first).await;
+    available(&app, "agent2", "1002").await;
+    let call = inbound_call(&app, "1155558008", None).await;
+    wait_for(&mut socket, "callOffered").await;
+    sim(&app, "agents/agent1/answer", json!({})).await.ok();
+    wait_for(&mut socket, "callConnected").await;
+
+    // agent1 consults agent2, who answers; agent1 takes the customer back.
+    rpc(
+        &app,
+        Some(&first),
+        "Transfer",
+        json!({"callId": call, "target": {"kind": "user", "to": "agent2"}, "mode": "attended"}),
+    )
+    .await
+    .ok();
+    sim(&app, "agents/agent2/answer", json!({})).await.ok();
+    wait_for(&mut socket, "transferAnswered").await;
+    rpc(&app, Some(&first), "CancelTransfer", json!({})).await.ok();
+    wait_for(&mut socket, "transferCancelled").await;
+
+    // agent2 leaving the consultation did not end the call: no handle time yet, no end.
+    let store = app._db.store().await;
+    let row = || async {
+        sqlx::query_as::<_, (Option<i64>, Option<String>, Option<String>)>(
+            "SELECT ended_at_ms, outcome, current_agent FROM stats_calls WHERE call_id = $1",
+        )
+        .bind(call as i64)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+    };
+    assert_eq!(row().await, (None, None, Some("agent1".to_owned())));
+    let (_, figures) = get_json(&app, "/api/stats", Some(&supervisor)).await;
+    assert_eq!(figures["averageHandleSecs"], Value::Null, "{figures}");
+
+    // agent1 hangs up: now it ends, answered, with its whole handle time.
+    rpc(&app, Some(&first), "Hangup", json!({})).await.ok();
+    wait_for(&mut socket, "callEnded").await;
+    let (ended, outcome, _) = row().await;
+    assert!(ended.is_some());
+    assert_eq!(outcome.as_deref(), Some("answered"));
+    let (_, figures) = get_json(&app, "/api/stats", Some(&supervisor)).await;
+    assert!(figures["averageHandleSecs"].is_number(), "{figures}");
+    assert_eq!(figures["answered"], 1, "{figures}");
+}
