@@ -17,6 +17,8 @@ CREATE TABLE missed_calls (
     -- The caller's Salesforce record, when known (Contact, Lead, Account, ...).
     record_type     TEXT,
     record_id       TEXT,
+    -- Its Name, as the owner lookup found it (shown in the agents' list).
+    record_name     TEXT,
     -- The record's owner: Salesforce user id and, when there is one, the agent bound to it.
     owner_id        TEXT,
     owner_agent     TEXT,

@@ -385,7 +385,7 @@ fn schemas() -> Value {
                 "campaign": {"type": "integer"}, "queue": string(),
                 "reason": {"type": "string", "enum": ["abandoned", "noAgent", "ringOut", "outsideHours", "serverRestart"]},
                 "arrivedAt": string(), "endedAt": string(), "waitedSecs": {"type": "integer"},
-                "recordType": nullable("string"), "recordId": nullable("string"),
+                "recordType": nullable("string"), "recordId": nullable("string"), "recordName": nullable("string"),
                 "ownerId": nullable("string"), "ownerAgent": nullable("string"),
                 "status": {"type": "string", "enum": ["open", "closed"]},
                 "closedBy": nullable("integer"), "closedByAgent": nullable("string"), "closedAt": nullable("string"),

@@ -117,6 +117,8 @@ pub struct MissedCall {
     pub waited_secs: i64,
     pub record_type: Option<String>,
     pub record_id: Option<String>,
+    /// The caller's record's name, when the owner lookup found it.
+    pub record_name: Option<String>,
     pub owner_id: Option<String>,
     pub owner_agent: Option<String>,
     pub status: String,
@@ -128,7 +130,7 @@ pub struct MissedCall {
 macro_rules! columns {
     () => {
         "call_id, phone, campaign, queue, reason, arrived_at_ms, ended_at_ms, waited_secs, record_type, \
-         record_id, owner_id, owner_agent, status, closed_by, closed_by_agent, closed_at_ms"
+         record_id, owner_id, owner_agent, status, closed_by, closed_by_agent, closed_at_ms, record_name"
     };
 }
 
@@ -168,6 +170,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<MissedCall, sqlx::Error> {
         waited_secs: row.try_get(7)?,
         record_type: row.try_get(8)?,
         record_id: row.try_get(9)?,
+        record_name: row.try_get(16)?,
         owner_id: row.try_get(10)?,
         owner_agent: row.try_get(11)?,
         status: row.try_get(12)?,
@@ -252,8 +255,8 @@ impl MissedCallRecorder {
         let owner = call.owner.as_ref();
         sqlx::query(
             "INSERT INTO missed_calls (call_id, phone, campaign, queue, reason, arrived_at_ms, ended_at_ms, \
-             waited_secs, record_type, record_id, owner_id, owner_agent, data, status) \
-             VALUES ($1, $2, $3, $4, 'waiting', $5, $5, 0, $6, $7, $8, $9, $10, 'waiting') \
+             waited_secs, record_type, record_id, owner_id, owner_agent, data, status, record_name) \
+             VALUES ($1, $2, $3, $4, 'waiting', $5, $5, 0, $6, $7, $8, $9, $10, 'waiting', $11) \
              ON CONFLICT (call_id) DO NOTHING",
         )
         .bind(call.data.call_id as i64)
@@ -266,6 +269,7 @@ impl MissedCallRecorder {
         .bind(owner.and_then(|o| o.owner_id.as_deref()))
         .bind(owner.and_then(|o| o.agent.as_ref()).map(|a| a.as_str()))
         .bind(serde_json::to_string(&call.data).unwrap_or_else(|_| "{}".into()))
+        .bind(owner.and_then(|o| o.name.as_deref()))
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -373,10 +377,11 @@ impl MissedCallRecorder {
         });
         let inserted = sqlx::query(
             "INSERT INTO missed_calls (call_id, phone, campaign, queue, reason, arrived_at_ms, ended_at_ms, \
-             waited_secs, record_type, record_id, owner_id, owner_agent, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             waited_secs, record_type, record_id, owner_id, owner_agent, data, record_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (call_id) DO UPDATE SET reason = excluded.reason, ended_at_ms = excluded.ended_at_ms, \
              waited_secs = excluded.waited_secs, record_type = excluded.record_type, record_id = excluded.record_id, \
+             record_name = excluded.record_name, \
              owner_id = excluded.owner_id, owner_agent = excluded.owner_agent, data = excluded.data, status = 'open' \
              WHERE missed_calls.status = 'waiting' RETURNING call_id",
         )
@@ -393,6 +398,7 @@ impl MissedCallRecorder {
         .bind(owner_id.as_deref())
         .bind(owner.and_then(|o| o.agent.as_ref()).map(|a| a.as_str()))
         .bind(serde_json::to_string(&call.data).unwrap_or_else(|_| "{}".into()))
+        .bind(owner.and_then(|o| o.name.as_deref()))
         .fetch_optional(&mut *conn)
         .await?;
         // Recorded already (the same event replayed): its Task is on its way.

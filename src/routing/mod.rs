@@ -131,6 +131,8 @@ pub struct OwnerRecord {
     pub record_id: String,
     /// The record's `OwnerId` (a user, or a queue `00G…`).
     pub owner_id: Option<String>,
+    /// The record's `Name`.
+    pub name: Option<String>,
 }
 
 /// What an owner lookup found.
@@ -362,6 +364,7 @@ mod tests {
             record_type: "Contact".into(),
             record_id: "003000000000001AAA".into(),
             owner_id: Some("005000000000001AAA".into()),
+            name: Some("Ana García".into()),
         }
     }
 

@@ -21,12 +21,12 @@ impl SalesforceOwners {
         Self { client, entity_types }
     }
 
-    /// `FIND {digits} IN PHONE FIELDS RETURNING Contact(Id, OwnerId), …`.
+    /// `FIND {digits} IN PHONE FIELDS RETURNING Contact(Id, OwnerId, Name), …`.
     pub fn sosl(&self, digits: &str) -> String {
         let returning = self
             .entity_types
             .iter()
-            .map(|t| format!("{t}(Id, OwnerId)"))
+            .map(|t| format!("{t}(Id, OwnerId, Name)"))
             .collect::<Vec<_>>()
             .join(", ");
         format!("FIND {{{digits}}} IN PHONE FIELDS RETURNING {returning}")
@@ -57,6 +57,7 @@ impl OwnerSource for SalesforceOwners {
                 record_type: r["attributes"]["type"].as_str().unwrap_or_default().to_owned(),
                 record_id: r["Id"].as_str().unwrap_or_default().to_owned(),
                 owner_id: r.get("OwnerId").and_then(Value::as_str).map(str::to_owned),
+                name: r.get("Name").and_then(Value::as_str).map(str::to_owned),
             }))
     }
 }

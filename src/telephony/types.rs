@@ -417,6 +417,9 @@ pub struct OwnerMatch {
     pub owner_id: Option<String>,
     /// The agent whose `salesforce_user_id` is `owner_id`, when there is one.
     pub agent: Option<AgentId>,
+    /// The record's `Name`, when it has one (what the missed-call list shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

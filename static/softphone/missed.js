@@ -28,7 +28,9 @@ export function renderMissed(list, missed, { t, lang, onCallBack, disabledWhy })
     who.textContent = m.phone || t('missedPrivate');
     const record = document.createElement('div');
     record.className = 'muted';
-    record.textContent = m.recordType ? `${m.recordType} ${m.recordId || ''}`.trim() : '';
+    // The record's name when the owner lookup found it, else its type and id.
+    if (m.recordName) record.textContent = m.recordType ? `${m.recordName} (${m.recordType})` : m.recordName;
+    else record.textContent = m.recordType ? `${m.recordType} ${m.recordId || ''}`.trim() : '';
     const when = document.createElement('div');
     when.className = 'muted';
     const at = new Date(m.arrivedAt).toLocaleString(lang);

@@ -144,7 +144,7 @@ async fn a_call_rings_first_on_the_owner_of_the_callers_record() {
     assert_eq!(view["agent"], "agent2", "{view}");
     assert_eq!(
         view["owner"],
-        json!({"recordType": "Contact", "recordId": contact, "ownerId": OWNER[1], "agent": "agent2"})
+        json!({"recordType": "Contact", "recordId": contact, "ownerId": OWNER[1], "agent": "agent2", "name": "García"})
     );
     assert_eq!(logged_agent(&app, call).await.as_deref(), Some("agent2"));
     sim(&app, "agents/agent2/answer", json!({})).await.ok();
@@ -419,6 +419,7 @@ async fn a_missed_call_from_an_owned_record_is_the_owners_open_task() {
     assert_eq!(entry["reason"], "abandoned");
     assert_eq!(entry["recordId"], json!(contact));
     assert_eq!(entry["ownerAgent"], "agent2");
+    assert_eq!(entry["recordName"], "Pérez", "{entry}");
 
     // The org: one open Task on the contact, owned by the record's owner.
     crate::missed::eventually("the missed call's Task", || {
@@ -668,6 +669,7 @@ mod engine {
                 record_type: "Contact".into(),
                 record_id: "003000000000001AAA".into(),
                 owner_id: Some(OWNER[1].into()),
+                name: None,
             }))
         }
     }

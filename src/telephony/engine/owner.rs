@@ -78,6 +78,7 @@ impl Inner {
             record_id: record.record_id,
             owner_id: record.owner_id,
             agent,
+            name: record.name,
         })
     }
 

@@ -13,6 +13,11 @@ use crate::support::server::TestApp;
 #[tokio::test]
 async fn the_missed_list_calls_back_and_empties_when_the_call_back_connects() {
     let fake = FakeSalesforce::start().await;
+    // The caller is a contact in the org: the owner lookup finds it, the list names it.
+    let contact = fake.insert(
+        "Contact",
+        json!({"FirstName": "Lucía", "LastName": "Pérez", "Phone": "1155569001"}),
+    );
     let app = TestApp::spawn_with(|c| configure(c, &fake, None)).await;
     let browser = Browser::start("missed", 1000, 760).await;
     available_agent(&browser, &app, "").await;
@@ -31,6 +36,7 @@ async fn the_missed_list_calls_back_and_empties_when_the_call_back_connects() {
     browser.click("[data-tab=missed]").await;
     browser.wait_text("#missed-list", "1155569001").await;
     browser.wait_text("#missed-list", "colgó esperando").await;
+    browser.wait_text("#missed-list", "Lucía Pérez (Contact)").await;
     let shown = browser
         .softphone(
             "return [...sp.querySelectorAll('#missed-list li')].map((li) => Number(li.dataset.callId))",
@@ -40,6 +46,12 @@ async fn the_missed_list_calls_back_and_empties_when_the_call_back_connects() {
     let store = app._db.store().await;
     let row = rows(&store).await.pop().expect("the missed call's row");
     assert_eq!((row.call_id, row.status.as_str()), (missed as i64, "open"));
+    eventually("the missed call's Task on the contact", || {
+        tasks_of(&fake, missed)
+            .first()
+            .is_some_and(|t| t.get("WhoId") == Some(&json!(contact)))
+    })
+    .await;
     browser.screenshot("missed-list").await;
     browser.screenshot_softphone("softphone-missed-list").await;
 

@@ -104,6 +104,7 @@ async fn owner_and_replays(db: TestDb) {
             record_id: CONTACT.into(),
             owner_id: Some(OWNER.into()),
             agent: Some(AgentId::new("agent1")),
+            name: Some("Ana García".into()),
         }),
         Direction::Inbound,
     ));
@@ -115,6 +116,7 @@ async fn owner_and_replays(db: TestDb) {
             record_id: ACCOUNT.into(),
             owner_id: None,
             agent: Some(AgentId::new("agent2")),
+            name: None,
         }),
         Direction::Inbound,
     ));
