@@ -84,14 +84,24 @@ async fn call_view(app: &TestApp, call: u64) -> Value {
         .unwrap()
 }
 
-/// The agent the call's log row names.
-async fn logged_agent(app: &TestApp, call: u64) -> Option<String> {
+/// Waits until the call's log row names `agent` (the socket hears of an offer as the core
+/// makes it; the row is written by the commit that follows).
+async fn assert_logged_agent(app: &TestApp, call: u64, agent: &str) {
     let store = app._db.store().await;
-    sqlx::query_scalar("SELECT agent FROM call_log WHERE external_id = $1")
-        .bind(call.to_string())
-        .fetch_one(store.pool())
-        .await
-        .expect("the call's row")
+    let deadline = Instant::now() + crate::http::WAIT;
+    loop {
+        let logged: Option<Option<String>> =
+            sqlx::query_scalar("SELECT agent FROM call_log WHERE external_id = $1")
+                .bind(call.to_string())
+                .fetch_optional(store.pool())
+                .await
+                .unwrap();
+        if logged.flatten().as_deref() == Some(agent) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "call {call}'s row never named {agent}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The metrics count `count` owner lookups with `result`.
@@ -146,7 +156,7 @@ async fn a_call_rings_first_on_the_owner_of_the_callers_record() {
         view["owner"],
         json!({"recordType": "Contact", "recordId": contact, "ownerId": OWNER[1], "agent": "agent2", "name": "García"})
     );
-    assert_eq!(logged_agent(&app, call).await.as_deref(), Some("agent2"));
+    assert_logged_agent(&app, call, "agent2").await;
     sim(&app, "agents/agent2/answer", json!({})).await.ok();
     wait_for(&mut owner, "callConnected").await;
     no_offer(&mut first, Duration::from_millis(200)).await;
@@ -174,7 +184,7 @@ async fn a_busy_owners_caller_goes_to_the_queue() {
     );
     let view = call_view(&app, busy).await;
     assert_eq!(view["owner"]["agent"], "agent1", "{view}");
-    assert_eq!(logged_agent(&app, busy).await.as_deref(), Some("agent2"));
+    assert_logged_agent(&app, busy, "agent2").await;
 }
 
 #[tokio::test]
@@ -224,7 +234,7 @@ async fn an_owner_who_lets_it_ring_out_stays_ready_and_the_call_goes_to_another_
     // The owner is not paused: still available, just behind the others.
     let position = rpc(&app, Some(&owner_token), "Position", json!({})).await;
     assert_eq!(position.ok()["state"], "available", "{}", position.body);
-    assert_eq!(logged_agent(&app, call).await.as_deref(), Some("agent1"));
+    assert_logged_agent(&app, call, "agent1").await;
     sim(&app, "agents/agent1/answer", json!({})).await.ok();
     let connected = wait_for(&mut first, "callConnected").await;
     assert_eq!(connected["call"]["callId"], call);
@@ -442,7 +452,7 @@ mod asterisk {
     use secrecy::SecretString;
     use serde_json::json;
 
-    use super::{FakeSalesforce, OWNER, Socket, TestApp, logged_agent, offered, owned_contact};
+    use super::{FakeSalesforce, OWNER, Socket, TestApp, assert_logged_agent, offered, owned_contact};
     use crate::http::{login, rpc, wait_for, ws_connect};
     use crate::support::ami_double::AmiDouble;
 
@@ -609,7 +619,7 @@ mod asterisk {
     async fn the_owner_dialed_by_the_dialplan_is_offered_the_call_and_a_ring_out_leaves_them_ready() {
         let (double, fake, app) = start().await;
         let (call, token, mut socket) = owner_offered(&double, &fake, &app).await;
-        assert_eq!(logged_agent(&app, call).await.as_deref(), Some("agent1"));
+        assert_logged_agent(&app, call, "agent1").await;
         // Ringing: the owner is no longer available for another call.
         assert_eq!(owner(&app).await, "");
 
