@@ -375,7 +375,8 @@ pub(crate) mod driver {
     use ctibridge::telephony::asterisk::{AsteriskConfig, AsteriskSwitch};
     use ctibridge::telephony::engine::SystemClock;
     use ctibridge::telephony::{
-        AgentState, DialRequest, EmbeddedEngine, EndReason, Event, EventEnvelope, LoginRequest, Telephony,
+        AgentId, AgentState, CampaignId, DialRequest, EmbeddedEngine, EndReason, Event, EventEnvelope,
+        LoginRequest, Telephony,
     };
     use secrecy::SecretString;
     use tokio::sync::broadcast;
@@ -431,6 +432,46 @@ pub(crate) mod driver {
         .unwrap_or_else(|_| panic!("no event: {what}"))
     }
 
+    /// `user` logs in on `device` (the demo password).
+    pub async fn log_in(engine: &EmbeddedEngine, user: &str, device: &str) {
+        engine
+            .login(LoginRequest::new(device, user, "demo"))
+            .await
+            .unwrap();
+    }
+
+    /// An engine on `double`, its events heard from before `user` logs in on `device`.
+    pub async fn logged_in(
+        double: &AmiDouble,
+        user: &str,
+        device: &str,
+    ) -> (
+        Arc<EmbeddedEngine>,
+        broadcast::Receiver<EventEnvelope>,
+        Arc<AsteriskSwitch>,
+        Arc<MemoryContacts>,
+    ) {
+        let (engine, switch, contacts) = engine(double).await;
+        let events = engine.subscribe();
+        log_in(&engine, user, device).await;
+        (engine, events, switch, contacts)
+    }
+
+    /// `agent` joins `campaign`: returns once Asterisk has the QueueAdd.
+    pub async fn join(engine: &EmbeddedEngine, double: &AmiDouble, agent: &AgentId, campaign: CampaignId) {
+        engine.login_campaign(agent, campaign).await.unwrap();
+        until_received(double, "QueueAdd").await;
+    }
+
+    /// The first action named `name` the double received.
+    pub fn first_sent(double: &AmiDouble, name: &str) -> ctibridge::telephony::asterisk::codec::Message {
+        double
+            .received()
+            .into_iter()
+            .find(|m| m.get("Action") == Some(name))
+            .unwrap_or_else(|| panic!("no {name} received"))
+    }
+
     /// `user` on `device` joins the inbound campaign and the recording's customer call
     /// (the recorder's Originate into `[inbound]`) is offered and connected to them.
     pub async fn agent_talking(
@@ -442,15 +483,8 @@ pub(crate) mod driver {
         ctibridge::telephony::CallView,
         Arc<AsteriskSwitch>,
     ) {
-        let (engine, switch, _contacts) = engine(double).await;
-        let mut events = engine.subscribe();
-        let agent = id(user);
-        engine
-            .login(LoginRequest::new(device, user, "demo"))
-            .await
-            .unwrap();
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(double, "QueueAdd").await;
+        let (engine, mut events, switch, _contacts) = logged_in(double, user, device).await;
+        join(&engine, double, &id(user), INBOUND).await;
         double.play("Originate");
         let event = wait(&mut events, user, "connected", |e| {
             matches!(e, Event::CallConnected { .. })
@@ -481,16 +515,10 @@ pub(crate) mod driver {
     #[tokio::test]
     async fn a_queue_call_is_offered_answered_and_ended_as_asterisk_reports_it() {
         let double = AmiDouble::start(&["inbound_answered"]).await;
-        let (engine, _switch, contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, contacts) = logged_in(&double, "agent1", "1001").await;
         let agent = id("agent1");
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
         // Campaign login = QueueAdd of the agent's interface, exactly as recorded.
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
+        join(&engine, &double, &agent, INBOUND).await;
 
         // A customer calls (the recorder's Originate into [inbound]): Asterisk's queue offers
         // the call to agent1, agent1 answers, agent1 hangs up.
@@ -545,15 +573,9 @@ pub(crate) mod driver {
     #[tokio::test]
     async fn the_callers_omlcrm_and_listed_variables_travel_with_the_call_for_the_crm() {
         let double = AmiDouble::start(&["inbound_answered"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, _contacts) = logged_in(&double, "agent1", "1001").await;
         let agent = id("agent1");
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
+        join(&engine, &double, &agent, INBOUND).await;
         // The dialplan sets them on the caller's channel before Queue().
         let var_set = |variable: &str, value: &str| {
             format!(
@@ -588,23 +610,14 @@ pub(crate) mod driver {
     #[tokio::test]
     async fn a_dial_is_an_originate_of_the_agents_phone_carrying_the_call_id() {
         let double = AmiDouble::start(&["originate_outbound"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, _contacts) = logged_in(&double, "agent3", "1003").await;
         let agent = id("agent3");
-        engine
-            .login(LoginRequest::new("1003", "agent3", "demo"))
-            .await
-            .unwrap();
         let call = engine
             .dial(&agent, DialRequest::number("1155550100"))
             .await
             .unwrap();
         until_received(&double, "Originate").await;
-        let originate = double
-            .received()
-            .into_iter()
-            .find(|m| m.get("Action") == Some("Originate"))
-            .unwrap();
+        let originate = first_sent(&double, "Originate");
         // The recorded Originate, header for header, with this call's id.
         let headers: Vec<(String, String)> = originate
             .headers()
@@ -639,11 +652,7 @@ pub(crate) mod driver {
             assert!(tokio::time::Instant::now() < deadline, "no Hangup sent");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let hangup = double
-            .received()
-            .into_iter()
-            .find(|m| m.get("Action") == Some("Hangup"))
-            .unwrap();
+        let hangup = first_sent(&double, "Hangup");
         assert_eq!(hangup.get("Channel"), Some("Local/1003@agents-00000019;1"));
         wait(&mut events, "agent3", "ended", |e| {
             matches!(e, Event::CallEnded { .. })
@@ -656,13 +665,8 @@ pub(crate) mod driver {
         // login_and_ping recorded no Originate: the double answers it as Asterisk answers an
         // action it refuses.
         let double = AmiDouble::start(&["login_and_ping"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, _contacts) = logged_in(&double, "agent3", "1003").await;
         let agent = id("agent3");
-        engine
-            .login(LoginRequest::new("1003", "agent3", "demo"))
-            .await
-            .unwrap();
         let call = engine
             .dial(&agent, DialRequest::number("1155550100"))
             .await
@@ -684,12 +688,7 @@ pub(crate) mod driver {
     #[tokio::test]
     async fn while_the_link_is_down_methods_say_telephony_is_unavailable() {
         let double = AmiDouble::start(&["login_and_ping"]).await;
-        let (engine, switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
+        let (engine, mut events, switch, _contacts) = logged_in(&double, "agent1", "1001").await;
         double.set_accepting(false);
         double.drop_connections();
         // The agent's socket hears it, once.
@@ -738,9 +737,9 @@ mod resync {
     use ctibridge::config::TelephonyConfig;
     use ctibridge::telephony::asterisk::AsteriskSwitch;
     use ctibridge::telephony::engine::SystemClock;
-    use ctibridge::telephony::{AgentState, EmbeddedEngine, EndReason, Event, LoginRequest, Telephony};
+    use ctibridge::telephony::{AgentState, EmbeddedEngine, EndReason, Event, Telephony};
 
-    use super::driver::{config, eventually, until_received};
+    use super::driver::{config, eventually, join, log_in};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::{INBOUND, MemoryContacts, id};
 
@@ -772,12 +771,8 @@ mod resync {
         eventually("the AMI link comes up", || switch.is_up()).await;
         let mut events = engine.subscribe();
         let agent = id("agent3");
-        engine
-            .login(LoginRequest::new("1003", "agent3", "demo"))
-            .await
-            .unwrap();
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
+        log_in(&engine, "agent3", "1003").await;
+        join(&engine, &double, &agent, INBOUND).await;
         double.play("Originate");
         eventually(
             "agent3 talks",
@@ -947,27 +942,19 @@ mod intake {
 mod queue_outcomes {
     use std::time::Duration;
 
-    use ctibridge::telephony::{
-        AgentState, EndReason, Event, LoginRequest, PauseReason, SystemRest, Telephony,
-    };
+    use ctibridge::telephony::{AgentState, EndReason, Event, PauseReason, SystemRest, Telephony};
     use tokio::sync::broadcast;
 
-    use super::driver::{engine, until_received};
+    use super::driver::{first_sent, join, logged_in};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::{INBOUND, id};
 
     #[tokio::test]
     async fn a_call_that_rings_out_is_offered_again_then_abandoned() {
         let double = AmiDouble::start(&["inbound_ring_no_answer"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, _contacts) = logged_in(&double, "agent2", "1002").await;
         let agent = id("agent2");
-        engine
-            .login(LoginRequest::new("1002", "agent2", "demo"))
-            .await
-            .unwrap();
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
+        join(&engine, &double, &agent, INBOUND).await;
         double.play("Originate");
         let mut seen = Vec::new();
         let abandoned = tokio::time::timeout(Duration::from_secs(10), async {
@@ -1010,25 +997,15 @@ mod queue_outcomes {
     #[tokio::test]
     async fn a_caller_who_gives_up_in_the_queue_is_an_abandoned_call_of_the_core() {
         let double = AmiDouble::start(&["inbound_abandoned_waiting"]).await;
-        let (engine, _switch, contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, contacts) = logged_in(&double, "agent1", "1001").await;
         let agent = id("agent1");
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
         engine
             .pause(&agent, PauseReason::System(SystemRest::Break))
             .await
             .unwrap();
         // Joining the campaign paused = QueueAdd with Paused: true, as recorded.
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
-        let add = double
-            .received()
-            .into_iter()
-            .find(|m| m.get("Action") == Some("QueueAdd"))
-            .unwrap();
+        join(&engine, &double, &agent, INBOUND).await;
+        let add = first_sent(&double, "QueueAdd");
         assert_eq!(add.get("Paused"), Some("true"));
         double.play("Originate");
         let ended = tokio::time::timeout(Duration::from_secs(10), async {
@@ -1054,9 +1031,9 @@ mod queue_outcomes {
 mod supervisor {
     use std::time::Duration;
 
-    use ctibridge::telephony::{LoginRequest, MonitorMode, MonitorRequest, Telephony};
+    use ctibridge::telephony::{MonitorMode, MonitorRequest, Telephony};
 
-    use super::driver::agent_talking;
+    use super::driver::{agent_talking, log_in};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::id;
 
@@ -1067,10 +1044,7 @@ mod supervisor {
         let agent = id("agent3");
 
         let supervisor = id("super1");
-        engine
-            .login(LoginRequest::new("1100", "super1", "demo"))
-            .await
-            .unwrap();
+        log_in(&engine, "super1", "1100").await;
         for mode in [MonitorMode::Listen, MonitorMode::Assist] {
             engine
                 .monitor(
@@ -1135,9 +1109,9 @@ mod supervisor {
 mod console {
     use std::time::Duration;
 
-    use ctibridge::telephony::{AgentState, LoginRequest, PauseReason, SystemRest, Telephony};
+    use ctibridge::telephony::{AgentState, PauseReason, SystemRest, Telephony};
 
-    use super::driver::{engine, until_received};
+    use super::driver::{engine, join, log_in};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::{INBOUND, id};
 
@@ -1162,12 +1136,8 @@ mod console {
         let double = AmiDouble::start(&["queue_member_lifecycle"]).await;
         let (engine, _switch, _contacts) = engine(&double).await;
         let agent = id("agent1");
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
-        engine.login_campaign(&agent, INBOUND).await.unwrap();
-        until_received(&double, "QueueAdd").await;
+        log_in(&engine, "agent1", "1001").await;
+        join(&engine, &double, &agent, INBOUND).await;
         // A supervisor pauses agent1 at the console with the reason "Descanso" (not a rest
         // state of this configuration: Break), then unpauses them.
         double.play("QueuePause");
@@ -1274,7 +1244,7 @@ mod transfers {
         TransferTarget,
     };
 
-    use super::driver::{agent_talking, eventually, wait};
+    use super::driver::{agent_talking, eventually, log_in, until_received, wait};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::id;
 
@@ -1314,6 +1284,20 @@ mod transfers {
             .unwrap_or_else(|| panic!("no {name} received"))
     }
 
+    /// agent3 talks to the recording's customer; agent1 has logged in since (their events heard).
+    async fn agent3_talking_agent1_free(
+        double: &AmiDouble,
+    ) -> (
+        std::sync::Arc<ctibridge::telephony::EmbeddedEngine>,
+        CallId,
+        tokio::sync::broadcast::Receiver<ctibridge::telephony::EventEnvelope>,
+    ) {
+        let (engine, connected, _switch) = agent_talking(double, "agent3", "1003").await;
+        let events = engine.subscribe();
+        log_in(&engine, "agent1", "1001").await;
+        (engine, CallId(connected.data.call_id), events)
+    }
+
     fn to_agent1(mode: TransferMode) -> TransferRequest {
         TransferRequest {
             target: TransferTarget::User(id("agent1")),
@@ -1340,10 +1324,7 @@ mod transfers {
             "nothing of the login was kept"
         );
         // A device Asterisk knows logs in; the check was Asterisk's device state.
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
+        log_in(&engine, "agent1", "1001").await;
         let asked = last(&double, "Getvar");
         assert_eq!(asked.get("Variable"), Some("DEVICE_STATE(Local/1001@agents/n)"));
     }
@@ -1372,10 +1353,7 @@ mod transfers {
         .await
         .unwrap();
         eventually("the link is up and the queue checked", || switch.is_up()).await;
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
+        log_in(&engine, "agent1", "1001").await;
         let refused = engine
             .login_campaign(&id("agent1"), crate::telephony::INBOUND)
             .await
@@ -1398,22 +1376,13 @@ mod transfers {
     #[tokio::test]
     async fn a_direct_transfer_to_a_user_dials_their_device_and_they_keep_the_customer() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, connected, _switch) = agent_talking(&double, "agent3", "1003").await;
-        let call = CallId(connected.data.call_id);
-        let mut events = engine.subscribe();
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
+        let (engine, call, mut events) = agent3_talking_agent1_free(&double).await;
 
         engine
             .transfer(&id("agent3"), Some(call), to_agent1(TransferMode::Direct))
             .await
             .unwrap();
-        eventually("the BlindTransfer", || {
-            double.received_names().iter().any(|n| n == "BlindTransfer")
-        })
-        .await;
+        until_received(&double, "BlindTransfer").await;
         let sent = last(&double, "BlindTransfer");
         assert!(
             sent.get("Channel").unwrap().starts_with("Local/1003@agents-"),
@@ -1458,13 +1427,7 @@ mod transfers {
     #[tokio::test]
     async fn an_attended_transfer_to_a_user_consults_then_hands_over_or_cancels() {
         let double = AmiDouble::start(&["chanspy_listen_and_whisper"]).await;
-        let (engine, connected, _switch) = agent_talking(&double, "agent3", "1003").await;
-        let call = CallId(connected.data.call_id);
-        let mut events = engine.subscribe();
-        engine
-            .login(LoginRequest::new("1001", "agent1", "demo"))
-            .await
-            .unwrap();
+        let (engine, call, mut events) = agent3_talking_agent1_free(&double).await;
         let agent3 = id("agent3");
 
         // First consultation: agent1 does not answer; agent3 is back with the customer.
@@ -1472,10 +1435,7 @@ mod transfers {
             .transfer(&agent3, Some(call), to_agent1(TransferMode::Attended))
             .await
             .unwrap();
-        eventually("the Atxfer", || {
-            double.received_names().iter().any(|n| n == "Atxfer")
-        })
-        .await;
+        until_received(&double, "Atxfer").await;
         let atxfer = last(&double, "Atxfer");
         assert!(atxfer.get("Channel").unwrap().starts_with("Local/1003@agents-"));
         assert_eq!(
@@ -1555,10 +1515,10 @@ mod predictive {
     use std::time::Duration;
 
     use ctibridge::telephony::engine::LeadInput;
-    use ctibridge::telephony::{AgentState, CampaignId, EndReason, Event, LoginRequest, Telephony};
+    use ctibridge::telephony::{AgentState, CampaignId, EndReason, Event, Telephony};
 
     use super::console::state_becomes;
-    use super::driver::{engine, eventually};
+    use super::driver::{eventually, first_sent, logged_in, until_received};
     use crate::support::ami_double::AmiDouble;
     use crate::telephony::id;
 
@@ -1613,23 +1573,11 @@ mod predictive {
     #[tokio::test]
     async fn a_predictive_call_rings_the_customer_then_the_campaigns_queue_offers_it() {
         let double = AmiDouble::start(&["login_and_ping"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, _contacts) = logged_in(&double, "agent3", "1003").await;
         let agent = id("agent3");
-        engine
-            .login(LoginRequest::new("1003", "agent3", "demo"))
-            .await
-            .unwrap();
         engine.login_campaign(&agent, PREDICTIVE).await.unwrap();
-        eventually("the QueueAdd", || {
-            double.received_names().iter().any(|n| n == "QueueAdd")
-        })
-        .await;
-        let add = double
-            .received()
-            .into_iter()
-            .find(|m| m.get("Action") == Some("QueueAdd"))
-            .unwrap();
+        until_received(&double, "QueueAdd").await;
+        let add = first_sent(&double, "QueueAdd");
         assert_eq!(add.get("Queue"), Some("98"), "the campaign's queue");
 
         // One ready agent: the dialer calls one lead, the customer's number first.
@@ -1688,13 +1636,8 @@ mod predictive {
     #[tokio::test]
     async fn a_busy_customer_ends_the_predictive_call_unreached() {
         let double = AmiDouble::start(&["login_and_ping"]).await;
-        let (engine, _switch, _contacts) = engine(&double).await;
-        let mut events = engine.subscribe();
+        let (engine, mut events, _switch, _contacts) = logged_in(&double, "agent3", "1003").await;
         let agent = id("agent3");
-        engine
-            .login(LoginRequest::new("1003", "agent3", "demo"))
-            .await
-            .unwrap();
         engine.login_campaign(&agent, PREDICTIVE).await.unwrap();
         engine
             .load_leads(
