@@ -1,35 +1,10 @@
 #!/usr/bin/env bash
-# The cluster benchmark (three instances) on a throwaway PostgreSQL server (started as
-# tests/run.sh does, on a Unix socket, removed on exit). Arguments go to the benchmark's
-# environment, e.g. `BENCH_SOCKETS=3000 bash benches/run-cluster.sh`.
-#
-# PostgreSQL runs with synchronous_commit=off: a commit does not wait for its WAL flush, the
-# same durability SQLite has with WAL + synchronous=NORMAL (safe against a crash of the
-# server process, may lose the last commits on power loss).
+# The cluster benchmark (three instances) on a throwaway PostgreSQL server (see
+# benches/support/postgres.sh). Arguments go to the benchmark's environment, e.g.
+# `BENCH_SOCKETS=3000 bash benches/run-cluster.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
-    echo "benches/run-cluster.sh: installing PostgreSQL" >&2
-    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-fi
-pg_dir=$(mktemp -d /tmp/ctibridge-bench-pg.XXXXXX)
-run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
-cleanup() {
-    run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$pg_dir"
-}
-trap cleanup EXIT
-run_pg "$pg_bin/initdb" -D "$pg_dir/data" -U ctibridge --auth=trust -E UTF8 >"$pg_dir/initdb.log" 2>&1 \
-    || { cat "$pg_dir/initdb.log" >&2; exit 1; }
-run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
-    -o "-c listen_addresses='' -k $pg_dir -c synchronous_commit=off -c max_connections=300" \
-    start >/dev/null || { cat "$pg_dir/server.log" >&2; exit 1; }
-export CTIBRIDGE_TEST_POSTGRES_URL="postgres://ctibridge@localhost/postgres?host=$pg_dir"
+. benches/support/postgres.sh
+start_postgres benches/run-cluster.sh 300
 
 cargo bench --bench cluster

@@ -325,13 +325,7 @@ impl ExternalSystems {
         .bind(external_id)
         .execute(self.store.pool())
         .await;
-        match done {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(ExternalError::Conflict(format!(
-                "externalId: `{external_id}` is another agent's id in system `{system}`"
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        id_saved(done, "agent", system, external_id)
     }
 
     /// Ties a campaign to a system with its id there.
@@ -357,13 +351,7 @@ impl ExternalSystems {
         .bind(external_id)
         .execute(self.store.pool())
         .await;
-        match done {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(ExternalError::Conflict(format!(
-                "externalId: `{external_id}` is another campaign's id in system `{system}`"
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        id_saved(done, "campaign", system, external_id)
     }
 
     /// Every system with its identifiers and warnings (`sites`: campaign → CRM site).
@@ -634,5 +622,22 @@ impl ExternalSystems {
             }
         }
         Ok(())
+    }
+}
+
+/// The outcome of saving an external id: a unique violation means the id names another
+/// `what` (agent, campaign) in that system already.
+fn id_saved<T>(
+    done: Result<T, sqlx::Error>,
+    what: &str,
+    system: &str,
+    external_id: &str,
+) -> Result<(), ExternalError> {
+    match done {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(ExternalError::Conflict(format!(
+            "externalId: `{external_id}` is another {what}'s id in system `{system}`"
+        ))),
+        Err(e) => Err(e.into()),
     }
 }

@@ -92,10 +92,7 @@ impl Application {
         let gateway = web::Data::new(crate::cluster::gateway::Gateway::new(membership.clone()));
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(
-                    actix_web::middleware::DefaultHeaders::new()
-                        .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
-                )
+                .wrap(no_sniffing())
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(gateway.clone())
                 .configure(crate::cluster::gateway::configure)
@@ -291,11 +288,7 @@ async fn start_core(
         .map(|a| web::Data::new(crate::http::asterisk::AsteriskDial(a)));
     let server = HttpServer::new(move || {
         App::new()
-            // Every answer is what its Content-Type says: browsers must not guess.
-            .wrap(
-                actix_web::middleware::DefaultHeaders::new()
-                    .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
-            )
+            .wrap(no_sniffing())
             .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
             .app_data(data_store.clone())
             .app_data(adapter_settings.clone())
@@ -667,4 +660,11 @@ fn spawn_missed_hints(changed: Arc<tokio::sync::Notify>, hub: std::sync::Weak<cr
             }
         }
     });
+}
+
+/// Every answer is what its Content-Type says: browsers must not guess (`nosniff`), on the
+/// gateway's answers and the core's alike.
+fn no_sniffing() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
 }

@@ -122,15 +122,7 @@ impl CrmOutbox {
 
     /// Records that `worker` is alive (the table the Salesforce workers beat in).
     pub async fn beat(&self, worker: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO outbox_workers (worker, alive_ms) VALUES ($1, $2) \
-             ON CONFLICT (worker) DO UPDATE SET alive_ms = excluded.alive_ms",
-        )
-        .bind(worker)
-        .bind(now_ms)
-        .execute(self.store.pool())
-        .await?;
-        Ok(())
+        crate::store::delivery::beat(&self.store, worker, now_ms).await
     }
 
     /// Claims up to `limit` due rows for `worker` until `now_ms + lease`.

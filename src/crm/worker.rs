@@ -281,7 +281,7 @@ impl CrmWorker {
                 }
             })
         };
-        let _stop_beat = AbortOnDrop(beat);
+        let _stop_beat = crate::store::delivery::AbortOnDrop(beat);
         let batch = self.batch_size();
         loop {
             let report = match self.run_once().await {
@@ -430,15 +430,6 @@ impl CrmWorker {
         } else {
             Fate::Park(Some(status), message)
         }
-    }
-}
-
-/// Aborts a background task when the owner returns.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -14,18 +14,11 @@ use super::state::ApiState;
 use crate::telephony::engine::LeadInput;
 use crate::telephony::{CampaignId, Method};
 
+/// The body of both lead-loading endpoints (this one and the simulation's).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Lead {
-    phone: String,
-    /// The contact's key in the campaign's database (CLAVESF is looked up / inserted by it).
-    key: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Leads {
-    leads: Vec<Lead>,
+pub(super) struct Leads {
+    pub leads: Vec<LeadInput>,
 }
 
 /// Adds leads to an outbound campaign's dialer: `{"leads": [{"phone", "key"?}]}` →
@@ -48,16 +41,8 @@ pub async fn load_leads(
             "this server runs no contact-center core",
         )
     })?;
-    let leads = args
-        .leads
-        .into_iter()
-        .map(|l| LeadInput {
-            phone: l.phone,
-            key: l.key,
-        })
-        .collect();
     let loaded = engine
-        .load_leads(CampaignId(campaign.into_inner()), leads)
+        .load_leads(CampaignId(campaign.into_inner()), args.leads)
         .await
         .map_err(|e| telephony_error(Method::Position, e))?;
     Ok(HttpResponse::Ok().json(json!({ "loaded": loaded })))

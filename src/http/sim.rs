@@ -19,7 +19,7 @@ use super::ApiError;
 use super::auth::{AdminToken, state_of};
 use super::neoapi::{parse, read_body, telephony_error};
 use super::state::ApiState;
-use crate::telephony::engine::{CustomerBehaviour, InboundCall, LeadInput};
+use crate::telephony::engine::{CustomerBehaviour, InboundCall};
 use crate::telephony::{AgentId, CallId, CampaignId, Method, Simulation, TelephonyError};
 
 /// The simulation API, when it is on, and the admin token presented.
@@ -197,20 +197,6 @@ pub async fn agent_answers(
     saved(&state).await
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LeadArgs {
-    phone: String,
-    #[serde(default)]
-    key: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LeadsArgs {
-    leads: Vec<LeadArgs>,
-}
-
 /// Loads leads into an outbound campaign: `{"leads": [{"phone", "key"?}]}` → `{"loaded"}`.
 #[post("/sim/campaigns/{campaign}/leads")]
 pub async fn load_leads(
@@ -221,18 +207,10 @@ pub async fn load_leads(
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, &state).await?;
-    let args: LeadsArgs = parse(&body)?;
-    let leads = args
-        .leads
-        .into_iter()
-        .map(|l| LeadInput {
-            phone: l.phone,
-            key: l.key,
-        })
-        .collect();
+    let args: super::campaigns::Leads = parse(&body)?;
     let loaded = sim
         .0
-        .load_leads(CampaignId(campaign.into_inner()), leads)
+        .load_leads(CampaignId(campaign.into_inner()), args.leads)
         .await
         .map_err(sim_error)?;
     Ok(HttpResponse::Ok().json(json!({ "loaded": loaded })))

@@ -250,15 +250,7 @@ impl Outbox {
 
     /// Records that `worker` is alive (see [`WORKER_DEAD_AFTER_MS`]).
     pub async fn beat(&self, worker: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO outbox_workers (worker, alive_ms) VALUES ($1, $2) \
-             ON CONFLICT (worker) DO UPDATE SET alive_ms = excluded.alive_ms",
-        )
-        .bind(worker)
-        .bind(now_ms)
-        .execute(self.store.pool())
-        .await?;
-        Ok(())
+        crate::store::delivery::beat(&self.store, worker, now_ms).await
     }
 
     /// Forgets workers dead for a day (their names are per process).

@@ -125,7 +125,7 @@ impl Worker {
                 }
             })
         };
-        let _stop_beat = AbortOnDrop(beat);
+        let _stop_beat = crate::store::delivery::AbortOnDrop(beat);
         loop {
             let report = match self.run_once().await {
                 Ok(report) => report,
@@ -508,15 +508,6 @@ struct Episode {
     since_ms: i64,
     failed_writes: u64,
     failed_rounds: u64,
-}
-
-/// Aborts a background task when the owner returns.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 #[cfg(test)]

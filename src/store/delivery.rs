@@ -49,3 +49,26 @@ pub async fn requeue(store: &Store, table: &'static str, id: i64, now_ms: i64) -
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Aborts a background task (a delivery worker's heartbeat) when its owner returns.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Records that delivery worker `worker` is alive (`outbox_workers`, shared by the Salesforce
+/// and CRM workers).
+pub async fn beat(store: &Store, worker: &str, now_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox_workers (worker, alive_ms) VALUES ($1, $2) \
+         ON CONFLICT (worker) DO UPDATE SET alive_ms = excluded.alive_ms",
+    )
+    .bind(worker)
+    .bind(now_ms)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}

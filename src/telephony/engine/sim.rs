@@ -85,11 +85,15 @@ impl InboundCall {
     }
 }
 
-/// A contact for an outbound campaign to dial.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A contact for an outbound campaign to dial (as the lead-loading endpoints take it:
+/// `{"phone", "key"?}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LeadInput {
     pub phone: String,
-    /// The key field value (Clave_1), e.g. the Salesforce record id.
+    /// The key field value (Clave_1), e.g. the Salesforce record id: the contact is looked up
+    /// / inserted by it in the campaign's database.
+    #[serde(default)]
     pub key: Option<String>,
 }
 
