@@ -38,30 +38,47 @@ async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -
     (status, body)
 }
 
-/// A system with agent1 as `U-100` and campaign 97 as `CAMP-IN`; returns its token.
-async fn system(app: &TestApp) -> String {
-    let (status, body) = admin(
+/// POSTs `body` to `/api/v1/{method}` with the system's `token`.
+async fn api_post(app: &TestApp, token: &str, method: &str, body: Value) -> (u16, Value, bool) {
+    call(
         app,
         Method::POST,
-        "/admin/external-systems",
-        Some(json!({"name": "acme-crm"})),
+        &format!("/api/v1/{method}"),
+        Some(token),
+        Some(body),
     )
-    .await;
+    .await
+}
+
+/// GETs `path` with `token` (none: without one); the status, the body and whether it was replayed.
+async fn api_get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, Value, bool) {
+    call(app, Method::GET, path, token, None).await
+}
+
+async fn admin_put(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    admin(app, Method::PUT, path, Some(body)).await
+}
+
+async fn admin_post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    admin(app, Method::POST, path, Some(body)).await
+}
+
+/// A system with agent1 as `U-100` and campaign 97 as `CAMP-IN`; returns its token.
+async fn system(app: &TestApp) -> String {
+    let (status, body) = admin_post(app, "/admin/external-systems", json!({"name": "acme-crm"})).await;
     assert_eq!(status, 201, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
-    let (status, body) = admin(
+    let (status, body) = admin_put(
         app,
-        Method::PUT,
         "/admin/external-systems/acme-crm/agents/agent1",
-        Some(json!({"externalId": "U-100"})),
+        json!({"externalId": "U-100"}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = admin(
+    let (status, body) = admin_put(
         app,
-        Method::PUT,
         "/admin/external-systems/acme-crm/campaigns/97",
-        Some(json!({"externalId": "CAMP-IN"})),
+        json!({"externalId": "CAMP-IN"}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -83,28 +100,14 @@ async fn a_system_makes_a_call_by_its_own_ids_and_the_agents_softphone_dials_the
         "idAgent": "U-100", "idContact": "EXT-7"});
 
     // Not logged in, then not in the campaign: refused, and the request id stays usable.
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/makeCall",
-        Some(&token),
-        Some(make.clone()),
-    )
-    .await;
+    let (status, body, _) = api_post(&app, &token, "makeCall", make.clone()).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (409, Some("agent_not_logged_in")),
         "{body}"
     );
     let agent = login(&app, "agent1", "1001").await;
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/makeCall",
-        Some(&token),
-        Some(make.clone()),
-    )
-    .await;
+    let (status, body, _) = api_post(&app, &token, "makeCall", make.clone()).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (409, Some("agent_not_in_campaign")),
@@ -115,14 +118,7 @@ async fn a_system_makes_a_call_by_its_own_ids_and_the_agents_softphone_dials_the
         .ok();
     let (mut socket, _) = ws_connect(&app, &agent).await;
 
-    let (status, made, replayed) = call(
-        &app,
-        Method::POST,
-        "/api/v1/makeCall",
-        Some(&token),
-        Some(make.clone()),
-    )
-    .await;
+    let (status, made, replayed) = api_post(&app, &token, "makeCall", make.clone()).await;
     assert_eq!(status, 200, "{made}");
     assert!(!replayed);
     let call_id = made["callId"].as_u64().unwrap();
@@ -144,41 +140,36 @@ async fn a_system_makes_a_call_by_its_own_ids_and_the_agents_softphone_dials_the
     );
 
     // The same request again: the first answer, no second call.
-    let (status, again, replayed) =
-        call(&app, Method::POST, "/api/v1/makeCall", Some(&token), Some(make)).await;
+    let (status, again, replayed) = api_post(&app, &token, "makeCall", make).await;
     assert_eq!((status, replayed), (200, true));
     assert_eq!(again, made);
     let p = rpc(&app, Some(&agent), "Position", json!({})).await;
     assert_eq!(p.ok()["call"]["callId"], call_id);
 
     // The campaign's dispositions by its external id; hang up; categorize.
-    let (status, list, _) = call(
+    let (status, list, _) = api_get(
         &app,
-        Method::GET,
-        "/api/v1/campaigns/CAMP-IN/dispositions?externalIds=true",
         Some(&token),
-        None,
+        "/api/v1/campaigns/CAMP-IN/dispositions?externalIds=true",
     )
     .await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["categories"][0]["name"], "Contacted");
     assert_eq!(list["categories"][0]["subcategories"][0]["name"], "Sale");
-    let (status, body, _) = call(
+    let (status, body, _) = api_post(
         &app,
-        Method::POST,
-        "/api/v1/hangup",
-        Some(&token),
-        Some(json!({"requestId": "r-2", "externalIds": true, "idAgent": "U-100"})),
+        &token,
+        "hangup",
+        json!({"requestId": "r-2", "externalIds": true, "idAgent": "U-100"}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body, _) = call(
+    let (status, body, _) = api_post(
         &app,
-        Method::POST,
-        "/api/v1/disposition",
-        Some(&token),
-        Some(json!({"requestId": "r-3", "idAgent": "agent1", "callId": call_id,
-                    "category": 1, "subcategory": 11, "comment": "sold from the CRM"})),
+        &token,
+        "disposition",
+        json!({"requestId": "r-3", "idAgent": "agent1", "callId": call_id,
+                    "category": 1, "subcategory": 11, "comment": "sold from the CRM"}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -190,25 +181,17 @@ async fn a_system_makes_a_call_by_its_own_ids_and_the_agents_softphone_dials_the
 async fn unknown_ids_wrong_tokens_and_taken_ids_are_refused_clearly() {
     let app = TestApp::spawn().await;
     let token = system(&app).await;
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/makeCall",
-        Some(&token),
-        Some(json!({"requestId": "r-1", "externalIds": true, "idCampaign": "CAMP-IN", "idAgent": "U-999", "phone": "1155550100"})),
-    )
-    .await;
+    let (status, body, _) = api_post(&app, &token, "makeCall", json!({"requestId": "r-1", "externalIds": true, "idCampaign": "CAMP-IN", "idAgent": "U-999", "phone": "1155550100"})).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(
         body["error"]["message"],
         "idAgent: no agent has external id `U-999` in system `acme-crm`"
     );
-    let (status, body, _) = call(
+    let (status, body, _) = api_post(
         &app,
-        Method::POST,
-        "/api/v1/makeCall",
-        Some(&token),
-        Some(json!({"requestId": "r-1", "idCampaign": 4242, "idAgent": "agent1", "phone": "1155550100"})),
+        &token,
+        "makeCall",
+        json!({"requestId": "r-1", "idCampaign": 4242, "idAgent": "agent1", "phone": "1155550100"}),
     )
     .await;
     assert_eq!(status, 404, "{body}");
@@ -221,56 +204,29 @@ async fn unknown_ids_wrong_tokens_and_taken_ids_are_refused_clearly() {
     );
 
     for bad in ["acme-crm.0000", "nobody.1234", "garbage", ADMIN] {
-        let (status, _, _) = call(
-            &app,
-            Method::GET,
-            "/api/v1/campaigns/97/dispositions",
-            Some(bad),
-            None,
-        )
-        .await;
+        let (status, _, _) = api_get(&app, Some(bad), "/api/v1/campaigns/97/dispositions").await;
         assert_eq!(status, 401, "{bad}");
     }
-    let (status, _, _) = call(&app, Method::GET, "/api/v1/campaigns/97/dispositions", None, None).await;
+    let (status, _, _) = api_get(&app, None, "/api/v1/campaigns/97/dispositions").await;
     assert_eq!(status, 401);
 
     // An external id is one agent's per system.
-    let (status, body) = admin(
+    let (status, body) = admin_put(
         &app,
-        Method::PUT,
         "/admin/external-systems/acme-crm/agents/agent2",
-        Some(json!({"externalId": "U-100"})),
+        json!({"externalId": "U-100"}),
     )
     .await;
     assert_eq!(status, 409, "{body}");
-    let (status, _) = admin(
-        &app,
-        Method::POST,
-        "/admin/external-systems",
-        Some(json!({"name": "acme-crm"})),
-    )
-    .await;
+    let (status, _) = admin_post(&app, "/admin/external-systems", json!({"name": "acme-crm"})).await;
     assert_eq!(status, 409);
-    let (status, _) = admin(
-        &app,
-        Method::POST,
-        "/admin/external-systems",
-        Some(json!({"name": "a b"})),
-    )
-    .await;
+    let (status, _) = admin_post(&app, "/admin/external-systems", json!({"name": "a b"})).await;
     assert_eq!(status, 422);
 
     // Deleted: its token stops working.
     let (status, _) = admin(&app, Method::DELETE, "/admin/external-systems/acme-crm", None).await;
     assert_eq!(status, 204);
-    let (status, _, _) = call(
-        &app,
-        Method::GET,
-        "/api/v1/campaigns/97/dispositions",
-        Some(&token),
-        None,
-    )
-    .await;
+    let (status, _, _) = api_get(&app, Some(&token), "/api/v1/campaigns/97/dispositions").await;
     assert_eq!(status, 401);
 }
 
@@ -278,35 +234,26 @@ async fn unknown_ids_wrong_tokens_and_taken_ids_are_refused_clearly() {
 async fn the_operator_is_warned_of_agents_without_ids_and_sites_shared_across_systems() {
     let app = TestApp::spawn().await;
     system(&app).await;
-    let (status, _) = admin(
-        &app,
-        Method::POST,
-        "/admin/external-systems",
-        Some(json!({"name": "other"})),
-    )
-    .await;
+    let (status, _) = admin_post(&app, "/admin/external-systems", json!({"name": "other"})).await;
     assert_eq!(status, 201);
-    admin(
+    admin_put(
         &app,
-        Method::PUT,
         "/admin/external-systems/other/campaigns/98",
-        Some(json!({"externalId": "CAMP-OUT"})),
+        json!({"externalId": "CAMP-OUT"}),
     )
     .await;
-    let (status, body) = admin(
+    let (status, body) = admin_put(
         &app,
-        Method::PUT,
         "/admin/crm/sites/shared",
-        Some(json!({"url": "https://crm.example.com/", "trigger": "server"})),
+        json!({"url": "https://crm.example.com/", "trigger": "server"}),
     )
     .await;
     assert_eq!(status, 201, "{body}");
     for campaign in [97, 98] {
-        let (status, body) = admin(
+        let (status, body) = admin_put(
             &app,
-            Method::PUT,
             &format!("/admin/crm/campaigns/{campaign}"),
-            Some(json!({"site": "shared"})),
+            json!({"site": "shared"}),
         )
         .await;
         assert_eq!(status, 201, "{body}");
@@ -345,7 +292,7 @@ async fn the_operator_is_warned_of_agents_without_ids_and_sites_shared_across_sy
 #[tokio::test]
 async fn the_openapi_document_describes_the_api_and_its_token() {
     let app = TestApp::spawn().await;
-    let (status, document, _) = call(&app, Method::GET, "/openapi.json", None, None).await;
+    let (status, document, _) = api_get(&app, None, "/openapi.json").await;
     assert_eq!(status, 200);
     for (path, method) in [
         ("/api/v1/makeCall", "post"),
@@ -386,12 +333,10 @@ async fn systems_and_their_ids_come_from_the_configuration_file_too() {
         }];
     })
     .await;
-    let (status, body, _) = call(
+    let (status, body, _) = api_get(
         &app,
-        Method::GET,
-        "/api/v1/campaigns/IN/dispositions?externalIds=true",
         Some(token),
-        None,
+        "/api/v1/campaigns/IN/dispositions?externalIds=true",
     )
     .await;
     assert_eq!(status, 200, "{body}");
