@@ -24,17 +24,37 @@ fn every_family() -> Value {
     ])
 }
 
+/// The site `acme` as `site` says, bound to campaign 97 with a parameter of every family.
+async fn acme_for_97(app: &TestApp, site: Value) {
+    put_site(app, "acme", site).await;
+    put_campaign(app, 97, json!({"site": "acme", "params": every_family()})).await;
+}
+
+/// A site on `crm` that needs a token from its `/token`.
+fn with_token(crm: &CrmServer) -> Value {
+    json!({"url": crm.url("/calls"), "trigger": "server", "auth": {
+        "token_url": crm.url("/token"), "username": USERNAME, "password": PASSWORD}})
+}
+
+/// A call of `1155551001` (key `C-1`) answered by agent1; once `meanwhile` is done, it is
+/// dispositioned and agent1 logs out. Returns the call's id.
+async fn finished_call<F: std::future::Future>(app: &TestApp, meanwhile: impl FnOnce() -> F) -> u64 {
+    let (token, mut socket, call) = answered_call(app, "1155551001", "C-1").await;
+    meanwhile().await;
+    finish(app, &token, &mut socket, call, 1, 11).await;
+    rpc(app, Some(&token), "Logout", json!({})).await;
+    call
+}
+
 #[tokio::test]
 async fn a_connected_call_posts_its_values_to_the_campaigns_site_once() {
     let crm = CrmServer::start().await;
     let app = app().await;
-    put_site(
+    acme_for_97(
         &app,
-        "acme",
         json!({"url": crm.url("/calls"), "trigger": "server", "method": "POST", "format": "json"}),
     )
     .await;
-    put_campaign(&app, 97, json!({"site": "acme", "params": every_family()})).await;
 
     let (token, mut socket, call) = answered_call(&app, "1155551001", "C-42").await;
     let received = crm.wait_for(1).await;
@@ -165,22 +185,11 @@ async fn a_token_is_fetched_once_cached_renewed_after_a_401_and_never_shown() {
     let crm = CrmServer::start().await;
     crm.require_token(3600);
     let app = app().await;
-    put_site(
-        &app,
-        "acme",
-        json!({"url": crm.url("/calls"), "trigger": "server", "auth": {
-            "token_url": crm.url("/token"), "username": USERNAME, "password": PASSWORD}}),
-    )
-    .await;
-    put_campaign(&app, 97, json!({"site": "acme", "params": every_family()})).await;
+    acme_for_97(&app, with_token(&crm)).await;
 
     let mut calls = Vec::new();
     for n in 1..=2 {
-        let (token, mut socket, call) = answered_call(&app, "1155551001", "C-1").await;
-        calls.push(call);
-        crm.wait_for(n).await;
-        finish(&app, &token, &mut socket, call, 1, 11).await;
-        rpc(&app, Some(&token), "Logout", json!({})).await;
+        calls.push(finished_call(&app, || crm.wait_for(n)).await);
     }
     let received = crm.received();
     assert!(
@@ -218,19 +227,9 @@ async fn a_token_that_expires_soon_is_renewed_before_it_is_used() {
     // Shorter than the renewal margin: each request needs a fresh token.
     crm.require_token(5);
     let app = app().await;
-    put_site(
-        &app,
-        "acme",
-        json!({"url": crm.url("/calls"), "trigger": "server", "auth": {
-            "token_url": crm.url("/token"), "username": USERNAME, "password": PASSWORD}}),
-    )
-    .await;
-    put_campaign(&app, 97, json!({"site": "acme", "params": every_family()})).await;
+    acme_for_97(&app, with_token(&crm)).await;
     for n in 1..=2 {
-        let (token, mut socket, call) = answered_call(&app, "1155551001", "C-1").await;
-        crm.wait_for(n).await;
-        finish(&app, &token, &mut socket, call, 1, 11).await;
-        rpc(&app, Some(&token), "Logout", json!({})).await;
+        finished_call(&app, || crm.wait_for(n)).await;
     }
     let received = crm.received();
     assert_eq!(received.len(), 2, "no 401 on the way");
@@ -243,20 +242,11 @@ async fn an_outage_delays_the_requests_and_loses_none() {
     let crm = CrmServer::start().await;
     crm.answer_always(Some(Reply::status(503).with_body("down for maintenance")));
     let app = app().await;
-    put_site(
-        &app,
-        "acme",
-        json!({"url": crm.url("/calls"), "trigger": "server"}),
-    )
-    .await;
-    put_campaign(&app, 97, json!({"site": "acme", "params": every_family()})).await;
+    acme_for_97(&app, json!({"url": crm.url("/calls"), "trigger": "server"})).await;
 
     let mut calls = Vec::new();
     for _ in 0..3 {
-        let (token, mut socket, call) = answered_call(&app, "1155551001", "C-1").await;
-        calls.push(call.to_string());
-        finish(&app, &token, &mut socket, call, 1, 11).await;
-        rpc(&app, Some(&token), "Logout", json!({})).await;
+        calls.push(finished_call(&app, || async {}).await.to_string());
     }
     // Each is tried, fails and waits: the operator sees why.
     let view = outbox_until(&app, &crm, "three failed attempts", |c| c["pending"] == 3).await;
@@ -294,13 +284,7 @@ async fn a_refusal_is_parked_with_its_answer_and_a_huge_binary_answer_breaks_not
     let huge: Vec<u8> = (0..=255u8).cycle().take(8 * 1024 * 1024).collect();
     crm.script([Reply::status(422).with_body(huge)]);
     let app = app().await;
-    put_site(
-        &app,
-        "acme",
-        json!({"url": crm.url("/calls"), "trigger": "server"}),
-    )
-    .await;
-    put_campaign(&app, 97, json!({"site": "acme", "params": every_family()})).await;
+    acme_for_97(&app, json!({"url": crm.url("/calls"), "trigger": "server"})).await;
 
     let (token, mut socket, call) = answered_call(&app, "1155551001", "C-1").await;
     let parked = outbox_until(&app, &crm, "the refusal parked", |c| c["parked"] == 1).await;
@@ -334,13 +318,7 @@ async fn a_crm_that_does_not_answer_in_time_gets_the_request_again() {
     let crm = CrmServer::start().await;
     crm.script([Reply::status(200).after(Duration::from_secs(4))]);
     let app = app().await;
-    put_site(
-        &app,
-        "acme",
-        json!({"url": crm.url("/calls"), "trigger": "server"}),
-    )
-    .await;
-    put_campaign(&app, 97, json!({"site": "acme", "params": every_family()})).await;
+    acme_for_97(&app, json!({"url": crm.url("/calls"), "trigger": "server"})).await;
     let (_token, _socket, call) = answered_call(&app, "1155551001", "C-1").await;
     outbox_until(&app, &crm, "the second attempt", |c| c["delivered"] == 1).await;
     let received = crm.received();
