@@ -116,6 +116,20 @@ async fn assert_lookups(app: &TestApp, result: &str, count: u64) {
 }
 
 /// A Contact with `phone`, owned by the Salesforce user `owner`; its id.
+/// The fake org with a contact `last_name` on `phone` owned by `owner`, and a server on it
+/// (configured by `tweak`); returns the org, the contact's id and the server.
+async fn owner_and_app(
+    last_name: &str,
+    phone: &str,
+    owner: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> (FakeSalesforce, String, TestApp) {
+    let fake = FakeSalesforce::start().await;
+    let contact = owned_contact(&fake, last_name, phone, owner);
+    let app = app(&fake, tweak).await;
+    (fake, contact, app)
+}
+
 fn owned_contact(fake: &FakeSalesforce, last_name: &str, phone: &str, owner: &str) -> String {
     fake.insert(
         "Contact",
@@ -141,9 +155,7 @@ async fn no_offer(socket: &mut Socket, quiet: Duration) {
 
 #[tokio::test]
 async fn a_call_rings_first_on_the_owner_of_the_callers_record() {
-    let fake = FakeSalesforce::start().await;
-    let contact = owned_contact(&fake, "García", "1155551001", OWNER[1]);
-    let app = app(&fake, |_| {}).await;
+    let (_fake, contact, app) = owner_and_app("García", "1155551001", OWNER[1], |_| {}).await;
     // agent1 has waited longest: without owner routing the call would be theirs.
     let (_, mut first) = ready(&app, "agent1", "1001").await;
     let (_, mut owner) = ready(&app, "agent2", "1002").await;
@@ -165,9 +177,7 @@ async fn a_call_rings_first_on_the_owner_of_the_callers_record() {
 
 #[tokio::test]
 async fn a_busy_owners_caller_goes_to_the_queue() {
-    let fake = FakeSalesforce::start().await;
-    owned_contact(&fake, "Busy", "1155552002", OWNER[0]);
-    let app = app(&fake, |_| {}).await;
+    let (_fake, _contact, app) = owner_and_app("Busy", "1155552002", OWNER[0], |_| {}).await;
     let (_, mut owner) = ready(&app, "agent1", "1001").await;
     let (_, mut other) = ready(&app, "agent2", "1002").await;
     // agent1 is on a call from a caller without a record.
@@ -214,9 +224,8 @@ async fn a_caller_with_no_record_or_an_owner_not_logged_in_is_queued_as_today() 
 
 #[tokio::test]
 async fn an_owner_who_lets_it_ring_out_stays_ready_and_the_call_goes_to_another_agent() {
-    let fake = FakeSalesforce::start().await;
-    owned_contact(&fake, "Ring", "1155555005", OWNER[1]);
-    let app = app(&fake, |c| c.routing.owner_first_secs = 1).await;
+    let (_fake, _contact, app) =
+        owner_and_app("Ring", "1155555005", OWNER[1], |c| c.routing.owner_first_secs = 1).await;
     let (_, mut first) = ready(&app, "agent1", "1001").await;
     let (owner_token, mut owner) = ready(&app, "agent2", "1002").await;
 
@@ -242,9 +251,10 @@ async fn an_owner_who_lets_it_ring_out_stays_ready_and_the_call_goes_to_another_
 
 #[tokio::test]
 async fn a_call_back_from_its_owner_keeps_its_place_ahead_of_later_callers() {
-    let fake = FakeSalesforce::start().await;
-    owned_contact(&fake, "Place", "1155555015", OWNER[1]);
-    let app = app(&fake, |c| c.routing.owner_first_secs = 1).await;
+    let (_fake, _contact, app) = owner_and_app("Place", "1155555015", OWNER[1], |c| {
+        c.routing.owner_first_secs = 1
+    })
+    .await;
     let (_, mut owner) = ready(&app, "agent2", "1002").await;
     let first = inbound_call(&app, "1155555015", None).await;
     assert_eq!(offered(&mut owner).await, first);
@@ -261,9 +271,10 @@ async fn a_call_back_from_its_owner_keeps_its_place_ahead_of_later_callers() {
 
 #[tokio::test]
 async fn when_salesforce_fails_or_is_slow_the_call_is_queued_within_a_second() {
-    let fake = FakeSalesforce::start().await;
-    owned_contact(&fake, "Down", "1155556006", OWNER[1]);
-    let app = app(&fake, |c| c.routing.lookup_timeout_ms = 500).await;
+    let (fake, _contact, app) = owner_and_app("Down", "1155556006", OWNER[1], |c| {
+        c.routing.lookup_timeout_ms = 500
+    })
+    .await;
     let (_, mut first) = ready(&app, "agent1", "1001").await;
     let (_, mut owner) = ready(&app, "agent2", "1002").await;
 
@@ -306,9 +317,7 @@ async fn when_salesforce_fails_or_is_slow_the_call_is_queued_within_a_second() {
 
 #[tokio::test]
 async fn a_burst_of_calls_from_one_number_costs_one_search() {
-    let fake = FakeSalesforce::start().await;
-    owned_contact(&fake, "Burst", "1155557007", OWNER[0]);
-    let app = app(&fake, |_| {}).await;
+    let (fake, _contact, app) = owner_and_app("Burst", "1155557007", OWNER[0], |_| {}).await;
     let calls =
         futures_util::future::join_all((0..5).map(|_| inbound_call(&app, "+54 11 5555-7007", None))).await;
     assert_eq!(calls.len(), 5);
@@ -406,9 +415,7 @@ async fn without_create_leads_a_caller_with_no_record_gets_no_lead() {
 
 #[tokio::test]
 async fn a_missed_call_from_an_owned_record_is_the_owners_open_task() {
-    let fake = FakeSalesforce::start().await;
-    let contact = owned_contact(&fake, "Pérez", "1155557007", OWNER[1]);
-    let app = app(&fake, |_| {}).await;
+    let (fake, contact, app) = owner_and_app("Pérez", "1155557007", OWNER[1], |_| {}).await;
     // The owner is in the campaign but on a break: nobody takes the call.
     let (owner_token, mut owner) = ready(&app, "agent2", "1002").await;
     pause(&app, &owner_token).await;
