@@ -11,44 +11,26 @@ use serde_json::{Value, json};
 use crate::http::{available, inbound_call, rpc, sim, wait_for, ws_connect};
 use crate::restart::Process;
 use crate::support::db::TestDb;
-use crate::support::fake_salesforce::{FakeConfig, FakeSalesforce, TEST_PRIVATE_KEY};
+use crate::support::fake_salesforce::FakeSalesforce;
 use crate::support::server::Api;
 
 /// A cluster member's configuration on `db`; `extra` is appended (a campaign that differs).
 fn write_config(dir: &Path, name: &str, db: &TestDb, fake: &FakeSalesforce, extra: &str) -> PathBuf {
-    let defaults = FakeConfig::default();
     let path = dir.join(format!("{name}.toml"));
     let text = format!(
         r#"
-[server]
-bind = "127.0.0.1:0"
-
-[database]
-url = "{db}"
-
-[log]
-filter = "info"
-
+{head}
 [cluster]
 enabled = true
 core_bind = "127.0.0.1:0"
 takeover_poll_ms = 200
 
-[salesforce]
-flow = "jwt_bearer"
-login_url = "{url}"
-my_domain_url = "{url}"
-client_id = "{client_id}"
-username = "{username}"
-private_key_path = "{key}"
+{salesforce}
 api_version = "62.0"
 {extra}
 "#,
-        db = db.url,
-        url = fake.url,
-        client_id = defaults.client_id,
-        username = defaults.username,
-        key = TEST_PRIVATE_KEY,
+        head = crate::restart::head_toml(&db.url),
+        salesforce = fake.jwt_bearer_toml(),
     );
     std::fs::write(&path, text).unwrap();
     path

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::http::{Answer, available, inbound_call, login, rpc, sim, wait_for, ws_connect};
-use crate::support::fake_salesforce::{FakeConfig, FakeSalesforce, TEST_PRIVATE_KEY};
+use crate::support::fake_salesforce::FakeSalesforce;
 use crate::support::server::Api;
 
 /// A `ctibridge serve` process on port 0 with a configuration file; killed when dropped.
@@ -139,35 +139,33 @@ impl Drop for Process {
     }
 }
 
-/// A configuration on the embedded defaults with a SQLite file in `dir` and the fake org.
-fn write_config(dir: &Path, fake: &FakeSalesforce) -> PathBuf {
-    let defaults = FakeConfig::default();
-    let path = dir.join("ctibridge.toml");
-    let text = format!(
-        r#"
-[server]
+/// The `[server]` (any free port), `[database]` (`db_url`) and `[log]` tables of a
+/// configuration file.
+pub(crate) fn head_toml(db_url: &str) -> String {
+    format!(
+        r#"[server]
 bind = "127.0.0.1:0"
 
 [database]
-url = "sqlite://{db}"
+url = "{db_url}"
 
 [log]
 filter = "info"
+"#
+    )
+}
 
-[salesforce]
-flow = "jwt_bearer"
-login_url = "{url}"
-my_domain_url = "{url}"
-client_id = "{client_id}"
-username = "{username}"
-private_key_path = "{key}"
+/// A configuration on the embedded defaults with a SQLite file in `dir` and the fake org.
+fn write_config(dir: &Path, fake: &FakeSalesforce) -> PathBuf {
+    let path = dir.join("ctibridge.toml");
+    let text = format!(
+        r#"
+{head}
+{salesforce}
 api_version = "62.0"
 "#,
-        db = dir.join("ctibridge.db").display(),
-        url = fake.url,
-        client_id = defaults.client_id,
-        username = defaults.username,
-        key = TEST_PRIVATE_KEY,
+        head = head_toml(&format!("sqlite://{}", dir.join("ctibridge.db").display())),
+        salesforce = fake.jwt_bearer_toml(),
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -406,15 +404,7 @@ async fn crm_requests_in_flight_at_a_kill_9_reach_the_crm_after_the_restart() {
     let path = dir.path().join("ctibridge.toml");
     let config = format!(
         r#"
-[server]
-bind = "127.0.0.1:0"
-
-[database]
-url = "sqlite://{db}"
-
-[log]
-filter = "info"
-
+{head}
 [crm.delivery]
 backoff_base_ms = 50
 backoff_max_secs = 1
@@ -436,7 +426,7 @@ campaign = 97
 site = "acme"
 params = [{{ family = "call", source = "call_id", name = "callId" }}]
 "#,
-        db = dir.path().join("ctibridge.db").display(),
+        head = head_toml(&format!("sqlite://{}", dir.path().join("ctibridge.db").display())),
         url = crm.url("/calls/new"),
         token_url = crm.url("/token"),
     );

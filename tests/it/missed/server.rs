@@ -451,7 +451,6 @@ async fn missed_calls_acknowledged_before_a_kill_9_are_all_written_once() {
     let fake = FakeSalesforce::start().await;
     fake.set_unavailable(true);
     let dir = tempfile::tempdir().unwrap();
-    let defaults = crate::support::fake_salesforce::FakeConfig::default();
     let config = dir.path().join("ctibridge.toml");
     std::fs::write(
         &config,
@@ -463,13 +462,7 @@ bind = "127.0.0.1:0"
 [database]
 url = "sqlite://{db}"
 
-[salesforce]
-flow = "jwt_bearer"
-login_url = "{url}"
-my_domain_url = "{url}"
-client_id = "{client_id}"
-username = "{username}"
-private_key_path = "{key}"
+{salesforce}
 missed_call_owner = "{owner}"
 
 [[telephony.campaigns]]
@@ -488,10 +481,7 @@ queue = "slow"
 database_id = 1
 "#,
             db = dir.path().join("ctibridge.db").display(),
-            url = fake.url,
-            client_id = defaults.client_id,
-            username = defaults.username,
-            key = crate::support::fake_salesforce::TEST_PRIVATE_KEY,
+            salesforce = fake.jwt_bearer_toml(),
             owner = MISSED_OWNER,
         ),
     )

@@ -540,6 +540,25 @@ fn digits(s: &str) -> String {
 }
 
 impl FakeSalesforce {
+    /// The `[salesforce]` table of a server's configuration file on this org: the JWT bearer
+    /// flow with the default credentials and the key the fake trusts (more keys may follow).
+    pub fn jwt_bearer_toml(&self) -> String {
+        let defaults = FakeConfig::default();
+        format!(
+            r#"[salesforce]
+flow = "jwt_bearer"
+login_url = "{url}"
+my_domain_url = "{url}"
+client_id = "{client_id}"
+username = "{username}"
+private_key_path = "{key}""#,
+            url = self.url,
+            client_id = defaults.client_id,
+            username = defaults.username,
+            key = TEST_PRIVATE_KEY,
+        )
+    }
+
     pub async fn start() -> FakeSalesforce {
         Self::start_with(FakeConfig::default()).await
     }
