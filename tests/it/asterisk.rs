@@ -1562,6 +1562,29 @@ mod predictive {
         .into_bytes()
     }
 
+    /// The call id the Originate carries in its `CTI_CALL_ID` channel variable.
+    fn call_id_of(originate: &ctibridge::telephony::asterisk::codec::Message) -> u64 {
+        originate
+            .get("Variable")
+            .and_then(|v| v.strip_prefix("CTI_CALL_ID="))
+            .and_then(|v| v.parse().ok())
+            .expect("the call id in a channel variable")
+    }
+
+    /// The predictive campaign gets one lead to call, on `phone`.
+    async fn one_lead(engine: &ctibridge::telephony::EmbeddedEngine, phone: &str) {
+        engine
+            .load_leads(
+                PREDICTIVE,
+                vec![LeadInput {
+                    phone: phone.into(),
+                    key: None,
+                }],
+            )
+            .await
+            .unwrap();
+    }
+
     fn originates(double: &AmiDouble) -> Vec<ctibridge::telephony::asterisk::codec::Message> {
         double
             .received()
@@ -1581,16 +1604,7 @@ mod predictive {
         assert_eq!(add.get("Queue"), Some("98"), "the campaign's queue");
 
         // One ready agent: the dialer calls one lead, the customer's number first.
-        engine
-            .load_leads(
-                PREDICTIVE,
-                vec![LeadInput {
-                    phone: "1160000001".into(),
-                    key: None,
-                }],
-            )
-            .await
-            .unwrap();
+        one_lead(&engine, "1160000001").await;
         eventually("the predictive Originate", || !originates(&double).is_empty()).await;
         let originate = originates(&double).remove(0);
         assert_eq!(originate.get("Channel"), Some("Local/1160000001@outbound"));
@@ -1598,11 +1612,7 @@ mod predictive {
             (originate.get("Context"), originate.get("Exten")),
             (Some("queues"), Some("98"))
         );
-        let call: u64 = originate
-            .get("Variable")
-            .and_then(|v| v.strip_prefix("CTI_CALL_ID="))
-            .and_then(|v| v.parse().ok())
-            .expect("the call id in a channel variable");
+        let call: u64 = call_id_of(&originate);
         let action_id = originate.get("ActionID").unwrap().to_owned();
         assert_eq!(
             engine.position(&agent).await.unwrap().state,
@@ -1639,23 +1649,10 @@ mod predictive {
         let (engine, mut events, _switch, _contacts) = logged_in(&double, "agent3", "1003").await;
         let agent = id("agent3");
         engine.login_campaign(&agent, PREDICTIVE).await.unwrap();
-        engine
-            .load_leads(
-                PREDICTIVE,
-                vec![LeadInput {
-                    phone: "1160000002".into(),
-                    key: None,
-                }],
-            )
-            .await
-            .unwrap();
+        one_lead(&engine, "1160000002").await;
         eventually("the predictive Originate", || !originates(&double).is_empty()).await;
         let originate = originates(&double).remove(0);
-        let call: u64 = originate
-            .get("Variable")
-            .and_then(|v| v.strip_prefix("CTI_CALL_ID="))
-            .and_then(|v| v.parse().ok())
-            .unwrap();
+        let call: u64 = call_id_of(&originate);
         double.push(&asterisk_says(
             "unreached",
             call,
