@@ -33,15 +33,21 @@ impl Api for Process {
     }
 }
 
+/// `ctibridge serve` on `config`, its log (stderr) piped.
+fn spawn_serve(config: &Path) -> (std::process::Child, std::process::ChildStderr) {
+    let mut child = crate::support::ctibridge_command()
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().unwrap();
+    (child, stderr)
+}
+
 impl Process {
     pub(crate) fn start(config: &Path) -> Process {
-        let mut child = crate::support::ctibridge_command()
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let stderr = child.stderr.take().unwrap();
+        let (child, stderr) = spawn_serve(config);
         let mut lines = BufReader::new(stderr).lines();
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let port: u16 = loop {
@@ -95,13 +101,7 @@ impl Process {
     /// Runs `ctibridge serve` with `config` expecting it to stop by itself (bounded): its exit
     /// code and its log.
     pub(crate) fn run_to_exit(config: &Path, limit: Duration) -> (Option<i32>, String) {
-        let mut child = crate::support::ctibridge_command()
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let stderr = child.stderr.take().unwrap();
+        let (mut child, stderr) = spawn_serve(config);
         let reader = std::thread::spawn(move || {
             let mut log = String::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
