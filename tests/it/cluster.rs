@@ -95,16 +95,7 @@ async fn three_instances_serve_as_one_and_a_survivor_takes_the_core_over_after_a
     wait_for(&mut socket, "callConnected").await;
 
     // Both instances are listed; one is active.
-    let listed: Value = b
-        .client()
-        .get(b.url("/admin/instances"))
-        .bearer_auth("demo-operator")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = crate::http::get_json(&b, "/admin/instances", Some("demo-operator")).await;
     let instances = listed["instances"]
         .as_array()
         .unwrap_or_else(|| panic!("{listed}"));

@@ -54,15 +54,7 @@ async fn run() {
         c.server.login_failures_per_address = u32::MAX;
     })
     .await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = crate::http::get_json(&app, "/openapi.json", None).await;
     let mut tokens = Tokens {
         agent: login(&app, "agent1", "1001").await,
         supervisor: login(&app, "super1", "1100").await,

@@ -125,6 +125,15 @@ pub async fn available(app: &impl Api, user: &str, device: &str) -> String {
     token
 }
 
+/// `GET path` (with `token` as bearer if any): the JSON body, whatever the status.
+pub async fn get_json(app: &impl Api, path: &str, token: Option<&str>) -> Value {
+    let mut request = app.client().get(app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// `GET /metrics` with the operator token: the Prometheus text.
 pub async fn metrics(app: &impl Api) -> String {
     app.client()

@@ -124,15 +124,7 @@ async fn a_call_handled_over_the_api_becomes_one_task_with_its_disposition() {
     assert_eq!(anonymous.status(), 401);
 
     // The adapter is told the server writes the Task (so it does not saveLog a second one).
-    let config: Value = app
-        .client
-        .get(app.url("/softphone/adapter-config.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = crate::http::get_json(&app, "/softphone/adapter-config.json", None).await;
     assert_eq!(config["taskLog"], "server");
 }
 
@@ -376,15 +368,7 @@ async fn the_helpers_refuse_bad_input_and_other_agents_calls() {
     let view = admin_view(&app).await;
     assert_eq!(view["configured"], false);
     assert!(view["outbox"]["pending"].as_i64().unwrap() >= 1, "{view}");
-    let config: Value = app
-        .client
-        .get(app.url("/softphone/adapter-config.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = crate::http::get_json(&app, "/softphone/adapter-config.json", None).await;
     assert_eq!(
         config["taskLog"], "adapter",
         "no credentials: the adapter logs the call"

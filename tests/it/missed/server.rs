@@ -154,16 +154,7 @@ async fn each_missed_reason_is_one_row_and_one_open_task() {
     // The supervisors' figures count them too: the closed campaign's call is offered and
     // missed at once, live and in the per-call table.
     let supervisor = login(&app, "super1", "1100").await;
-    let figures: Value = app
-        .client
-        .get(app.url("/api/stats"))
-        .bearer_auth(&supervisor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let figures = crate::http::get_json(&app, "/api/stats", Some(&supervisor)).await;
     assert_eq!(figures["offered"], 4, "{figures}");
     assert_eq!(figures["abandoned"], 1, "{figures}");
     assert_eq!(figures["missed"], 3, "{figures}");
