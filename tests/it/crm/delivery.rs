@@ -26,8 +26,7 @@ fn every_family() -> Value {
 
 /// The site `acme` as `site` says, bound to campaign 97 with a parameter of every family.
 async fn acme_for_97(app: &TestApp, site: Value) {
-    put_site(app, "acme", site).await;
-    put_campaign(app, 97, json!({"site": "acme", "params": every_family()})).await;
+    bind_acme_to_97(app, site, every_family()).await;
 }
 
 /// A site on `crm` that needs a token from its `/token`.
@@ -386,20 +385,14 @@ async fn a_marked_disposition_sends_the_disposition_and_others_send_nothing() {
 async fn dialplan_variables_handed_over_with_the_call_reach_the_crm() {
     let crm = CrmServer::start().await;
     let app = app().await;
-    put_site(
+    bind_acme_to_97(
         &app,
-        "acme",
         json!({"url": crm.url("/calls"), "trigger": "server", "method": "GET"}),
-    )
-    .await;
-    put_campaign(
-        &app,
-        97,
-        json!({"site": "acme", "params": [
+        json!([
             {"family": "dialplan", "source": "OmlcrmLang", "name": "lang"},
             {"family": "dialplan", "source": "ORDER_REF", "name": "order"},
             {"family": "dialplan", "source": "OmlcrmMissing", "name": "missing"},
-        ]}),
+        ]),
     )
     .await;
     let token = available(&app, "agent1", "1001").await;

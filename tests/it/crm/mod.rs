@@ -48,6 +48,12 @@ async fn put_site(app: &TestApp, name: &str, site: Value) {
     assert!(status == 200 || status == 201, "{status}: {body}");
 }
 
+/// The site `acme` as `site` says, and campaign 97 bound to it with `params`.
+async fn bind_acme_to_97(app: &TestApp, site: Value, params: Value) {
+    put_site(app, "acme", site).await;
+    put_campaign(app, 97, json!({"site": "acme", "params": params})).await;
+}
+
 async fn put_campaign(app: &TestApp, campaign: i64, binding: Value) {
     let (status, body) = admin(
         app,

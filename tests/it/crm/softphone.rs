@@ -19,19 +19,13 @@ async fn site_for(app: &TestApp, token: Option<&str>) -> (u16, Value) {
 #[tokio::test]
 async fn the_softphone_gets_the_sites_url_or_form_for_the_agents_call() {
     let app = app().await;
-    put_site(
+    bind_acme_to_97(
         &app,
-        "acme",
         json!({"url": "https://crm.example.com/clients/{idClient}", "trigger": "agent", "method": "GET", "target": "embedded"}),
-    )
-    .await;
-    put_campaign(
-        &app,
-        97,
-        json!({"site": "acme", "params": [
+        json!([
             {"family": "contact", "source": "clave_1", "name": "idClient"},
             {"family": "call", "source": "call_id", "name": "callId"},
-            {"family": "fixed", "source": "es", "name": "lang"}]}),
+            {"family": "fixed", "source": "es", "name": "lang"}]),
     )
     .await;
     let (token, mut socket, call) = answered_call(&app, "1155551001", "C 42").await;
